@@ -1,0 +1,107 @@
+/**
+ * The Go eventrail's basic example as a fixed HTTP contract:
+ *   GET /events?scope=<n>                               SSE for user 1 of scope n (routes scope:<n>:*)
+ *   GET|POST /publish?scope=<n>&type=<type>&data=<json> publishes on scope:<n>:demo -> 202
+ * Runs on the in-memory broker, or on Redis when REDIS_URL is set.
+ */
+import { createServer } from 'node:http';
+import { type Broker, createSseServer, EventrailError } from 'eventrail';
+import { createMemoryBroker } from 'eventrail/memory';
+import { createRedisBroker } from 'eventrail/redis';
+
+const port = Number(process.env.PORT ?? 3000);
+const redisUrl = process.env.REDIS_URL;
+
+function onError(error: Error): void {
+  // Refused logins are expected here (bad scope ids); everything else is worth a line.
+  if (error instanceof EventrailError && error.code === 'unauthorized') return;
+  console.error('[eventrail]', error.message, error.cause ?? '');
+}
+
+const broker: Broker = redisUrl
+  ? createRedisBroker({ url: redisUrl, onError })
+  : createMemoryBroker();
+
+/** A scope id is a positive integer of at most 9 digits. */
+function parseScope(value: string | null): number | undefined {
+  const raw = value ?? '1';
+  return /^[1-9][0-9]{0,8}$/.test(raw) ? Number(raw) : undefined;
+}
+
+const shutdown = new AbortController();
+const sse = createSseServer({
+  broker,
+  signal: shutdown.signal,
+  eventNamePrefix: 'app',
+  resolver(request) {
+    const scopeId = parseScope(request.url.searchParams.get('scope'));
+    if (scopeId === undefined) throw new Error('scope must be a positive integer');
+    return { userId: 1, scopeId };
+  },
+  router: (principal) => [`scope:${principal.scopeId}:*`],
+  hooks: { onError },
+});
+
+function dataParam(raw: string | null): unknown {
+  if (raw === null) return undefined;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
+const http = createServer(async (req, res) => {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  if (url.pathname === '/events') {
+    await sse.handler(req, res);
+    return;
+  }
+  if (url.pathname === '/publish' && (req.method === 'GET' || req.method === 'POST')) {
+    const scopeId = parseScope(url.searchParams.get('scope'));
+    const reply = (status: number, body: unknown): void => {
+      res
+        .writeHead(status, { 'Content-Type': 'application/json' })
+        .end(`${JSON.stringify(body)}\n`);
+    };
+    if (scopeId === undefined) return reply(400, { error: 'scope must be a positive integer' });
+    const channel = `scope:${scopeId}:demo`;
+    const eventType = url.searchParams.get('type') ?? 'demo.ping';
+    try {
+      await sse.publisher.publishEvent(channel, {
+        eventType,
+        data: dataParam(url.searchParams.get('data')),
+      });
+      return reply(202, { channel, eventType });
+    } catch (err) {
+      if (
+        err instanceof EventrailError &&
+        err.code !== 'broker-error' &&
+        err.code !== 'broker-closed'
+      ) {
+        return reply(400, { error: err.message, code: err.code });
+      }
+      onError(err instanceof Error ? err : new Error(String(err)));
+      return reply(503, { error: 'broker unavailable' });
+    }
+  }
+  res.writeHead(404, { 'Content-Type': 'text/plain' }).end('Not Found\n');
+});
+
+http.listen(port, () => {
+  const address = http.address();
+  const actual = typeof address === 'object' && address ? address.port : port;
+  console.log(
+    `eventrail basic example on http://localhost:${actual} (${redisUrl ? 'Redis' : 'in-memory'} broker)`,
+  );
+});
+
+async function stop(): Promise<void> {
+  shutdown.abort();
+  await sse.close();
+  await broker.close();
+  http.close();
+  http.closeAllConnections();
+}
+process.once('SIGTERM', () => void stop());
+process.once('SIGINT', () => void stop());

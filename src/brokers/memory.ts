@@ -1,0 +1,87 @@
+import { EventrailError } from '../errors.js';
+import { globMatch } from '../glob.js';
+import type { Broker, BrokerMessage, BrokerSubscription } from '../types.js';
+
+type Handler = (message: BrokerMessage) => void;
+
+/** Options of {@link createMemoryBroker}. @public */
+export interface MemoryBrokerOptions {
+  /**
+   * Called when a subscriber's handler throws. The other subscribers still receive the message.
+   */
+  onError?: (error: Error) => void;
+}
+
+/**
+ * A broker inside one process: the embedded default for development, tests and single-instance
+ * deployments. Messages are delivered asynchronously and in publish order, as Redis would.
+ *
+ * @example
+ * ```ts
+ * import { createMemoryBroker } from 'eventrail/memory';
+ * const broker = createMemoryBroker();
+ * ```
+ * @public
+ */
+export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
+  const patterns = new Map<string, Set<Handler>>();
+  const queue: BrokerMessage[] = [];
+  let flushing = false;
+  let closed = false;
+
+  function deliver(message: BrokerMessage): void {
+    for (const [pattern, handlers] of patterns) {
+      if (!globMatch(pattern, message.channel)) continue;
+      for (const handler of handlers) {
+        try {
+          handler(message);
+        } catch (err) {
+          options.onError?.(err instanceof Error ? err : new Error(String(err)));
+        }
+      }
+    }
+  }
+
+  function flush(): void {
+    // Drain in order; messages published by handlers during the flush join the same queue.
+    for (let i = 0; i < queue.length; i++) deliver(queue[i] as BrokerMessage);
+    queue.length = 0;
+    flushing = false;
+  }
+
+  function assertOpen(): void {
+    if (closed) throw new EventrailError('broker-closed', 'The memory broker is closed.');
+  }
+
+  return {
+    async subscribe(pattern, onMessage): Promise<BrokerSubscription> {
+      assertOpen();
+      let handlers = patterns.get(pattern);
+      if (handlers === undefined) {
+        handlers = new Set();
+        patterns.set(pattern, handlers);
+      }
+      // Wrap so that the same function subscribed twice yields two independent subscriptions.
+      const handler: Handler = (message) => onMessage(message);
+      handlers.add(handler);
+      return {
+        async unsubscribe() {
+          const set = patterns.get(pattern);
+          if (set?.delete(handler) && set.size === 0) patterns.delete(pattern);
+        },
+      };
+    },
+    async publish(channel, payload) {
+      assertOpen();
+      queue.push({ channel, payload });
+      if (!flushing) {
+        flushing = true;
+        queueMicrotask(flush);
+      }
+    },
+    async close() {
+      closed = true;
+      patterns.clear();
+    },
+  };
+}

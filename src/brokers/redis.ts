@@ -1,0 +1,195 @@
+import { createClient } from 'redis';
+import { EventrailError } from '../errors.js';
+import type { Broker, BrokerMessage, BrokerSubscription } from '../types.js';
+
+/** A Pub/Sub listener as node-redis calls it. @public */
+export type RedisPubSubListener = (message: string, channel: string) => void;
+
+/**
+ * What the Redis broker needs from the client it publishes with. A node-redis (`redis` v5+)
+ * client satisfies it.
+ * @public
+ */
+export interface RedisPublishClient {
+  publish(channel: string, message: string): Promise<unknown>;
+}
+
+/**
+ * What the Redis broker needs from the client it subscribes with: a node-redis client that is used
+ * for nothing else (it enters Pub/Sub mode). node-redis resubscribes by itself after a reconnect.
+ * @public
+ */
+export interface RedisSubscribeClient {
+  pSubscribe(pattern: string, listener: RedisPubSubListener): Promise<unknown>;
+  pUnsubscribe(pattern: string, listener: RedisPubSubListener): Promise<unknown>;
+}
+
+/** Options of {@link createRedisBroker}. @public */
+export interface RedisBrokerOptions {
+  /**
+   * A Redis URL (`redis://host:6379/0`). The broker then creates its two connections (one to
+   * publish, one to subscribe), owns them, and closes them in `close()`.
+   * Give either `url` or both clients.
+   */
+  url?: string;
+  /** Your own client to publish with. It is left open by `close()`. */
+  publisher?: RedisPublishClient;
+  /** Your own client to subscribe with, used for nothing else. It is left open by `close()`. */
+  subscriber?: RedisSubscribeClient;
+  /**
+   * How long a publish may wait (for example while Redis is unreachable) before it rejects with
+   * `broker-error`. @defaultValue `5000`
+   */
+  publishTimeoutMs?: number;
+  /** Connection errors and reconnects of connections the broker owns. */
+  onError?: (error: Error) => void;
+}
+
+const DEFAULT_PUBLISH_TIMEOUT_MS = 5000;
+
+interface OwnedClients {
+  publisher: RedisPublishClient;
+  subscriber: RedisSubscribeClient;
+  ready: Promise<void>;
+  close(): Promise<void>;
+}
+
+function connectOwned(url: string, onError: (error: Error) => void): OwnedClients {
+  const publisher = createClient({ url });
+  const subscriber = publisher.duplicate();
+  for (const client of [publisher, subscriber]) {
+    // Without an 'error' listener node-redis would crash the process on a lost connection.
+    client.on('error', (err: unknown) => {
+      onError(new EventrailError('broker-error', 'Redis connection error.', { cause: err }));
+    });
+  }
+  const ready = Promise.all([publisher.connect(), subscriber.connect()]).then(() => undefined);
+  // Callers await `ready` themselves; this only keeps a failed connect from being unhandled.
+  ready.catch(onError);
+  return {
+    publisher,
+    subscriber,
+    ready,
+    async close() {
+      await Promise.allSettled(
+        [publisher, subscriber].map((client) => (client.isOpen ? client.close() : undefined)),
+      );
+      for (const client of [publisher, subscriber]) if (client.isOpen) client.destroy();
+    },
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(new EventrailError('broker-error', `Redis did not answer ${what} within ${ms} ms.`)),
+      ms,
+    );
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * A broker on Redis Pub/Sub: the production default. Every instance subscribes once per scope
+ * (`PSUBSCRIBE gym:1:*`) on one subscriber connection and publishes with `PUBLISH`.
+ *
+ * @example
+ * ```ts
+ * import { createRedisBroker } from 'eventrail/redis';
+ * const broker = createRedisBroker({ url: process.env.REDIS_URL });
+ * ```
+ * @throws {@link EventrailError} `invalid-option` when neither a URL nor both clients are given.
+ * @public
+ */
+export function createRedisBroker(options: RedisBrokerOptions): Broker {
+  const publishTimeoutMs = options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
+  if (!Number.isFinite(publishTimeoutMs) || publishTimeoutMs <= 0) {
+    throw new EventrailError('invalid-option', 'publishTimeoutMs must be a positive number of ms.');
+  }
+  const onError = (error: Error): void => options.onError?.(error);
+  let owned: OwnedClients | undefined;
+  let publisher: RedisPublishClient;
+  let subscriber: RedisSubscribeClient;
+  if (options.url !== undefined) {
+    if (options.publisher || options.subscriber) {
+      throw new EventrailError(
+        'invalid-option',
+        'Give createRedisBroker either `url` or clients, not both.',
+      );
+    }
+    owned = connectOwned(options.url, onError);
+    ({ publisher, subscriber } = owned);
+  } else if (options.publisher && options.subscriber) {
+    ({ publisher, subscriber } = options);
+  } else {
+    throw new EventrailError(
+      'invalid-option',
+      'createRedisBroker needs `url` (e.g. "redis://127.0.0.1:6379") or both `publisher` and `subscriber` clients.',
+    );
+  }
+  const ready = owned?.ready ?? Promise.resolve();
+  const live = new Set<{ pattern: string; listener: RedisPubSubListener }>();
+  let closed: Promise<void> | undefined;
+
+  function assertOpen(): void {
+    if (closed) throw new EventrailError('broker-closed', 'The Redis broker is closed.');
+  }
+
+  return {
+    async subscribe(pattern, onMessage): Promise<BrokerSubscription> {
+      assertOpen();
+      const listener: RedisPubSubListener = (payload, channel) => {
+        const message: BrokerMessage = { channel, payload };
+        onMessage(message);
+      };
+      const entry = { pattern, listener };
+      try {
+        await ready;
+        await subscriber.pSubscribe(pattern, listener);
+      } catch (err) {
+        throw new EventrailError('broker-error', `Could not subscribe to ${pattern}.`, {
+          cause: err,
+        });
+      }
+      live.add(entry);
+      return {
+        async unsubscribe() {
+          if (!live.delete(entry) || closed) return;
+          await subscriber.pUnsubscribe(pattern, listener);
+        },
+      };
+    },
+    async publish(channel, payload) {
+      assertOpen();
+      try {
+        await withTimeout(
+          ready.then(() => publisher.publish(channel, payload)),
+          publishTimeoutMs,
+          `PUBLISH ${channel}`,
+        );
+      } catch (err) {
+        if (err instanceof EventrailError) throw err;
+        throw new EventrailError('broker-error', `Redis refused PUBLISH ${channel}.`, {
+          cause: err,
+        });
+      }
+    },
+    close() {
+      closed ??= (async () => {
+        const entries = [...live];
+        live.clear();
+        if (owned) {
+          await owned.close();
+          return;
+        }
+        // Clients we were given stay open; only our own listeners leave them.
+        await Promise.allSettled(
+          entries.map((e) => subscriber.pUnsubscribe(e.pattern, e.listener)),
+        );
+      })();
+      return closed;
+    },
+  };
+}

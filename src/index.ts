@@ -1,0 +1,24 @@
+export { formatEvent, type SseFrame } from './encoder.js';
+export { EventrailError, type EventrailErrorCode, isEventrailError } from './errors.js';
+export { type ChannelParts, eventName, parseChannel, parsePattern } from './naming.js';
+export { DEFAULTS, type SseServerOptions } from './options.js';
+export { decodePayload, encodePayload } from './payload.js';
+export { createPublisher, type PublisherOptions } from './publisher.js';
+export { createSseServer, type SseServer, type SseServerStats } from './server.js';
+export type {
+  BackpressurePolicy,
+  Broker,
+  BrokerMessage,
+  BrokerSubscription,
+  ClientInfo,
+  DisconnectReason,
+  EventEncoder,
+  OutgoingEvent,
+  Principal,
+  PrincipalResolver,
+  PublishableEvent,
+  Publisher,
+  Router,
+  ServerHooks,
+  SseRequest,
+} from './types.js';

@@ -1,0 +1,149 @@
+import { EventrailError } from './errors.js';
+import { assertEventType } from './naming.js';
+import type {
+  BackpressurePolicy,
+  Broker,
+  EventEncoder,
+  Principal,
+  PrincipalResolver,
+  Router,
+  ServerHooks,
+} from './types.js';
+
+/**
+ * Options of `createSseServer`. Only `broker`, `resolver` and `router` are required; every other
+ * default is the Go eventrail's.
+ * @public
+ */
+export interface SseServerOptions<P extends Principal = Principal> {
+  /** Where events come from: `createMemoryBroker()` or `createRedisBroker(...)`. */
+  broker: Broker;
+  /** Request -> principal; throw to answer 401. */
+  resolver: PrincipalResolver<P>;
+  /** Principal -> patterns such as `gym:1:*`. */
+  router: Router<P>;
+  /** Prepended to every event type: `app` makes `students.changed` arrive as `app.students.changed`. @defaultValue `''` */
+  eventNamePrefix?: string;
+  /** Aborting it shuts the server down, as `close()` does. */
+  signal?: AbortSignal;
+  /** How often a comment is written to every idle stream to keep proxies from cutting it; 0 turns it off. @defaultValue `30000` */
+  heartbeatMs?: number;
+  /** The `retry:` sent first on every stream: how long a browser waits before reconnecting. @defaultValue `3000` */
+  retryMs?: number;
+  /** Extra response headers on every stream (e.g. CORS). They cannot replace the SSE headers. */
+  headers?: Readonly<Record<string, string>>;
+  /** Events a client may have waiting to be written before backpressure applies. @defaultValue `128` */
+  bufferSize?: number;
+  /** What happens when a client's buffer is full: cut it (it reconnects) or skip events. @defaultValue `'disconnect'` */
+  backpressure?: BackpressurePolicy;
+  /** How long a scope's broker subscription outlives its last client. @defaultValue `300000` (5 min) */
+  hubIdleTimeoutMs?: number;
+  /** Broker message -> browser event. @defaultValue decodes `{"event_type","data"}`, else `message` */
+  encoder?: EventEncoder;
+  /** Observability callbacks. */
+  hooks?: ServerHooks<P>;
+}
+
+/** The defaults, in one place. @public */
+export const DEFAULTS = {
+  eventNamePrefix: '',
+  heartbeatMs: 30_000,
+  retryMs: 3_000,
+  bufferSize: 128,
+  backpressure: 'disconnect',
+  hubIdleTimeoutMs: 300_000,
+} as const;
+
+/** Options with every default filled in. */
+export interface ResolvedOptions<P extends Principal> {
+  readonly broker: Broker;
+  readonly resolver: PrincipalResolver<P>;
+  readonly router: Router<P>;
+  readonly eventNamePrefix: string;
+  readonly signal: AbortSignal | undefined;
+  readonly heartbeatMs: number;
+  readonly retryMs: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly bufferSize: number;
+  readonly backpressure: BackpressurePolicy;
+  readonly hubIdleTimeoutMs: number;
+  readonly encoder: EventEncoder | undefined;
+  readonly hooks: ServerHooks<P>;
+}
+
+function invalid(message: string): never {
+  throw new EventrailError('invalid-option', message);
+}
+
+function nonNegativeInteger(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 0)
+    invalid(`${name} must be a whole number >= 0, got ${String(value)}.`);
+  return value;
+}
+
+// Headers the SSE contract depends on; a user header must not silently break the stream.
+const RESERVED_HEADERS = new Set([
+  'content-type',
+  'cache-control',
+  'content-length',
+  'transfer-encoding',
+]);
+
+/** Fills defaults and checks every option, throwing a message that says what to change. */
+export function resolveOptions<P extends Principal>(
+  options: SseServerOptions<P>,
+): ResolvedOptions<P> {
+  if (options === null || typeof options !== 'object')
+    invalid('createSseServer needs an options object.');
+  const { broker, resolver, router } = options;
+  if (!broker || typeof broker.subscribe !== 'function' || typeof broker.publish !== 'function') {
+    invalid('`broker` is required: pass createMemoryBroker() or createRedisBroker({ url }).');
+  }
+  if (typeof resolver !== 'function')
+    invalid('`resolver` is required: a function (request) => principal.');
+  if (typeof router !== 'function')
+    invalid('`router` is required: a function (principal) => ["scope:id:*"].');
+  const prefix = options.eventNamePrefix ?? DEFAULTS.eventNamePrefix;
+  if (prefix !== '') {
+    assertEventType(prefix, 'eventNamePrefix');
+    if (prefix.endsWith('.'))
+      invalid('eventNamePrefix must not end with "." (it is added for you).');
+  }
+  const backpressure = options.backpressure ?? DEFAULTS.backpressure;
+  if (backpressure !== 'disconnect' && backpressure !== 'drop') {
+    invalid(`backpressure must be 'disconnect' or 'drop', got ${JSON.stringify(backpressure)}.`);
+  }
+  const bufferSize = nonNegativeInteger('bufferSize', options.bufferSize, DEFAULTS.bufferSize);
+  if (bufferSize < 1) invalid('bufferSize must be at least 1.');
+  const headers = options.headers ?? {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (RESERVED_HEADERS.has(name.toLowerCase()))
+      invalid(`headers must not set ${name}: eventrail sets it for SSE.`);
+    if (typeof value !== 'string' || /[\r\n\0]/.test(value))
+      invalid(`header ${name} must be a string without CR, LF or NUL.`);
+  }
+  if (options.encoder !== undefined && typeof options.encoder !== 'function')
+    invalid('encoder must be a function.');
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal))
+    invalid('signal must be an AbortSignal.');
+  return {
+    broker,
+    resolver,
+    router,
+    eventNamePrefix: prefix,
+    signal: options.signal,
+    heartbeatMs: nonNegativeInteger('heartbeatMs', options.heartbeatMs, DEFAULTS.heartbeatMs),
+    retryMs: nonNegativeInteger('retryMs', options.retryMs, DEFAULTS.retryMs),
+    headers,
+    bufferSize,
+    backpressure,
+    hubIdleTimeoutMs: nonNegativeInteger(
+      'hubIdleTimeoutMs',
+      options.hubIdleTimeoutMs,
+      DEFAULTS.hubIdleTimeoutMs,
+    ),
+    encoder: options.encoder,
+    hooks: options.hooks ?? {},
+  };
+}

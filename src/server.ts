@@ -1,0 +1,274 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { fetchRequest, fetchTransport } from './adapters/fetch.js';
+import { nodeRequest, nodeTransport } from './adapters/node.js';
+import type { HeaderRecord, Transport } from './adapters/transport.js';
+import { Connection, type ConnectionOwner } from './connection.js';
+import { formatComment, formatEvent, formatRetry } from './encoder.js';
+import { EventrailError } from './errors.js';
+import type { Hub } from './hub.js';
+import { resolveOptions, type SseServerOptions } from './options.js';
+import { decodePayload } from './payload.js';
+import { createPublisher } from './publisher.js';
+import { buildRouteTable } from './routes.js';
+import { Subscriptions } from './subscriptions.js';
+import type {
+  BrokerMessage,
+  OutgoingEvent,
+  Principal,
+  Publisher,
+  ServerHooks,
+  SseRequest,
+} from './types.js';
+
+/** A point-in-time view of one server. @public */
+export interface SseServerStats {
+  /** Open SSE streams on this instance. */
+  readonly connections: number;
+  /** Scopes with a live broker subscription. */
+  readonly hubs: number;
+}
+
+/**
+ * An SSE endpoint bound to a broker. Mount `handler` (node:http, Express, Koa, Fastify) or `fetch`
+ * (Hono and other Web-standard servers) on your events route.
+ * @public
+ */
+export interface SseServer {
+  /** `(req, res)` handler for node:http and everything built on it. */
+  readonly handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  /** `(Request) => Response` handler for fetch-style servers. */
+  readonly fetch: (request: Request) => Promise<Response>;
+  /** Publishes through the server's broker. */
+  readonly publisher: Publisher;
+  /** True once `close()` was called or the signal aborted. */
+  readonly closed: boolean;
+  /** Counts for health checks and dashboards. */
+  stats(): SseServerStats;
+  /**
+   * Ends every open stream, releases every broker subscription and stops the heartbeat. Resolves
+   * when done; safe to call twice. The broker itself stays open (close it after the server).
+   */
+  close(): Promise<void>;
+}
+
+interface Membership<P extends Principal> {
+  readonly hub: Hub<P>;
+  readonly topics: ReadonlySet<string> | null;
+}
+
+const SSE_HEADERS: HeaderRecord = {
+  'Content-Type': 'text/event-stream; charset=utf-8',
+  'Cache-Control': 'no-cache, no-transform',
+  'X-Accel-Buffering': 'no',
+};
+const HEARTBEAT = Buffer.from(formatComment('ping'));
+
+function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/**
+ * Creates the SSE server: the Go eventrail's `sse.NewServer`.
+ *
+ * @example
+ * ```ts
+ * const server = createSseServer({
+ *   broker: createRedisBroker({ url: process.env.REDIS_URL }),
+ *   resolver: (req) => sessionPrincipal(req.headers.get('cookie')),
+ *   router: (p) => [`gym:${p.scopeId}:*`],
+ *   eventNamePrefix: 'app',
+ * });
+ * app.get('/events', server.handler);
+ * ```
+ * @throws {@link EventrailError} `invalid-option` when an option cannot work; the message says how to fix it.
+ * @public
+ */
+export function createSseServer<P extends Principal = Principal>(
+  options: SseServerOptions<P>,
+): SseServer {
+  const config = resolveOptions(options);
+  const { hooks } = config;
+  const headers: HeaderRecord = { ...config.headers, ...SSE_HEADERS };
+  const retryChunk = Buffer.from(formatRetry(config.retryMs));
+  const connections = new Map<Connection<P>, Membership<P>[]>();
+  let closing: Promise<void> | undefined;
+
+  function report(error: unknown): void {
+    try {
+      hooks.onError?.(toError(error));
+    } catch {
+      // onError itself failed: there is nobody left to tell, and a hook must never break delivery.
+    }
+  }
+
+  function hook<K extends Exclude<keyof ServerHooks<P>, 'onError'>>(
+    name: K,
+    ...args: Parameters<NonNullable<ServerHooks<P>[K]>>
+  ): void {
+    const fn = hooks[name] as ((...a: typeof args) => void) | undefined;
+    if (fn === undefined) return;
+    try {
+      fn(...args);
+    } catch (err) {
+      report(new EventrailError('hook-failed', `The ${name} hook threw.`, { cause: err }));
+    }
+  }
+
+  function deliver(hub: Hub<P>, message: BrokerMessage): void {
+    const { channel } = message;
+    // Defence in depth: a broker must only hand a hub its own scope's channels.
+    if (!channel.startsWith(hub.key) || channel.charCodeAt(hub.key.length) !== 58 /* : */) return;
+    let event: OutgoingEvent | null;
+    let chunk: Buffer;
+    try {
+      event = config.encoder
+        ? config.encoder(message, config.eventNamePrefix)
+        : decodePayload(message, config.eventNamePrefix);
+      if (event === null) return;
+      // Encoded once; the same bytes go to every connection.
+      chunk = Buffer.from(formatEvent(event));
+    } catch (err) {
+      report(err);
+      return;
+    }
+    const recipients = hub.deliver(channel.slice(hub.key.length + 1), chunk, event);
+    hook('onEventBroadcast', event, channel, recipients);
+  }
+
+  const subscriptions = new Subscriptions<P>(config.broker, config.hubIdleTimeoutMs, {
+    onMessage: deliver,
+    onHubStarted: (key) => hook('onHubStarted', key),
+    onHubStopped: (key) => hook('onHubStopped', key),
+    onError: report,
+  });
+
+  const owner: ConnectionOwner<P> = {
+    onBackpressure(connection, action, event) {
+      hook('onClientDropped', connection, action, event);
+    },
+    onClosed(connection, reason) {
+      const memberships = connections.get(connection);
+      if (memberships === undefined) return;
+      connections.delete(connection);
+      for (const { hub, topics } of memberships) {
+        hub.remove(connection, topics);
+        subscriptions.release(hub);
+      }
+      hook('onClientDisconnect', connection, reason);
+    },
+  };
+
+  /** Ends the request with only a `retry:` hint: the browser comes back later (or elsewhere). */
+  function retryLater<R>(transport: Transport<R>): R {
+    const { sink, result } = transport.open(headers, retryChunk, () => {});
+    sink.end();
+    return result;
+  }
+
+  async function acquireAll(keys: Iterable<string>): Promise<Hub<P>[]> {
+    const settled = await Promise.allSettled([...keys].map((key) => subscriptions.acquire(key)));
+    const hubs: Hub<P>[] = [];
+    let failure: unknown;
+    for (const result of settled) {
+      if (result.status === 'fulfilled') hubs.push(result.value);
+      else failure ??= result.reason;
+    }
+    if (failure !== undefined) {
+      for (const hub of hubs) subscriptions.release(hub);
+      throw failure;
+    }
+    return hubs;
+  }
+
+  async function handle<R>(request: SseRequest, transport: Transport<R>): Promise<R> {
+    if (closing) return retryLater(transport);
+    if (request.method !== 'GET') {
+      return transport.reject(405, { Allow: 'GET' }, 'Method Not Allowed\n');
+    }
+    let principal: P;
+    try {
+      principal = await config.resolver(request);
+      if (principal === null || typeof principal !== 'object')
+        throw new Error('The resolver returned no principal.');
+    } catch (err) {
+      report(
+        new EventrailError('unauthorized', 'The principal resolver refused a request.', {
+          cause: err,
+        }),
+      );
+      return transport.reject(401, {}, 'Unauthorized\n');
+    }
+    let routes: ReturnType<typeof buildRouteTable>;
+    try {
+      routes = buildRouteTable(config.router(principal));
+    } catch (err) {
+      report(err);
+      return transport.reject(500, {}, 'Internal Server Error\n');
+    }
+    // Nothing to receive: 204 tells the browser to stop reconnecting.
+    if (routes.table.size === 0) return transport.reject(204, {}, '');
+    let hubs: Hub<P>[];
+    try {
+      hubs = await acquireAll(routes.table.keys());
+    } catch (err) {
+      report(err);
+      return retryLater(transport);
+    }
+    if (closing || transport.signal.aborted) {
+      for (const hub of hubs) subscriptions.release(hub);
+      return closing ? retryLater(transport) : transport.reject(499, {}, '');
+    }
+    let connection: Connection<P> | undefined;
+    const { sink, result } = transport.open(headers, retryChunk, () => connection?.drained());
+    connection = new Connection(
+      randomBytes(12).toString('base64url'),
+      principal,
+      routes.patterns,
+      sink,
+      config.bufferSize,
+      config.backpressure,
+      owner,
+    );
+    const memberships = hubs.map((hub) => ({ hub, topics: routes.table.get(hub.key) ?? null }));
+    for (const { hub, topics } of memberships) hub.add(connection, topics);
+    connections.set(connection, memberships);
+    const opened = connection;
+    transport.signal.addEventListener('abort', () => opened.peerClosed(), { once: true });
+    hook('onClientConnect', connection);
+    return result;
+  }
+
+  const heartbeat =
+    config.heartbeatMs > 0
+      ? setInterval(() => {
+          for (const connection of connections.keys()) connection.heartbeat(HEARTBEAT);
+        }, config.heartbeatMs)
+      : undefined;
+  heartbeat?.unref();
+
+  const onAbort = (): void => void server.close();
+
+  const server: SseServer = {
+    handler: (req, res) => handle(nodeRequest(req), nodeTransport(req, res)),
+    fetch: (request) => handle(fetchRequest(request), fetchTransport(request)),
+    publisher: createPublisher({ broker: config.broker }),
+    get closed() {
+      return closing !== undefined;
+    },
+    stats: () => ({ connections: connections.size, hubs: subscriptions.size }),
+    close() {
+      closing ??= (async () => {
+        config.signal?.removeEventListener('abort', onAbort);
+        clearInterval(heartbeat);
+        for (const connection of [...connections.keys()]) connection.close('server-closed');
+        await subscriptions.closeAll();
+      })();
+      return closing;
+    },
+  };
+
+  if (config.signal?.aborted) void server.close();
+  else config.signal?.addEventListener('abort', onAbort, { once: true });
+  return server;
+}

@@ -1,0 +1,156 @@
+import type { IncomingMessage } from 'node:http';
+import type { EventrailError } from './errors.js';
+
+/**
+ * Who is connected: returned by your {@link PrincipalResolver}. Extend it with whatever your
+ * router needs (roles, plan, ...) and pass the type to `createSseServer<P>()`.
+ * @public
+ */
+export interface Principal {
+  /** The user behind the connection. */
+  readonly userId: string | number;
+  /** The tenant (gym, org, ...) the user belongs to. */
+  readonly scopeId: string | number;
+}
+
+/**
+ * The request as eventrail hands it to your resolver, the same for node:http and fetch servers.
+ * @public
+ */
+export interface SseRequest {
+  /** The HTTP method, upper case. */
+  readonly method: string;
+  /** The full request URL (host taken from the `Host` header on node:http). */
+  readonly url: URL;
+  /** The request headers. */
+  readonly headers: Headers;
+  /** The framework's own request: an `IncomingMessage` on node:http, a `Request` on fetch servers. */
+  readonly raw: IncomingMessage | Request;
+}
+
+/**
+ * Turns a request into a principal. Throw (or reject) to refuse: the client gets a 401 whose body
+ * says nothing about your error, and the error goes to the `onError` hook.
+ * @public
+ */
+export type PrincipalResolver<P extends Principal = Principal> = (
+  request: SseRequest,
+) => P | Promise<P>;
+
+/**
+ * Says which channels a principal may receive, as patterns `{scope}:{scope_id}:{topic}` where the
+ * topic may be `*`, e.g. `gym:1:*` or `gym:1:students`. Scope and scope id are always literal.
+ * @public
+ */
+export type Router<P extends Principal = Principal> = (principal: P) => readonly string[];
+
+/** A message as a broker delivers it: the channel it was published on and its raw payload. @public */
+export interface BrokerMessage {
+  readonly channel: string;
+  readonly payload: string;
+}
+
+/** A live broker subscription. @public */
+export interface BrokerSubscription {
+  /** Stops delivery to this subscription's handler. Safe to call twice. */
+  unsubscribe(): Promise<void>;
+}
+
+/**
+ * The only coordination point between instances. eventrail ships an in-memory broker
+ * (`eventrail/memory`) and a Redis Pub/Sub broker (`eventrail/redis`).
+ * @public
+ */
+export interface Broker {
+  /**
+   * Delivers every message published on a channel matching `pattern` (Redis glob syntax; eventrail
+   * only asks for `{scope}:{scope_id}:*`) to `onMessage`. Resolves once delivery is live.
+   */
+  subscribe(
+    pattern: string,
+    onMessage: (message: BrokerMessage) => void,
+  ): Promise<BrokerSubscription>;
+  /** Publishes a raw payload on a channel. Resolves once the broker has accepted it. */
+  publish(channel: string, payload: string): Promise<void>;
+  /** Releases the broker's connections (only those it created itself). Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** An event to publish. @public */
+export interface PublishableEvent {
+  /** `{topic}.{action}`, e.g. `students.changed`. Browsers see `{prefix}.{eventType}`. */
+  readonly eventType: string;
+  /** Any JSON-serialisable value. @defaultValue `{}` */
+  readonly data?: unknown;
+  /**
+   * The id of the browser connection that caused the change. That connection does not receive
+   * the event (it already refreshed itself); every other connection does.
+   */
+  readonly origin?: string;
+}
+
+/** Publishes events on `{scope}:{scope_id}:{topic}` channels. @public */
+export interface Publisher {
+  /**
+   * Validates and publishes one event.
+   * @throws {@link EventrailError} `invalid-channel`, `invalid-event-type` or `invalid-data`
+   * before anything reaches the broker; `broker-error` when the broker refuses it.
+   */
+  publishEvent(channel: string, event: PublishableEvent): Promise<void>;
+  /** Publishes an event with no data (`{}`); shorthand for `publishEvent(channel, { eventType })`. */
+  publishType(channel: string, eventType: string): Promise<void>;
+}
+
+/**
+ * An event as it will be written to browsers: the SSE event name and the `data` text.
+ * @public
+ */
+export interface OutgoingEvent {
+  /** The SSE `event:` field. `message` is the browser's default (`onmessage`). */
+  readonly name: string;
+  /** The SSE `data:` text; line breaks become several `data:` lines. */
+  readonly data: string;
+  /** The connection id that published it, if any; that connection is skipped. */
+  readonly origin?: string | undefined;
+}
+
+/**
+ * Turns a broker message into the event browsers receive, or `null` to drop it. The default
+ * decodes `{"event_type", "data"}` payloads and delivers anything else as `message`.
+ * @public
+ */
+export type EventEncoder = (message: BrokerMessage, prefix: string) => OutgoingEvent | null;
+
+/** What the server does when a client's buffer is full. @public */
+export type BackpressurePolicy = 'disconnect' | 'drop';
+
+/** Why a client went away. @public */
+export type DisconnectReason = 'client-closed' | 'backpressure' | 'server-closed' | 'error';
+
+/** A connected client, as hooks see it. @public */
+export interface ClientInfo<P extends Principal = Principal> {
+  /** A unique id of this connection on this instance; also the `origin` that skips it. */
+  readonly id: string;
+  readonly principal: P;
+  /** The validated patterns the router returned. */
+  readonly patterns: readonly string[];
+}
+
+/**
+ * Callbacks for observability. A hook that throws is reported to `onError` and otherwise ignored.
+ * @public
+ */
+export interface ServerHooks<P extends Principal = Principal> {
+  onClientConnect?(client: ClientInfo<P>): void;
+  onClientDisconnect?(client: ClientInfo<P>, reason: DisconnectReason): void;
+  /** Backpressure acted on a slow client: it was cut (`disconnect`) or an event skipped (`drop`). */
+  onClientDropped?(client: ClientInfo<P>, action: BackpressurePolicy, event: OutgoingEvent): void;
+  /** An event was written to `recipients` connections of this instance. */
+  onEventBroadcast?(event: OutgoingEvent, channel: string, recipients: number): void;
+  /** The first client of a scope arrived: its broker subscription is live. */
+  onHubStarted?(scopeKey: string): void;
+  /** A scope had no client for the idle timeout (or the server closed): unsubscribed. */
+  onHubStopped?(scopeKey: string): void;
+  /** Anything that went wrong without a caller to throw to: broker errors, refused requests, hooks. */
+  onError?(error: EventrailError | Error): void;
+}
