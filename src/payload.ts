@@ -4,15 +4,8 @@
  */
 import { EventrailError } from './errors.js';
 import { assertEventType, eventName } from './naming.js';
+import { isOrigin } from './protocol.js';
 import type { BrokerMessage, OutgoingEvent, PublishableEvent } from './types.js';
-
-/** Longest origin id accepted in a payload. */
-const MAX_ORIGIN_LENGTH = 128;
-const ORIGIN = /^[A-Za-z0-9_-]+$/;
-
-function isValidOrigin(origin: unknown): origin is string {
-  return typeof origin === 'string' && origin.length <= MAX_ORIGIN_LENGTH && ORIGIN.test(origin);
-}
 
 /**
  * Serialises an event for the broker. Validates everything first, so that nothing invalid reaches
@@ -27,10 +20,10 @@ export function encodePayload(event: PublishableEvent): string {
     );
   }
   assertEventType(event.eventType);
-  if (event.origin !== undefined && !isValidOrigin(event.origin)) {
+  if (event.origin !== undefined && !isOrigin(event.origin)) {
     throw new EventrailError(
       'invalid-data',
-      `origin must be 1-${MAX_ORIGIN_LENGTH} characters of [A-Za-z0-9_-], got ${JSON.stringify(event.origin)}.`,
+      `origin must be 1-128 characters of [A-Za-z0-9_-], got ${JSON.stringify(event.origin)}.`,
     );
   }
   let data: string | undefined;
@@ -83,6 +76,6 @@ export function decodePayload(message: BrokerMessage, prefix: string): OutgoingE
   return {
     name: eventName(prefix, type),
     data: data === undefined ? '{}' : JSON.stringify(data),
-    origin: isValidOrigin(origin) ? origin : undefined,
+    origin: isOrigin(origin) ? origin : undefined,
   };
 }

@@ -9,6 +9,7 @@ import { EventrailError } from './errors.js';
 import type { Hub } from './hub.js';
 import { resolveOptions, type SseServerOptions } from './options.js';
 import { decodePayload } from './payload.js';
+import { CONNECTED_EVENT } from './protocol.js';
 import { createPublisher } from './publisher.js';
 import { buildRouteTable } from './routes.js';
 import { Subscriptions } from './subscriptions.js';
@@ -219,10 +220,13 @@ export function createSseServer<P extends Principal = Principal>(
       for (const hub of hubs) subscriptions.release(hub);
       return closing ? retryLater(transport) : transport.reject(499, {}, '');
     }
+    const id = randomBytes(12).toString('base64url');
+    const hello = formatEvent({ name: CONNECTED_EVENT, data: `{"connectionId":"${id}"}` });
     let connection: Connection<P> | undefined;
-    const { sink, result } = transport.open(headers, retryChunk, () => connection?.drained());
+    const first = Buffer.concat([retryChunk, Buffer.from(hello)]);
+    const { sink, result } = transport.open(headers, first, () => connection?.drained());
     connection = new Connection(
-      randomBytes(12).toString('base64url'),
+      id,
       principal,
       routes.patterns,
       sink,

@@ -1,0 +1,46 @@
+/**
+ * Names eventrail itself uses on the wire, shared by the server and the browser client.
+ * They are never prefixed by `eventNamePrefix`.
+ */
+
+/**
+ * Sent once at the start of every stream: `data` is `{"connectionId":"..."}`. The browser sends
+ * that id back as {@link ORIGIN_HEADER} on the requests it makes, so that the events they cause
+ * skip the tab that caused them.
+ * @public
+ */
+export const CONNECTED_EVENT = 'eventrail.connected';
+
+/**
+ * Tells the browser it may have missed events and must refresh everything it shows.
+ * @public
+ */
+export const RESYNC_EVENT = 'eventrail.resync';
+
+/** The request header that carries the connection id of the tab making a change. @public */
+export const ORIGIN_HEADER = 'x-eventrail-origin';
+
+const ORIGIN = /^[A-Za-z0-9_-]{1,128}$/;
+
+/** True when `value` can be an origin (a connection id): 1-128 characters of `[A-Za-z0-9_-]`. @public */
+export function isOrigin(value: unknown): value is string {
+  return typeof value === 'string' && ORIGIN.test(value);
+}
+
+/**
+ * Reads the origin a browser sent in {@link ORIGIN_HEADER}, for passing on as
+ * `publishEvent(channel, { ..., origin })`. Returns undefined when it is missing or malformed, so a
+ * hostile header can never fail a publish.
+ *
+ * @example
+ * ```ts
+ * await publisher.publishEvent('gym:1:students', { eventType: 'students.changed', origin: readOrigin(req.headers) });
+ * ```
+ * @public
+ */
+export function readOrigin(
+  headers: Headers | Readonly<Record<string, string | string[] | undefined>>,
+): string | undefined {
+  const value = headers instanceof Headers ? headers.get(ORIGIN_HEADER) : headers[ORIGIN_HEADER];
+  return isOrigin(value) ? value : undefined;
+}
