@@ -54,7 +54,11 @@ interface OwnedClients {
   close(): Promise<void>;
 }
 
-function connectOwned(url: string, onError: (error: Error) => void): OwnedClients {
+function connectOwned(
+  url: string,
+  onError: (error: Error) => void,
+  closeTimeoutMs: number,
+): OwnedClients {
   const publisher = createClient({ url });
   const subscriber = publisher.duplicate();
   for (const client of [publisher, subscriber]) {
@@ -71,10 +75,29 @@ function connectOwned(url: string, onError: (error: Error) => void): OwnedClient
     subscriber,
     ready,
     async close() {
-      await Promise.allSettled(
-        [publisher, subscriber].map((client) => (client.isOpen ? client.close() : undefined)),
+      await Promise.all(
+        [publisher, subscriber].map(async (client) => {
+          if (!client.isOpen) return;
+          // close() waits for every queued command to be answered: while Redis is unreachable it
+          // would never settle (a timed-out PUBLISH stays queued). Nothing to drain then: destroy.
+          if (!client.isReady) {
+            client.destroy();
+            return;
+          }
+          let timer: NodeJS.Timeout | undefined;
+          const drained = await Promise.race([
+            client.close().then(
+              () => true,
+              () => false,
+            ),
+            new Promise<false>((resolve) => {
+              timer = setTimeout(() => resolve(false), closeTimeoutMs);
+            }),
+          ]);
+          clearTimeout(timer);
+          if (!drained) client.destroy();
+        }),
       );
-      for (const client of [publisher, subscriber]) if (client.isOpen) client.destroy();
     },
   };
 }
@@ -119,7 +142,7 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
         'Give createRedisBroker either `url` or clients, not both.',
       );
     }
-    owned = connectOwned(options.url, onError);
+    owned = connectOwned(options.url, onError, publishTimeoutMs);
     ({ publisher, subscriber } = owned);
   } else if (options.publisher && options.subscriber) {
     ({ publisher, subscriber } = options);
@@ -142,7 +165,14 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
       assertOpen();
       const listener: RedisPubSubListener = (payload, channel) => {
         const message: BrokerMessage = { channel, payload };
-        onMessage(message);
+        // node-redis calls listeners from its socket 'data' handler: a throw there skips the
+        // remaining listeners, resets its reply decoder and re-emits the error on the client
+        // (an unhandled 'error' event crashes a process whose own client has no listener).
+        try {
+          onMessage(message);
+        } catch (err) {
+          onError(err instanceof Error ? err : new Error(String(err)));
+        }
       };
       const entry = { pattern, listener };
       try {
@@ -152,6 +182,18 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
         throw new EventrailError('broker-error', `Could not subscribe to ${pattern}.`, {
           cause: err,
         });
+      }
+      if (closed) {
+        // close() ran while PSUBSCRIBE was in flight and could not see this listener: take it
+        // off a client we were given (our own clients are being closed anyway).
+        if (!owned) {
+          try {
+            await subscriber.pUnsubscribe(pattern, listener);
+          } catch (err) {
+            onError(err instanceof Error ? err : new Error(String(err)));
+          }
+        }
+        throw new EventrailError('broker-closed', 'The Redis broker was closed while subscribing.');
       }
       live.add(entry);
       return {

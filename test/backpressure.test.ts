@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import { describe, it } from 'node:test';
+import { createMemoryBroker } from '../src/brokers/memory.js';
+import type { BackpressurePolicy, DisconnectReason } from '../src/types.js';
+import { queryResolver, queryRouter, startApp } from './helpers/apps.js';
+import { openSource, sleep, waitFor } from './helpers/sse.js';
+
+/** A client that sends its request and then never reads: the socket's buffers fill up. */
+async function stalledClient(url: string): Promise<{ socket: Socket; received: () => string }> {
+  const { hostname, port } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  let text = '';
+  await new Promise<void>((resolve) => socket.once('connect', resolve));
+  socket.write(
+    `GET /events?scope=1 HTTP/1.1\r\nHost: ${hostname}\r\nAccept: text/event-stream\r\n\r\n`,
+  );
+  socket.once('data', (chunk) => {
+    text += chunk.toString();
+    socket.pause();
+  });
+  socket.on('error', () => {});
+  return {
+    socket,
+    received: () => text,
+  };
+}
+
+async function run(policy: BackpressurePolicy) {
+  const drops: BackpressurePolicy[] = [];
+  const disconnects: DisconnectReason[] = [];
+  const broker = createMemoryBroker();
+  const app = await startApp('node:http', {
+    broker,
+    resolver: queryResolver,
+    router: queryRouter,
+    bufferSize: 4,
+    backpressure: policy,
+    hooks: {
+      onClientDropped: (_c, action) => drops.push(action),
+      onClientDisconnect: (_c, reason) => disconnects.push(reason),
+    },
+  });
+  const healthy = openSource(`${app.url}/events?scope=1`, ['big.event']);
+  await healthy.opened;
+  const stalled = await stalledClient(app.url);
+  await waitFor(() => app.sse.stats().connections === 2, 'both connected');
+  const big = 'x'.repeat(256 * 1024);
+  const count = 60;
+  for (let i = 0; i < count; i++) {
+    await app.sse.publisher.publishEvent('gym:1:big', {
+      eventType: 'big.event',
+      data: `${i}:${big}`,
+    });
+    // Give the healthy client time to read, as a real one would.
+    await sleep(5);
+  }
+  await waitFor(
+    () => healthy.events.length === count,
+    `the healthy client's ${count} events`,
+    10_000,
+  );
+  assert.deepEqual(
+    healthy.events.map((e) => Number(e.data.slice(1, e.data.indexOf(':')))),
+    [...Array(count).keys()],
+    'the healthy client got every event in order',
+  );
+  return { app, broker, healthy, stalled, drops, disconnects };
+}
+
+describe('backpressure', () => {
+  it('disconnect: a client that stops reading is cut; the others get everything', async () => {
+    const { app, broker, healthy, stalled, drops, disconnects } = await run('disconnect');
+    await waitFor(() => app.sse.stats().connections === 1, 'the stalled client cut');
+    assert.deepEqual(drops, ['disconnect']);
+    assert.deepEqual(disconnects, ['backpressure']);
+    healthy.close();
+    stalled.socket.destroy();
+    await app.stop();
+    await broker.close();
+  });
+
+  it('drop: a client that stops reading skips events, stays connected, and recovers', async () => {
+    const { app, broker, healthy, stalled, drops, disconnects } = await run('drop');
+    assert.ok(drops.length > 10, `events were dropped for the stalled client (${drops.length})`);
+    assert.ok(drops.every((d) => d === 'drop'));
+    assert.deepEqual(disconnects, []);
+    assert.equal(app.sse.stats().connections, 2);
+    // Reading again drains the buffer; new events flow to it again.
+    let text = stalled.received();
+    stalled.socket.on('data', (chunk) => {
+      text += chunk.toString();
+    });
+    stalled.socket.resume();
+    await sleep(500);
+    const before = drops.length;
+    await app.sse.publisher.publishEvent('gym:1:big', {
+      eventType: 'big.event',
+      data: 'after-recovery',
+    });
+    await waitFor(
+      () => text.includes('data: "after-recovery"'),
+      'the recovered client gets new events',
+      5000,
+    );
+    assert.equal(drops.length, before);
+    healthy.close();
+    stalled.socket.destroy();
+    await app.stop();
+    await broker.close();
+  });
+});

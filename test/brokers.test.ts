@@ -1,0 +1,387 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { createClient } from 'redis';
+import { createMemoryBroker } from '../src/brokers/memory.js';
+import { createRedisBroker } from '../src/brokers/redis.js';
+import { EventrailError } from '../src/errors.js';
+import type { BrokerMessage } from '../src/types.js';
+import {
+  type BrokerFactory,
+  brokerContract,
+  collector,
+  QUIET_MS,
+  rejectsWithCode,
+  sleep,
+  withDeadline,
+} from './helpers/broker-contract.js';
+import {
+  connectRaw,
+  type RedisProcess,
+  redisCli,
+  redisCommand,
+  redisSkipReason,
+  startRedis,
+} from './helpers/redis.js';
+
+const skipRedis = redisSkipReason();
+
+// One redis-server for this file, started by the first test that needs it.
+let sharedRedis: Promise<RedisProcess> | undefined;
+function getRedis(): Promise<RedisProcess> {
+  sharedRedis ??= startRedis();
+  return sharedRedis;
+}
+after(async () => {
+  if (sharedRedis) await (await sharedRedis).stop();
+});
+
+/** Polls `probe` every `intervalMs` until it returns true; fails with `what` after `timeoutMs`. */
+async function eventually(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<boolean> | boolean,
+  intervalMs = 100,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      if (await probe()) return;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() >= deadline) {
+      throw new Error(`${what}: not the case within ${timeoutMs} ms`, { cause: lastError });
+    }
+    await sleep(intervalMs);
+  }
+}
+
+async function clientCount(port: number, type?: 'pubsub'): Promise<number> {
+  const args = type ? ['CLIENT', 'LIST', 'TYPE', type] : ['CLIENT', 'LIST'];
+  const list = await redisCommand(port, ...args);
+  assert.equal(typeof list, 'string');
+  // The connection asking is in the list too, unless we only asked for pubsub ones.
+  const lines = String(list)
+    .split('\n')
+    .filter((line) => line.trim() !== '');
+  return type ? lines.length : lines.length - 1;
+}
+
+async function numpat(port: number): Promise<number> {
+  const reply = await redisCommand(port, 'PUBSUB', 'NUMPAT');
+  assert.equal(typeof reply, 'number');
+  return Number(reply);
+}
+
+function tcpHandles(): number {
+  return process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const memoryFactory: BrokerFactory = async ({ onError }) => {
+  const broker = createMemoryBroker({ onError });
+  return { broker, cleanup: () => broker.close() };
+};
+
+const redisUrlFactory: BrokerFactory = async ({ onError }) => {
+  const redis = await getRedis();
+  const broker = createRedisBroker({ url: redis.url, onError });
+  const raw = await connectRaw(redis.port);
+  return {
+    broker,
+    async publishRaw(channel, payload) {
+      await raw.command('PUBLISH', channel, payload);
+    },
+    async cleanup() {
+      await broker.close();
+      await raw.close();
+    },
+  };
+};
+
+const redisClientsFactory: BrokerFactory = async ({ onError }) => {
+  const redis = await getRedis();
+  const publisher = createClient({ url: redis.url });
+  const subscriber = publisher.duplicate();
+  for (const client of [publisher, subscriber]) client.on('error', onError);
+  await Promise.all([publisher.connect(), subscriber.connect()]);
+  const broker = createRedisBroker({ publisher, subscriber, onError });
+  return {
+    broker,
+    async publishRaw(channel, payload) {
+      await redisCli(redis.port, 'PUBLISH', channel, payload);
+    },
+    async cleanup() {
+      await broker.close();
+      await Promise.all([publisher.close(), subscriber.close()]);
+    },
+  };
+};
+
+brokerContract('memory broker', memoryFactory);
+brokerContract('Redis broker (url)', redisUrlFactory, { skip: skipRedis });
+brokerContract('Redis broker (own clients)', redisClientsFactory, { skip: skipRedis });
+
+// ---------------------------------------------------------------------------------------------
+
+describe('createRedisBroker options', () => {
+  const fakePublisher = { publish: async () => 0 };
+  const fakeSubscriber = { pSubscribe: async () => undefined, pUnsubscribe: async () => undefined };
+  const invalid: [string, () => unknown][] = [
+    ['no url and no clients', () => createRedisBroker({})],
+    [
+      'url and a publisher',
+      () => createRedisBroker({ url: 'redis://127.0.0.1:1', publisher: fakePublisher }),
+    ],
+    [
+      'url and a subscriber',
+      () => createRedisBroker({ url: 'redis://127.0.0.1:1', subscriber: fakeSubscriber }),
+    ],
+    ['a publisher only', () => createRedisBroker({ publisher: fakePublisher })],
+    ['a subscriber only', () => createRedisBroker({ subscriber: fakeSubscriber })],
+    [
+      'publishTimeoutMs 0',
+      () => createRedisBroker({ url: 'redis://127.0.0.1:1', publishTimeoutMs: 0 }),
+    ],
+    [
+      'publishTimeoutMs NaN',
+      () => createRedisBroker({ url: 'redis://127.0.0.1:1', publishTimeoutMs: Number.NaN }),
+    ],
+  ];
+  for (const [what, make] of invalid) {
+    it(`throws invalid-option for ${what}`, () => {
+      assert.throws(make, (err: unknown) => {
+        assert.ok(err instanceof EventrailError, `expected an EventrailError, got ${String(err)}`);
+        assert.equal(err.code, 'invalid-option');
+        return true;
+      });
+    });
+  }
+});
+
+describe('Redis broker', { skip: skipRedis }, () => {
+  it('leaves clients it was given open after close() and takes its patterns off them', async () => {
+    const redis = await getRedis();
+    const errors: unknown[] = [];
+    const publisher = createClient({ url: redis.url });
+    const subscriber = publisher.duplicate();
+    for (const client of [publisher, subscriber]) client.on('error', (err) => errors.push(err));
+    await Promise.all([publisher.connect(), subscriber.connect()]);
+    try {
+      const broker = createRedisBroker({ publisher, subscriber });
+      const got = collector('gym:1:*');
+      await broker.subscribe('gym:1:*', got.handler);
+      await broker.subscribe('gym:2:*', got.handler);
+      await broker.publish('gym:1:students', 'through the broker');
+      await got.waitFor(1);
+      assert.equal(await numpat(redis.port), 2);
+
+      await broker.close();
+      assert.equal(publisher.isOpen, true, 'publisher still open');
+      assert.equal(subscriber.isOpen, true, 'subscriber still open');
+      assert.equal(await numpat(redis.port), 0, 'the broker unsubscribed its patterns');
+      assert.equal(await publisher.ping(), 'PONG');
+
+      // The subscriber still works for its owner.
+      const mine: BrokerMessage[] = [];
+      await subscriber.pSubscribe('gym:9:*', (payload, channel) => mine.push({ channel, payload }));
+      assert.equal(await publisher.publish('gym:9:x', 'mine'), 1);
+      await eventually('own subscription delivers', 2_000, () => mine.length === 1, 10);
+      assert.deepEqual(mine, [{ channel: 'gym:9:x', payload: 'mine' }]);
+      assert.equal(got.messages.length, 1, 'nothing more for the closed broker');
+      assert.deepEqual(errors, []);
+    } finally {
+      await Promise.all([publisher.close(), subscriber.close()]);
+    }
+    assert.equal(publisher.isOpen, false);
+    assert.equal(subscriber.isOpen, false);
+  });
+
+  it('owns its connections in url mode: close() leaves no client in Redis and no socket here', async () => {
+    const redis = await getRedis();
+    const clientsBefore = await clientCount(redis.port);
+    const handlesBefore = tcpHandles();
+    const broker = createRedisBroker({ url: redis.url });
+    const got = collector('gym:1:*');
+    await broker.subscribe('gym:1:*', got.handler);
+    await broker.publish('gym:1:students', 'hello');
+    await got.waitFor(1);
+    assert.equal(
+      await clientCount(redis.port),
+      clientsBefore + 2,
+      'one publisher + one subscriber',
+    );
+
+    await broker.close();
+    await eventually(
+      'Redis sees the broker connections closed',
+      2_000,
+      async () => (await clientCount(redis.port)) === clientsBefore,
+      20,
+    );
+    await eventually(
+      'no TCP socket left in this process',
+      2_000,
+      () => tcpHandles() <= handlesBefore,
+      20,
+    );
+  });
+
+  it('uses exactly one subscriber connection for 20 patterns', async () => {
+    const redis = await getRedis();
+    const broker = createRedisBroker({ url: redis.url });
+    try {
+      const collectors = Array.from({ length: 20 }, (_, i) => collector(`gym:${i}:*`));
+      const subs = await Promise.all(
+        collectors.map((c, i) => broker.subscribe(`gym:${i}:*`, c.handler)),
+      );
+      assert.equal(await clientCount(redis.port, 'pubsub'), 1);
+      assert.equal(await numpat(redis.port), 20);
+
+      for (let i = 0; i < 20; i++) await broker.publish(`gym:${i}:students`, `to ${i}`);
+      await Promise.all(collectors.map((c) => c.waitFor(1)));
+      await sleep(100);
+      collectors.forEach((c, i) => {
+        assert.deepEqual(c.messages, [{ channel: `gym:${i}:students`, payload: `to ${i}` }]);
+      });
+
+      await Promise.all(subs.map((s) => s.unsubscribe()));
+      assert.equal(await numpat(redis.port), 0);
+    } finally {
+      await withDeadline(broker.close(), 5_000, 'close()');
+    }
+  });
+
+  it('resubscribes by itself after its subscriber connection is killed', async () => {
+    const redis = await getRedis();
+    const errors: Error[] = [];
+    const broker = createRedisBroker({ url: redis.url, onError: (e) => errors.push(e) });
+    try {
+      const got = collector('gym:1:*');
+      await broker.subscribe('gym:1:*', got.handler);
+      await broker.publish('gym:1:students', 'before');
+      await got.waitFor(1);
+
+      assert.equal(await redisCli(redis.port, 'CLIENT', 'KILL', 'TYPE', 'pubsub'), '1');
+
+      let attempt = 0;
+      await eventually('a publish is delivered again', 5_000, async () => {
+        await broker.publish('gym:1:students', `after ${attempt++}`);
+        await sleep(50);
+        return got.messages.some((m) => m.payload.startsWith('after '));
+      });
+      assert.equal(await numpat(redis.port), 1, 'the pattern is subscribed again, once');
+      assert.equal(await clientCount(redis.port, 'pubsub'), 1);
+      for (const error of errors) assert.ok(error instanceof Error);
+    } finally {
+      await withDeadline(broker.close(), 5_000, 'close()');
+    }
+  });
+
+  it('close() settles quickly while Redis is down, even with a publish still queued', async () => {
+    const redis = await startRedis(); // its own server: this one gets killed
+    const handlesBefore = tcpHandles();
+    const errors: Error[] = [];
+    const broker = createRedisBroker({
+      url: redis.url,
+      publishTimeoutMs: 300,
+      onError: (e) => errors.push(e),
+    });
+    try {
+      const got = collector('gym:1:*');
+      await broker.subscribe('gym:1:*', got.handler);
+      await broker.publish('gym:1:students', 'before');
+      await got.waitFor(1);
+      await redis.kill();
+      // One publish that already timed out (node-redis keeps it queued) and one still waiting.
+      await rejectsWithCode(broker.publish('gym:1:students', 'lost'), 'broker-error', 'publish');
+      const pending = broker.publish('gym:1:students', 'pending');
+      pending.catch(() => undefined);
+
+      const started = Date.now();
+      await withDeadline(broker.close(), 3_000, 'close() while Redis is down');
+      assert.ok(Date.now() - started < 1_000, `close() took ${Date.now() - started} ms`);
+      await rejectsWithCode(pending, 'broker-error', 'the publish queued at close()');
+      await eventually('no TCP socket left', 2_000, () => tcpHandles() <= handlesBefore, 20);
+      assert.ok(errors.length >= 1, 'the lost connection was reported to onError');
+    } finally {
+      await withDeadline(broker.close(), 5_000, 'close()').finally(() => redis.stop());
+    }
+  });
+
+  it('a subscribe racing close() on given clients leaves no listener behind', async () => {
+    const redis = await getRedis();
+    const publisher = createClient({ url: redis.url });
+    const subscriber = publisher.duplicate();
+    for (const client of [publisher, subscriber]) client.on('error', () => undefined);
+    await Promise.all([publisher.connect(), subscriber.connect()]);
+    try {
+      const broker = createRedisBroker({ publisher, subscriber });
+      const got = collector('raced');
+      const subscribing = broker.subscribe('gym:1:*', got.handler);
+      await broker.close();
+      const outcome = await subscribing.then(
+        () => 'resolved',
+        (err: unknown) => (err instanceof EventrailError ? err.code : String(err)),
+      );
+      assert.ok(
+        outcome === 'resolved' || outcome === 'broker-closed',
+        `subscribe racing close() ended with ${outcome}`,
+      );
+      assert.equal(await numpat(redis.port), 0, 'no pattern left on the given subscriber');
+      assert.equal(await publisher.publish('gym:1:students', 'after close'), 0);
+      await sleep(QUIET_MS);
+      assert.deepEqual(got.messages, [], 'nothing delivered after close()');
+    } finally {
+      await Promise.all([publisher.close(), subscriber.close()]);
+    }
+  });
+
+  it('survives Redis being killed and restarted; publish fails fast while it is down', async (t) => {
+    const redis = await startRedis(); // its own server: this one gets killed
+    const errors: Error[] = [];
+    const broker = createRedisBroker({
+      url: redis.url,
+      publishTimeoutMs: 500,
+      onError: (e) => errors.push(e),
+    });
+    try {
+      const got = collector('gym:1:*');
+      await broker.subscribe('gym:1:*', got.handler);
+      await broker.publish('gym:1:students', 'before');
+      await got.waitFor(1);
+
+      await redis.kill();
+      const started = Date.now();
+      await rejectsWithCode(
+        broker.publish('gym:1:students', 'while down'),
+        'broker-error',
+        'publish while down',
+      );
+      const elapsed = Date.now() - started;
+      assert.ok(elapsed < 2_000, `publish took ${elapsed} ms to fail while Redis was down`);
+
+      await redis.restart();
+      let attempt = 0;
+      await eventually(
+        'a publish is delivered after the restart',
+        10_000,
+        async () => {
+          await broker.publish('gym:1:students', `after ${attempt++}`);
+          await sleep(50);
+          return got.messages.some((m) => m.payload.startsWith('after '));
+        },
+        200,
+      );
+      assert.ok(errors.length >= 1, 'connection errors are reported to onError');
+      for (const error of errors) assert.ok(error instanceof Error);
+      t.diagnostic(
+        `onError calls: ${errors.length}; delivered: ${got.messages.map((m) => m.payload).join(', ')}`,
+      );
+    } finally {
+      await withDeadline(broker.close(), 5_000, 'close()').finally(() => redis.stop());
+    }
+  });
+});

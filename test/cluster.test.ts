@@ -1,0 +1,140 @@
+/**
+ * Three instances, each with its own Redis connections, on one real redis-server: the original's
+ * load-balanced deployment in one process.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createRedisBroker } from '../src/brokers/redis.js';
+import { createPublisher, EventrailError } from '../src/index.js';
+import type { Broker } from '../src/types.js';
+import { queryResolver, queryRouter, type RunningApp, startApp } from './helpers/apps.js';
+import { type RedisProcess, redisCli, redisSkipReason, startRedis } from './helpers/redis.js';
+import { openSource, type RecordingSource, sleep, waitFor } from './helpers/sse.js';
+
+const NAMES = ['app.students.changed', 'app.plans.changed', 'app.go.event'];
+
+describe('three instances on one Redis', { skip: redisSkipReason() }, () => {
+  let redis: RedisProcess;
+  const brokers: Broker[] = [];
+  const apps: RunningApp[] = [];
+
+  before(async () => {
+    redis = await startRedis();
+    for (const framework of ['node:http', 'express', 'fetch'] as const) {
+      const broker = createRedisBroker({ url: redis.url });
+      brokers.push(broker);
+      apps.push(
+        await startApp(framework, {
+          broker,
+          resolver: queryResolver,
+          router: queryRouter,
+          eventNamePrefix: 'app',
+        }),
+      );
+    }
+  });
+  after(async () => {
+    for (const app of apps) await app.stop();
+    for (const broker of brokers) await broker.close();
+    await redis?.stop();
+  });
+
+  async function clients(scope: number): Promise<RecordingSource[]> {
+    const opened = apps.map((app) => openSource(`${app.url}/events?scope=${scope}`, NAMES));
+    await Promise.all(opened.map((c) => c.opened));
+    return opened;
+  }
+
+  it('a publish through one instance reaches the clients of all three, and only its scope', async () => {
+    const scope1 = await clients(1);
+    const scope2 = await clients(2);
+    const [first] = apps;
+    assert.ok(first);
+    await first.sse.publisher.publishEvent('gym:1:students', {
+      eventType: 'students.changed',
+      data: { id: 123 },
+    });
+    await waitFor(
+      () => scope1.every((c) => c.events.length === 1),
+      'every scope-1 client of every instance',
+    );
+    await sleep(200);
+    for (const c of scope1)
+      assert.deepEqual(c.events, [
+        { name: 'app.students.changed', data: '{"id":123}', id: undefined },
+      ]);
+    for (const c of scope2) assert.equal(c.events.length, 0, 'scope 2 receives nothing of scope 1');
+    for (const c of [...scope1, ...scope2]) c.close();
+  });
+
+  it('one Redis pattern subscription per scope per instance, not per client', async () => {
+    const many = await Promise.all([1, 1, 1, 1, 2, 2].flatMap((scope) => clients(scope)));
+    const list = await redisCli(redis.port, 'CLIENT', 'LIST', 'TYPE', 'pubsub');
+    const subscribers = list.split('\n').filter(Boolean);
+    assert.equal(subscribers.length, 3, `one subscriber connection per instance:\n${list}`);
+    for (const line of subscribers) assert.match(line, /\bpsub=2\b/, line);
+    for (const c of many.flat()) c.close();
+  });
+
+  it('delivers what other programs PUBLISH: redis-cli, the Go eventrail shape, non-JSON', async () => {
+    const [c] = await clients(1);
+    assert.ok(c);
+    await redisCli(
+      redis.port,
+      'PUBLISH',
+      'gym:1:plans',
+      '{"event_type":"go.event","data":{"id":7}}',
+    );
+    await redisCli(redis.port, 'PUBLISH', 'gym:1:plans', 'not json at all');
+    await redisCli(redis.port, 'PUBLISH', 'gym:1:plans', '{"event_type":"plans.changed"}');
+    await waitFor(() => c.events.length === 3, 'three events');
+    assert.deepEqual(c.events, [
+      { name: 'app.go.event', data: '{"id":7}', id: undefined },
+      { name: 'message', data: 'not json at all', id: undefined },
+      { name: 'app.plans.changed', data: '{}', id: undefined },
+    ]);
+    c.close();
+  });
+
+  it('a standalone publisher (a worker without a server) reaches every instance', async () => {
+    const worker = createRedisBroker({ url: redis.url });
+    const publisher = createPublisher({ broker: worker });
+    const scope1 = await clients(1);
+    await publisher.publishType('gym:1:plans', 'plans.changed');
+    await waitFor(() => scope1.every((c) => c.events.length === 1), 'all instances');
+    await assert.rejects(
+      publisher.publishType('gym:1:*', 'plans.changed'),
+      (e) => e instanceof EventrailError && e.code === 'invalid-channel',
+    );
+    await worker.close();
+    for (const c of scope1) c.close();
+  });
+
+  it('refused publishes never reach Redis', async () => {
+    const monitor = openSource(`${apps[0]?.url}/events?scope=1`, NAMES);
+    await monitor.opened;
+    const before = await redisCli(redis.port, 'INFO', 'stats');
+    const published = (info: string) => Number(/total_commands_processed:(\d+)/.exec(info)?.[1]);
+    const [app] = apps;
+    assert.ok(app);
+    for (const bad of ['gym:1', 'gym:*:x', 'gym:1:a b', 'gym:1:[a]']) {
+      await assert.rejects(
+        app.sse.publisher.publishType(bad, 'x.y'),
+        (e) => e instanceof EventrailError,
+      );
+    }
+    await assert.rejects(
+      app.sse.publisher.publishType('gym:1:x', 'x\ny'),
+      (e) => e instanceof EventrailError,
+    );
+    const afterStats = await redisCli(redis.port, 'INFO', 'stats');
+    // Only the two INFO calls themselves (and nothing of ours) ran in between.
+    assert.ok(
+      published(afterStats) - published(before) <= 2,
+      `commands in between: ${published(afterStats) - published(before)}`,
+    );
+    await sleep(100);
+    assert.equal(monitor.events.length, 0);
+    monitor.close();
+  });
+});

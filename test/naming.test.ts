@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { EventrailError } from '../src/errors.js';
+import { assertEventType, eventName, parseChannel, parsePattern } from '../src/naming.js';
+import { buildRouteTable } from '../src/routes.js';
+
+const code = (c: string) => (e: unknown) => e instanceof EventrailError && e.code === c;
+
+describe('channel names', () => {
+  it('accepts {scope}:{scope_id}:{topic}', () => {
+    assert.deepEqual(parseChannel('gym:1:students'), {
+      scope: 'gym',
+      scopeId: '1',
+      topic: 'students',
+    });
+    assert.deepEqual(parseChannel('tenant:9f-x:pay_ments.v2'), {
+      scope: 'tenant',
+      scopeId: '9f-x',
+      topic: 'pay_ments.v2',
+    });
+  });
+
+  it('refuses global, partial, empty and hostile channels', () => {
+    const bad = [
+      'students',
+      'gym:1',
+      'gym:1:students:x',
+      ':1:students',
+      'gym::students',
+      'gym:1:',
+      'gym:*:students',
+      'gym:1:stu*',
+      'gym:1?:a',
+      'gym:[12]:a',
+      'gym:1:a^',
+      'gym:1\\:a',
+      'gym:1:a b',
+      'gym:1:a\n',
+      'gym:1:\t',
+      'gym:1:a\u0000',
+      `gym:${'1'.repeat(129)}:a`,
+      '',
+      'gym:1:\u00a0',
+    ];
+    for (const channel of bad)
+      assert.throws(() => parseChannel(channel), code('invalid-channel'), JSON.stringify(channel));
+    assert.throws(() => parseChannel(42), code('invalid-channel'));
+  });
+});
+
+describe('route patterns', () => {
+  it('accepts literal scope and id with a literal or * topic', () => {
+    assert.equal(parsePattern('gym:1:*').topic, '*');
+    assert.equal(parsePattern('gym:1:students').topic, 'students');
+  });
+
+  it('refuses global and widening patterns', () => {
+    for (const pattern of [
+      '*',
+      'gym:*',
+      'gym:*:*',
+      'gym:1*',
+      'gym:1*:*',
+      '*:1:*',
+      'gym:1:stu*',
+      'gym:1:?',
+      'gym:[1]:*',
+      'gym:1:**',
+      'gym: 1:*',
+    ]) {
+      assert.throws(() => parsePattern(pattern), code('invalid-pattern'), pattern);
+    }
+  });
+
+  it('groups overlapping routes by scope so one event reaches a client once', () => {
+    const { table, patterns } = buildRouteTable([
+      'gym:1:students',
+      'gym:1:*',
+      'gym:1:plans',
+      'org:2:plans',
+      'org:2:plans',
+    ]);
+    assert.equal(table.get('gym:1'), null);
+    assert.deepEqual([...(table.get('org:2') ?? [])], ['plans']);
+    assert.deepEqual(patterns, ['gym:1:students', 'gym:1:*', 'gym:1:plans', 'org:2:plans']);
+    assert.throws(() => buildRouteTable('gym:1:*'), code('invalid-pattern'));
+    assert.throws(() => buildRouteTable(['gym:1:*', 'gym:1*']), code('invalid-pattern'));
+  });
+});
+
+describe('event names', () => {
+  it('prefixes once', () => {
+    assert.equal(eventName('app', 'students.changed'), 'app.students.changed');
+    assert.equal(eventName('app', 'app.students.changed'), 'app.students.changed');
+    assert.equal(eventName('app', 'apple.changed'), 'app.apple.changed');
+    assert.equal(eventName('', 'students.changed'), 'students.changed');
+  });
+
+  it('refuses CR, LF, NUL, empty and over-long types', () => {
+    for (const bad of ['', 'a\nb', 'a\rb', 'a\0b', 'x'.repeat(257), 5, null]) {
+      assert.throws(() => assertEventType(bad), code('invalid-event-type'));
+    }
+    assert.doesNotThrow(() => assertEventType('étudiants.changés'));
+  });
+});

@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { EventrailError } from '../src/errors.js';
+import { decodePayload, encodePayload } from '../src/payload.js';
+
+const msg = (payload: string) => ({ channel: 'gym:1:students', payload });
+
+describe('payload contract', () => {
+  it('writes the Go eventrail JSON shape', () => {
+    const payload = encodePayload({ eventType: 'students.changed', data: { id: 123 } });
+    assert.deepEqual(JSON.parse(payload), { event_type: 'students.changed', data: { id: 123 } });
+    assert.deepEqual(JSON.parse(encodePayload({ eventType: 'x.y' })), {
+      event_type: 'x.y',
+      data: {},
+    });
+    assert.deepEqual(JSON.parse(encodePayload({ eventType: 'x.y', origin: 'abc_-1' })), {
+      event_type: 'x.y',
+      data: {},
+      origin: 'abc_-1',
+    });
+  });
+
+  it('refuses data without a JSON form and bad origins', () => {
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    for (const data of [circular, 10n, () => 1, Symbol('x')]) {
+      assert.throws(
+        () => encodePayload({ eventType: 'x.y', data }),
+        (e) => e instanceof EventrailError && e.code === 'invalid-data',
+      );
+    }
+    assert.throws(
+      () => encodePayload({ eventType: 'x.y', origin: 'a b' }),
+      (e) => e instanceof EventrailError && e.code === 'invalid-data',
+    );
+  });
+
+  it('decodes event_type and data, prefixing once', () => {
+    assert.deepEqual(
+      decodePayload(msg('{"event_type":"students.changed","data":{"id":1}}'), 'app'),
+      {
+        name: 'app.students.changed',
+        data: '{"id":1}',
+        origin: undefined,
+      },
+    );
+    assert.equal(
+      decodePayload(msg('{"event_type":"app.students.changed"}'), 'app').name,
+      'app.students.changed',
+    );
+  });
+
+  it('turns missing data into {} and keeps null', () => {
+    assert.equal(decodePayload(msg('{"event_type":"a.b"}'), '').data, '{}');
+    assert.equal(decodePayload(msg('{"event_type":"a.b","data":null}'), '').data, 'null');
+  });
+
+  it('delivers anything else as message with the raw payload', () => {
+    for (const raw of [
+      'hello',
+      '',
+      '{"data":1}',
+      '[1,2]',
+      '{"event_type":5}',
+      '{"event_type":"a\\nb"}',
+      '{not json',
+      'null',
+      '42',
+    ]) {
+      assert.deepEqual(decodePayload(msg(raw), 'app'), { name: 'message', data: raw }, raw);
+    }
+  });
+
+  it('reads payloads written by the Go eventrail (no origin, extra fields)', () => {
+    const event = decodePayload(
+      msg('{"event_type":"plans.created","data":{"id":7},"extra":true}'),
+      'app',
+    );
+    assert.equal(event.name, 'app.plans.created');
+    assert.equal(event.data, '{"id":7}');
+  });
+});
