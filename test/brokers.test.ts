@@ -375,6 +375,13 @@ describe('Redis broker', { skip: skipRedis }, () => {
         },
         200,
       );
+      await sleep(QUIET_MS);
+      // The restarted server counts from zero: every PUBLISH it ran must be one of the attempts
+      // above, never the one that was reported as failed while it was down.
+      const stats = String(await redisCommand(redis.port, 'INFO', 'commandstats'));
+      const ran = Number(/cmdstat_publish:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+      assert.equal(ran, attempt, 'a publish reported as failed is never sent later');
+      assert.ok(!got.messages.some((m) => m.payload === 'while down'));
       assert.ok(errors.length >= 1, 'connection errors are reported to onError');
       for (const error of errors) assert.ok(error instanceof Error);
       t.diagnostic(

@@ -12,6 +12,11 @@ export type RedisPubSubListener = (message: string, channel: string) => void;
  */
 export interface RedisPublishClient {
   publish(channel: string, message: string): Promise<unknown>;
+  /**
+   * node-redis's per-command abort: a publish that timed out is taken out of the client's queue,
+   * so it is not sent later, when Redis comes back, after the caller was told it failed.
+   */
+  withAbortSignal?(signal: AbortSignal): Pick<RedisPublishClient, 'publish'>;
 }
 
 /**
@@ -206,8 +211,10 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
     async publish(channel, payload) {
       assertOpen();
       try {
+        const abortable =
+          publisher.withAbortSignal?.(AbortSignal.timeout(publishTimeoutMs)) ?? publisher;
         await withTimeout(
-          ready.then(() => publisher.publish(channel, payload)),
+          ready.then(() => abortable.publish(channel, payload)),
           publishTimeoutMs,
           `PUBLISH ${channel}`,
         );
