@@ -77,7 +77,8 @@ describe('three instances on one Redis', { skip: redisSkipReason() }, () => {
   });
 
   it('delivers what other programs PUBLISH: redis-cli, the Go eventrail shape, non-JSON', async () => {
-    const [c] = await clients(1);
+    const all = await clients(1);
+    const [c] = all;
     assert.ok(c);
     await redisCli(
       redis.port,
@@ -93,7 +94,7 @@ describe('three instances on one Redis', { skip: redisSkipReason() }, () => {
       { name: 'message', data: 'not json at all', id: undefined },
       { name: 'app.plans.changed', data: '{}', id: undefined },
     ]);
-    c.close();
+    for (const client of all) client.close();
   });
 
   it('a standalone publisher (a worker without a server) reaches every instance', async () => {
