@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { globMatch } from '../src/glob.js';
+import { seededRandom } from './helpers/random.js';
 import {
   connectRaw,
   type RawRedisConnection,
@@ -92,18 +93,6 @@ const CASES: readonly Case[] = [
   c('\\a', 'a', true),
 ];
 
-/** A small deterministic PRNG (mulberry32), so generated cases are the same on every run. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function randomString(
   random: () => number,
   alphabet: readonly string[],
@@ -151,7 +140,7 @@ describe('globMatch', () => {
   });
 
   it('never throws, whatever the pattern', () => {
-    const random = prng(7);
+    const random = seededRandom(7);
     const alphabet = ['a', '-', '[', ']', '^', '\\', '*', '?', 'é'];
     for (let i = 0; i < 2_000; i++) {
       const pattern = randomString(random, alphabet, 8);
@@ -238,7 +227,7 @@ describe('globMatch against a real Redis', { skip: redisSkipReason() }, () => {
   });
 
   it('globMatch agrees with Redis on 12000 generated pattern/channel pairs', async (t) => {
-    const random = prng(20240611);
+    const random = seededRandom(20240611);
     const patternAlphabet = ['a', 'b', '-', '[', ']', '^', '\\', '*', '?', 'é', ':'];
     const channelAlphabet = ['a', 'b', '-', '[', ']', '^', '\\', '*', 'é', ':'];
     const patterns = Array.from({ length: 200 }, () => randomString(random, patternAlphabet, 6));
