@@ -2,6 +2,7 @@
  * Test clients for SSE streams: the real `eventsource` npm client (what a Node consumer uses) and
  * a raw fetch reader (to check bytes on the wire).
  */
+import { after } from 'node:test';
 import { EventSource } from 'eventsource';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 
@@ -45,9 +46,19 @@ export interface RecordingSource {
   close(): void;
 }
 
+// Every source and raw stream a test opens is closed when its file ends, even after a failed
+// assertion skipped the test's own cleanup: a leaked EventSource reconnects forever and would keep
+// the test process from exiting.
+const open = new Set<{ close(): void }>();
+after(() => {
+  for (const stream of open) stream.close();
+  open.clear();
+});
+
 /** Opens an EventSource on `url` and records events of the given names (and `message`). */
 export function openSource(url: string, names: readonly string[] = []): RecordingSource {
   const source = new EventSource(url);
+  open.add(source);
   const events: SeenEvent[] = [];
   const errors: RecordingSource['errors'] = [];
   let id: string | undefined;
@@ -93,6 +104,7 @@ export interface RawStream {
 /** Opens a stream with fetch and parses it with eventsource-parser as it arrives. */
 export async function openRaw(url: string, init: RequestInit = {}): Promise<RawStream> {
   const controller = new AbortController();
+  open.add({ close: () => controller.abort() });
   const response = await fetch(url, { ...init, signal: controller.signal });
   const result: RawStream = {
     status: response.status,
