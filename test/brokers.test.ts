@@ -121,8 +121,11 @@ const redisClientsFactory: BrokerFactory = async ({ onError }) => {
 };
 
 brokerContract('memory broker', memoryFactory);
-brokerContract('Redis broker (url)', redisUrlFactory, { skip: skipRedis });
-brokerContract('Redis broker (own clients)', redisClientsFactory, { skip: skipRedis });
+brokerContract('Redis broker (url)', redisUrlFactory, { skip: skipRedis, outsidePublisher: true });
+brokerContract('Redis broker (own clients)', redisClientsFactory, {
+  skip: skipRedis,
+  outsidePublisher: true,
+});
 
 // ---------------------------------------------------------------------------------------------
 
