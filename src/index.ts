@@ -3,7 +3,14 @@ export { EventrailError, type EventrailErrorCode, isEventrailError } from './err
 export { type ChannelParts, eventName, parseChannel, parsePattern } from './naming.js';
 export { DEFAULTS, type SseServerOptions } from './options.js';
 export { decodePayload, encodePayload } from './payload.js';
-export { CONNECTED_EVENT, isOrigin, ORIGIN_HEADER, RESYNC_EVENT, readOrigin } from './protocol.js';
+export {
+  CONNECTED_EVENT,
+  isOrigin,
+  LAST_EVENT_ID_PARAM,
+  ORIGIN_HEADER,
+  RESYNC_EVENT,
+  readOrigin,
+} from './protocol.js';
 export { createPublisher, type PublisherOptions } from './publisher.js';
 export { createSseServer, type SseServer, type SseServerStats } from './server.js';
 export type {

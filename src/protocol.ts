@@ -44,3 +44,10 @@ export function readOrigin(
   const value = headers instanceof Headers ? headers.get(ORIGIN_HEADER) : headers[ORIGIN_HEADER];
   return isOrigin(value) ? value : undefined;
 }
+
+/**
+ * The query parameter a client uses to send its last event id when it reconnects by hand (a
+ * browser sends the `Last-Event-ID` header only on its own reconnects).
+ * @public
+ */
+export const LAST_EVENT_ID_PARAM = 'lastEventId';

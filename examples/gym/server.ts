@@ -1,0 +1,92 @@
+/**
+ * The gym demo: `npm start` (PORT, default 3000).
+ *
+ * Without REDIS_URL it runs on the in-memory broker and store; with REDIS_URL both live in Redis,
+ * so several instances (see cluster.ts) serve the same gyms. SESSION_SECRET signs the session
+ * cookies (the same on every instance); INSTANCE_ID names this process in `x-instance`.
+ */
+import { createServer } from 'node:http';
+import os from 'node:os';
+import { type Broker, createSseServer, EventrailError } from 'eventrail';
+import { createMemoryBroker } from 'eventrail/memory';
+import { createRedisBroker } from 'eventrail/redis';
+import { createApp } from './app.js';
+import { loadAssets } from './assets.js';
+import { parseGym, Sessions, sessionSecret } from './session.js';
+import { createMemoryStore, type StudentStore } from './store.js';
+import { createRedisStore } from './store-redis.js';
+
+const port = Number(process.env.PORT ?? 3000);
+const redisUrl = process.env.REDIS_URL || undefined;
+const instance = (process.env.INSTANCE_ID || `${os.hostname()}-${process.pid}`).replace(
+  /[^A-Za-z0-9._-]/g,
+  '_',
+);
+
+function onError(error: Error): void {
+  // A request without a session is refused on purpose (401); not worth a log line.
+  if (error instanceof EventrailError && error.code === 'unauthorized') return;
+  console.error(`[gym ${instance}]`, error.message, error.cause ?? '');
+}
+
+const sessions = new Sessions(sessionSecret());
+const broker: Broker = redisUrl
+  ? createRedisBroker({ url: redisUrl, onError })
+  : createMemoryBroker({ onError });
+const store: StudentStore = redisUrl
+  ? await createRedisStore(redisUrl, onError)
+  : createMemoryStore();
+
+const shutdown = new AbortController();
+const sse = createSseServer({
+  broker,
+  signal: shutdown.signal,
+  eventNamePrefix: 'app',
+  headers: { 'x-instance': instance },
+  resolver(request) {
+    const session = sessions.read(request.headers.get('cookie'));
+    if (session === undefined) throw new Error('no valid session cookie');
+    return { userId: session.user, scopeId: session.gym };
+  },
+  router: (principal) => {
+    const gym = parseGym(String(principal.scopeId));
+    if (gym === undefined) throw new Error(`bad gym ${String(principal.scopeId)}`);
+    return [`gym:${gym}:*`];
+  },
+  hooks: { onError },
+});
+
+const http = createServer(
+  createApp({ instance, sse, store, sessions, assets: await loadAssets(), onError }),
+);
+
+http.listen(port, () => {
+  const address = http.address();
+  const actual = typeof address === 'object' && address ? address.port : port;
+  console.log(
+    `[gym ${instance}] listening on http://localhost:${actual} (pid ${process.pid}, ${redisUrl ? `Redis ${redisUrl}` : 'in-memory broker and store'})`,
+  );
+});
+
+let stopping = false;
+async function stop(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  console.log(`[gym ${instance}] ${signal}: shutting down`);
+  // Whatever hangs, the process ends within 5 s.
+  setTimeout(() => process.exit(1), 5_000).unref();
+  http.close();
+  shutdown.abort();
+  await sse.close(); // ends every open stream
+  http.closeIdleConnections();
+  await broker.close();
+  await store.close();
+}
+process.once('SIGTERM', () => void stop('SIGTERM'));
+process.once('SIGINT', () => void stop('SIGINT'));
+// Started by cluster.ts with an IPC channel: when the cluster is gone, so is this instance. The
+// channel itself must not keep the process alive once everything else has closed.
+if (process.channel !== undefined) {
+  process.channel.unref();
+  process.once('disconnect', () => void stop('cluster gone'));
+}

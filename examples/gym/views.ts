@@ -1,0 +1,127 @@
+/** HTML of the demo: plain template strings, every interpolated value escaped. */
+import type { Session } from './session.js';
+import type { Student } from './store.js';
+
+const ENTITIES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
+
+/** Escapes text for HTML content and quoted attributes. */
+export function escapeHtml(value: string | number): string {
+  return String(value).replace(/[&<>"']/g, (c) => ENTITIES[c] ?? c);
+}
+
+function layout(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="/assets/gym.css">
+<script src="/assets/htmx.min.js"></script>
+</head>
+<body>
+${body}
+</body>
+</html>
+`;
+}
+
+/** The sign-in form (GET /login), with an optional error. */
+export function loginPage(error?: string): string {
+  const message = error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : '';
+  return layout(
+    'Sign in · eventrail gym',
+    `<main class="card narrow">
+  <h1>eventrail gym</h1>
+  <p class="muted">Sign in as anyone: pick a user name and a gym number.</p>
+  ${message}
+  <form method="get" action="/login" class="stack">
+    <label>User <input name="user" required maxlength="32" pattern="[A-Za-z0-9_\\-]{1,32}" placeholder="alice"></label>
+    <label>Gym <input name="gym" required inputmode="numeric" pattern="[1-9][0-9]{0,8}" value="1"></label>
+    <button type="submit">Sign in</button>
+  </form>
+</main>`,
+  );
+}
+
+/** The list, as a fragment that replaces itself (`hx-swap="outerHTML"`) when an event arrives. */
+export function studentsFragment(students: readonly Student[]): string {
+  const rows = students
+    .map(
+      (s) => `    <li data-student-id="${s.id}">
+      <span class="name">${escapeHtml(s.name)}</span>
+      <span class="muted small">added by ${escapeHtml(s.addedBy)}</span>
+      <button class="delete" title="Delete ${escapeHtml(s.name)}" aria-label="Delete ${escapeHtml(s.name)}"
+              hx-post="/students/${s.id}/delete" hx-target="#students" hx-swap="outerHTML">&times;</button>
+    </li>`,
+    )
+    .join('\n');
+  const list = students.length
+    ? `<ul class="students">\n${rows}\n  </ul>`
+    : '<p class="muted empty">No students yet.</p>';
+  return `<section id="students"
+    hx-get="/students/fragment" hx-trigger="eventrail:refresh" hx-swap="outerHTML"
+    data-eventrail-refresh="app.students.changed">
+  <h2>Students <span class="count">${students.length}</span></h2>
+  ${list}
+</section>`;
+}
+
+const CLIENT_SCRIPT = `<script type="module">
+  import { connect } from '/assets/eventrail-client.js';
+  const live = document.getElementById('live');
+  const events = document.getElementById('event-count');
+  const labels = { connecting: 'connecting', open: 'live', reconnecting: 'reconnecting', closed: 'offline' };
+  window.eventrail = connect({
+    url: '/events',
+    onStateChange(state) {
+      live.dataset.state = state;
+      live.textContent = labels[state];
+    },
+    onEvent() {
+      events.textContent = String(Number(events.textContent) + 1);
+    },
+  });
+</script>`;
+
+/** The gym's page (GET /). */
+export function gymPage(session: Session, students: readonly Student[], instance: string): string {
+  return layout(
+    `Gym ${session.gym} · eventrail`,
+    `<header class="bar">
+  <strong>eventrail gym</strong>
+  <span class="pill">Gym ${session.gym}</span>
+  <span class="muted">as <b id="user">${escapeHtml(session.user)}</b></span>
+  <span class="spacer"></span>
+  <code id="instance" title="the instance that served this page">${escapeHtml(instance)}</code>
+  <span id="live" class="live" data-state="connecting">connecting</span>
+  <form method="post" action="/logout"><button class="link" type="submit">Sign out</button></form>
+</header>
+<main class="card">
+  <form class="add" hx-post="/students" hx-target="#students" hx-swap="outerHTML"
+        hx-on::after-request="if (event.detail.successful) this.reset()">
+    <input name="name" required maxlength="64" placeholder="New student's name" autocomplete="off">
+    <button type="submit">Add student</button>
+  </form>
+  ${studentsFragment(students)}
+  <p class="muted small footer">Events received: <span id="event-count">0</span> ·
+    changes made here do not come back to this tab; other tabs of gym ${session.gym} refresh at once.</p>
+</main>
+${CLIENT_SCRIPT}`,
+  );
+}
+
+/** A small error page. */
+export function errorPage(status: number, message: string): string {
+  return layout(
+    `${status} · eventrail gym`,
+    `<main class="card narrow"><h1>${status}</h1><p>${escapeHtml(message)}</p><p><a href="/">Back</a></p></main>`,
+  );
+}

@@ -1,0 +1,70 @@
+/** The public types of `eventrail/client`. */
+import type { BackoffOptions } from './backoff.js';
+import type { ORIGIN_HEADER, RESYNC_EVENT } from './constants.js';
+import type { RefreshRoot } from './dom.js';
+
+/**
+ * Where the connection stands: `connecting` before the first stream opened, `open` while a stream
+ * is live, `reconnecting` between streams, `closed` after `close()`.
+ * @public
+ */
+export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+/** An event as the client hands it to your callbacks. @public */
+export interface EventrailMessage {
+  /** The SSE event name, e.g. `app.students.changed` (`message` for unnamed events). */
+  readonly name: string;
+  /** The `data` text, usually JSON. */
+  readonly data: string;
+  /** The SSE `id` of the event, `''` when the server sent none. */
+  readonly lastEventId: string;
+}
+
+/** A constructor compatible with the browser's `EventSource` (or a polyfill). @public */
+export type EventSourceConstructor = new (url: string, init?: EventSourceInit) => EventSource;
+
+/** Options of {@link connect}. @public */
+export interface ConnectOptions {
+  /** The events endpoint. @defaultValue `'/events'` */
+  readonly url?: string | URL;
+  /** Sends cookies on cross-origin streams too. @defaultValue `false` */
+  readonly withCredentials?: boolean;
+  /** Where declared elements live; the htmx request hook listens here too. @defaultValue `document` */
+  readonly root?: RefreshRoot;
+  /** Adds this tab's connection id to its htmx requests ({@link ORIGIN_HEADER}). @defaultValue `true` */
+  readonly sendOrigin?: boolean;
+  /** Delays of the reconnects the client makes itself (after the browser gave up). */
+  readonly backoff?: BackoffOptions;
+  /** Event names to receive in `onEvent` even though no element declares them. */
+  readonly events?: readonly string[];
+  /** The EventSource implementation. @defaultValue `globalThis.EventSource` */
+  readonly EventSource?: EventSourceConstructor;
+  /** Every event except eventrail's own (`eventrail.*`), before elements refresh. */
+  onEvent?(message: EventrailMessage): void;
+  /**
+   * The stream may have missed events (the server sent {@link RESYNC_EVENT}, or a stream came back
+   * from a server that cannot replay). Return `false` to skip refreshing every declared element,
+   * e.g. because you call `location.reload()` instead.
+   */
+  onResync?(reason: 'resync' | 'reconnect'): boolean | undefined;
+  /** The connection changed state; handy for a "live" badge. */
+  onStateChange?(state: ConnectionState): void;
+  /** A stream opened and the server named it: `connectionId` is what skips this tab. */
+  onConnected?(connectionId: string): void;
+}
+
+/** The handle {@link connect} returns. @public */
+export interface EventrailConnection {
+  /** Where the connection stands now. */
+  readonly state: ConnectionState;
+  /** The server's id of the current stream, once known; undefined between streams. */
+  readonly connectionId: string | undefined;
+  /** Calls `listener` for every event named `name`; returns the function that stops it. */
+  on(name: string, listener: (message: EventrailMessage) => void): () => void;
+  /** Asks every declared element to refresh now; returns how many were asked. */
+  refreshAll(): number;
+  /** `{ 'x-eventrail-origin': id }` while a stream is open, else `{}`: for your own `fetch` calls. */
+  originHeaders(): Record<string, string>;
+  /** Closes the stream, stops reconnecting and removes every listener. Safe to call twice. */
+  close(): void;
+}
