@@ -1,3 +1,7 @@
+import { formatComment, formatEvent } from './encoder.js';
+import type { Frame } from './frame.js';
+import { formatEventId, isAfter, type Position } from './history.js';
+import { RESYNC_EVENT } from './protocol.js';
 import type {
   BackpressurePolicy,
   ClientInfo,
@@ -29,55 +33,133 @@ export interface ConnectionOwner<P extends Principal> {
   onClosed(connection: Connection<P>, reason: DisconnectReason): void;
 }
 
+/** Live events a connection may hold back while its replay runs, before it gives up and resyncs. */
+const MAX_HELD = 10_000;
+
 /**
  * One browser's stream on this instance. Holds no timer and no per-event closure: the server's
- * heartbeat and the hubs' fan-out call into it.
+ * heartbeat and the hubs' fan-out call into it. With a history it tracks, per scope, the position
+ * of the last event it wrote, which both dedupes (replay and live may overlap) and makes its ids.
  */
 export class Connection<P extends Principal = Principal> implements ClientInfo<P> {
   /** Events written since the sink last reported a full buffer; 0 while it keeps up. */
   private pending = 0;
   private congested = false;
   private ended = false;
+  private sink: Sink | undefined;
+  /** Live frames held back while a replay runs; undefined once live. */
+  private held: Array<[Frame, number]> | undefined = [];
+  /** An event was dropped or could not be held: the client must resync before anything else. */
+  private lost = false;
 
   constructor(
     readonly id: string,
     readonly principal: P,
     readonly patterns: readonly string[],
-    private readonly sink: Sink,
+    /** Sorted scope keys; an event's scope index points here and into `positions`. */
+    readonly scopes: readonly string[],
+    /** The tag of `scopes` in ids (see history.ts). */
+    readonly idTag: string,
+    /** Per scope, the last position written; undefined without a history. */
+    public positions: Position[] | undefined,
     private readonly bufferSize: number,
     private readonly policy: BackpressurePolicy,
     private readonly owner: ConnectionOwner<P>,
   ) {}
+
+  /** True once the connection has its stream. */
+  get opened(): boolean {
+    return this.sink !== undefined;
+  }
 
   /** True once the stream has ended for any reason. */
   get closed(): boolean {
     return this.ended;
   }
 
+  /** The SSE id of where this connection stands, or undefined without one. */
+  eventId(): string | undefined {
+    return this.positions && formatEventId(this.idTag, this.positions);
+  }
+
+  /** Gives the connection its stream; nothing is written before. */
+  attach(sink: Sink): void {
+    this.sink = sink;
+  }
+
   /**
-   * Writes an encoded event, honouring the buffer bound. Returns true when the event was written.
+   * Ends the hold: frames that arrived live during the replay are written unless the replay
+   * already covered them.
    */
-  send(chunk: Uint8Array, event: OutgoingEvent): boolean {
+  goLive(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    if (this.lost) this.resync();
+    for (const [frame, scope] of held) this.send(frame, scope);
+  }
+
+  /**
+   * Delivers an event of scope `scope` (an index into `scopes`): held back while a replay runs,
+   * written otherwise. Returns true when the event was written (or held).
+   */
+  send(frame: Frame, scope: number): boolean {
+    if (this.held === undefined) return this.sendNow(frame, scope);
     if (this.ended) return false;
-    if (this.congested) {
-      if (this.pending >= this.bufferSize) {
-        this.owner.onBackpressure(this, this.policy, event);
-        if (this.policy === 'disconnect') this.close('backpressure');
-        return false;
-      }
-      this.pending++;
+    if (this.held.length >= MAX_HELD) {
+      this.lost = true;
+      return false;
     }
-    if (!this.write(chunk)) {
-      this.congested = true;
-      // The chunk that filled the transport counts as waiting too.
-      if (this.pending === 0) this.pending = 1;
+    this.held.push([frame, scope]);
+    return true;
+  }
+
+  /**
+   * Writes an event now, honouring the buffer bound and skipping what this connection already
+   * has (replay and live may overlap). Returns true when it was written.
+   */
+  sendNow(frame: Frame, scope: number): boolean {
+    if (this.ended) return false;
+    const position = frame.position;
+    const positions = this.positions;
+    if (position && positions) {
+      const current = positions[scope];
+      if (current && !isAfter(position, current)) return false;
     }
-    return !this.ended;
+    if (this.congested && this.pending >= this.bufferSize) {
+      this.owner.onBackpressure(this, this.policy, frame.event);
+      if (this.policy === 'disconnect') this.close('backpressure');
+      // A dropped event with an id leaves a gap the client must hear about.
+      else if (position) this.lost = true;
+      return false;
+    }
+    if (this.lost && !this.resync()) return false;
+    if (position && positions) positions[scope] = position;
+    const chunk =
+      position && positions && positions.length > 1
+        ? Buffer.concat([Buffer.from(`id: ${this.eventId() ?? ''}\n`), frame.body()])
+        : frame.chunk;
+    return this.write(chunk);
+  }
+
+  /**
+   * Tells the client it may have missed events: it refreshes everything. `positions` is where it
+   * stands afterwards. Returns false when the stream could not take it.
+   */
+  resync(positions?: Position[]): boolean {
+    if (positions) this.positions = positions;
+    if (this.held) {
+      this.lost = true;
+      return true;
+    }
+    this.lost = false;
+    return this.write(
+      Buffer.from(formatEvent({ name: RESYNC_EVENT, data: '{}', id: this.eventId() })),
+    );
   }
 
   /** Writes a heartbeat unless the stream is busy anyway (then it needs none). */
   heartbeat(chunk: Uint8Array): void {
-    if (!this.ended && !this.congested) this.write(chunk);
+    if (!this.ended && !this.congested && !this.held) this.write(chunk);
   }
 
   /** The transport's buffer has emptied. */
@@ -92,24 +174,34 @@ export class Connection<P extends Principal = Principal> implements ClientInfo<P
   }
 
   /**
-   * Ends the stream. `server-closed` lets buffered bytes go out; anything else drops them at once.
+   * Ends the stream. `server-closed` first sends `retry` (when given) and lets buffered bytes go
+   * out; anything else drops them at once.
    */
-  close(reason: DisconnectReason): void {
+  close(reason: DisconnectReason, retry?: Uint8Array): void {
     if (this.ended) return;
     // Detach first: ending the sink may report the peer as gone, which must not count twice.
     this.finish(reason);
-    if (reason === 'server-closed') this.sink.end();
-    else this.sink.destroy();
+    if (reason === 'server-closed') {
+      if (retry) this.sink?.write(retry);
+      this.sink?.end();
+    } else this.sink?.destroy();
   }
 
   private write(chunk: Uint8Array): boolean {
+    const sink = this.sink;
+    if (sink === undefined) return false;
+    if (this.congested) this.pending++;
     try {
-      return this.sink.write(chunk);
+      if (!sink.write(chunk)) {
+        this.congested = true;
+        // The chunk that filled the transport counts as waiting too.
+        if (this.pending === 0) this.pending = 1;
+      }
     } catch {
       // A transport that throws on write is gone; treat it as the peer leaving.
       this.finish('error');
-      return false;
     }
+    return !this.ended;
   }
 
   private finish(reason: DisconnectReason): void {
@@ -118,3 +210,6 @@ export class Connection<P extends Principal = Principal> implements ClientInfo<P
     this.owner.onClosed(this, reason);
   }
 }
+
+/** A heartbeat comment, shared by every connection. */
+export const HEARTBEAT = Buffer.from(formatComment('ping'));

@@ -1,45 +1,59 @@
 import type { Connection } from './connection.js';
-import type { BrokerSubscription, OutgoingEvent, Principal } from './types.js';
+import type { Frame } from './frame.js';
+import { type Position, scopeTag } from './history.js';
+import type { BrokerMessage, BrokerSubscription, Principal } from './types.js';
 
 /**
  * Everything one instance does for one scope (`gym:1`): the one broker subscription
  * (`gym:1:*`) and the connections that receive from it, indexed by topic so that fan-out only
- * visits the connections an event is for. Each connection sits in a hub at most once, so an event
- * can never reach a connection twice, however its routes overlap.
+ * visits the connections an event is for. Each connection sits in a hub at most once (with the
+ * index of this scope among its own scopes), so an event can never reach a connection twice,
+ * however its routes overlap.
  */
 export class Hub<P extends Principal = Principal> {
   /** Connections routed to every topic of the scope. */
-  private readonly all = new Set<Connection<P>>();
+  private readonly all = new Map<Connection<P>, number>();
   /** Connections routed to some topics only. */
-  private readonly byTopic = new Map<string, Set<Connection<P>>>();
+  private readonly byTopic = new Map<string, Map<Connection<P>, number>>();
   /** Connections that hold this hub (including those still being set up). */
   refs = 0;
   subscription: BrokerSubscription | undefined;
   idleTimer: NodeJS.Timeout | undefined;
+  /** The newest history position this hub has seen: where to recover from after a gap. */
+  lastSeen: Position | undefined;
+  /** Live messages waiting while the hub recovers from a gap; undefined when live. */
+  waiting: BrokerMessage[] | undefined;
+  /** The id tag of connections that cover this scope alone. */
+  readonly idTag: string;
 
   constructor(
     /** `{scope}:{scope_id}` */
     readonly key: string,
-  ) {}
+  ) {
+    this.idTag = scopeTag([key]);
+  }
 
   /** The broker pattern of this hub. */
   get pattern(): string {
     return `${this.key}:*`;
   }
 
-  /** Adds a connection for all topics (`topics` null) or for the listed ones. */
-  add(connection: Connection<P>, topics: ReadonlySet<string> | null): void {
+  /**
+   * Adds a connection for all topics (`topics` null) or for the listed ones; `scope` is the index
+   * of this hub's scope among the connection's scopes.
+   */
+  add(connection: Connection<P>, topics: ReadonlySet<string> | null, scope: number): void {
     if (topics === null) {
-      this.all.add(connection);
+      this.all.set(connection, scope);
       return;
     }
     for (const topic of topics) {
-      let set = this.byTopic.get(topic);
-      if (set === undefined) {
-        set = new Set();
-        this.byTopic.set(topic, set);
+      let map = this.byTopic.get(topic);
+      if (map === undefined) {
+        map = new Map();
+        this.byTopic.set(topic, map);
       }
-      set.add(connection);
+      map.set(connection, scope);
     }
   }
 
@@ -49,8 +63,8 @@ export class Hub<P extends Principal = Principal> {
       return;
     }
     for (const topic of topics) {
-      const set = this.byTopic.get(topic);
-      if (set?.delete(connection) && set.size === 0) this.byTopic.delete(topic);
+      const map = this.byTopic.get(topic);
+      if (map?.delete(connection) && map.size === 0) this.byTopic.delete(topic);
     }
   }
 
@@ -58,20 +72,36 @@ export class Hub<P extends Principal = Principal> {
    * Writes one encoded event to every connection routed to `topic`, except the one it came from.
    * Returns how many connections it was written to.
    */
-  deliver(topic: string, chunk: Uint8Array, event: OutgoingEvent): number {
-    const origin = event.origin;
+  deliver(topic: string, frame: Frame): number {
+    const origin = frame.event.origin;
     let recipients = 0;
-    // A write can close a connection (backpressure), which removes it from these sets while we
-    // iterate; Set iteration allows that and never visits an entry twice.
-    for (const connection of this.all) {
-      if (connection.id !== origin && connection.send(chunk, event)) recipients++;
+    // A write can close a connection (backpressure), which removes it from these maps while we
+    // iterate; Map iteration allows that and never visits an entry twice.
+    for (const [connection, scope] of this.all) {
+      if (connection.id !== origin && connection.send(frame, scope)) recipients++;
     }
     const some = this.byTopic.get(topic);
     if (some !== undefined) {
-      for (const connection of some) {
-        if (connection.id !== origin && connection.send(chunk, event)) recipients++;
+      for (const [connection, scope] of some) {
+        if (connection.id !== origin && connection.send(frame, scope)) recipients++;
       }
     }
     return recipients;
+  }
+
+  /** Every connection of the hub with its scope index (each once). */
+  *members(): IterableIterator<[Connection<P>, number]> {
+    const seen = new Set<Connection<P>>();
+    for (const entry of this.all) {
+      seen.add(entry[0]);
+      yield entry;
+    }
+    for (const map of this.byTopic.values()) {
+      for (const entry of map) {
+        if (seen.has(entry[0])) continue;
+        seen.add(entry[0]);
+        yield entry;
+      }
+    }
   }
 }

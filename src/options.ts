@@ -30,6 +30,11 @@ export interface SseServerOptions<P extends Principal = Principal> {
   heartbeatMs?: number;
   /** The `retry:` sent first on every stream: how long a browser waits before reconnecting. @defaultValue `3000` */
   retryMs?: number;
+  /**
+   * On `close()`, each client is told to reconnect after `retryMs` plus a random share of this,
+   * so that drained browsers come back spread out. @defaultValue `5000`
+   */
+  drainJitterMs?: number;
   /** Extra response headers on every stream (e.g. CORS). They cannot replace the SSE headers. */
   headers?: Readonly<Record<string, string>>;
   /** Events a client may have waiting to be written before backpressure applies. @defaultValue `128` */
@@ -49,6 +54,7 @@ export const DEFAULTS = {
   eventNamePrefix: '',
   heartbeatMs: 30_000,
   retryMs: 3_000,
+  drainJitterMs: 5_000,
   bufferSize: 128,
   backpressure: 'disconnect',
   hubIdleTimeoutMs: 300_000,
@@ -63,6 +69,7 @@ export interface ResolvedOptions<P extends Principal> {
   readonly signal: AbortSignal | undefined;
   readonly heartbeatMs: number;
   readonly retryMs: number;
+  readonly drainJitterMs: number;
   readonly headers: Readonly<Record<string, string>>;
   readonly bufferSize: number;
   readonly backpressure: BackpressurePolicy;
@@ -135,6 +142,11 @@ export function resolveOptions<P extends Principal>(
     signal: options.signal,
     heartbeatMs: nonNegativeInteger('heartbeatMs', options.heartbeatMs, DEFAULTS.heartbeatMs),
     retryMs: nonNegativeInteger('retryMs', options.retryMs, DEFAULTS.retryMs),
+    drainJitterMs: nonNegativeInteger(
+      'drainJitterMs',
+      options.drainJitterMs,
+      DEFAULTS.drainJitterMs,
+    ),
     headers,
     bufferSize,
     backpressure,

@@ -31,9 +31,11 @@ export function createPublisher(options: PublisherOptions): Publisher {
   const publisher: Publisher = {
     async publishEvent(channel, event) {
       // Validate both before touching the broker: a refused publish reaches no one.
-      parseChannel(channel);
+      const { scope, scopeId } = parseChannel(channel);
       const payload = encodePayload(event);
-      await broker.publish(channel, payload);
+      // With a history the event is stored and announced in one step, so it can be replayed.
+      if (broker.history) await broker.history.append(`${scope}:${scopeId}`, channel, payload);
+      else await broker.publish(channel, payload);
     },
     publishType(channel, eventType) {
       return publisher.publishEvent(channel, { eventType });

@@ -3,24 +3,18 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fetchRequest, fetchTransport } from './adapters/fetch.js';
 import { nodeRequest, nodeTransport } from './adapters/node.js';
 import type { HeaderRecord, Transport } from './adapters/transport.js';
-import { Connection, type ConnectionOwner } from './connection.js';
-import { formatComment, formatEvent, formatRetry } from './encoder.js';
+import { Connection, type ConnectionOwner, HEARTBEAT } from './connection.js';
+import { Delivery } from './delivery.js';
+import { formatEvent, formatRetry } from './encoder.js';
 import { EventrailError } from './errors.js';
+import { type Position, parseEventId, scopeTag } from './history.js';
 import type { Hub } from './hub.js';
 import { resolveOptions, type SseServerOptions } from './options.js';
-import { decodePayload } from './payload.js';
-import { CONNECTED_EVENT } from './protocol.js';
+import { CONNECTED_EVENT, LAST_EVENT_ID_PARAM } from './protocol.js';
 import { createPublisher } from './publisher.js';
 import { buildRouteTable } from './routes.js';
 import { Subscriptions } from './subscriptions.js';
-import type {
-  BrokerMessage,
-  OutgoingEvent,
-  Principal,
-  Publisher,
-  ServerHooks,
-  SseRequest,
-} from './types.js';
+import type { Principal, Publisher, ServerHooks, SseRequest } from './types.js';
 
 /** A point-in-time view of one server. @public */
 export interface SseServerStats {
@@ -63,7 +57,6 @@ const SSE_HEADERS: HeaderRecord = {
   'Cache-Control': 'no-cache, no-transform',
   'X-Accel-Buffering': 'no',
 };
-const HEARTBEAT = Buffer.from(formatComment('ping'));
 
 function toError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
@@ -90,6 +83,7 @@ export function createSseServer<P extends Principal = Principal>(
 ): SseServer {
   const config = resolveOptions(options);
   const { hooks } = config;
+  const history = config.broker.history;
   const headers: HeaderRecord = { ...config.headers, ...SSE_HEADERS };
   const retryChunk = Buffer.from(formatRetry(config.retryMs));
   const connections = new Map<Connection<P>, Membership<P>[]>();
@@ -116,29 +110,17 @@ export function createSseServer<P extends Principal = Principal>(
     }
   }
 
-  function deliver(hub: Hub<P>, message: BrokerMessage): void {
-    const { channel } = message;
-    // Defence in depth: a broker must only hand a hub its own scope's channels.
-    if (!channel.startsWith(hub.key) || channel.charCodeAt(hub.key.length) !== 58 /* : */) return;
-    let event: OutgoingEvent | null;
-    let chunk: Buffer;
-    try {
-      event = config.encoder
-        ? config.encoder(message, config.eventNamePrefix)
-        : decodePayload(message, config.eventNamePrefix);
-      if (event === null) return;
-      // Encoded once; the same bytes go to every connection.
-      chunk = Buffer.from(formatEvent(event));
-    } catch (err) {
-      report(err);
-      return;
-    }
-    const recipients = hub.deliver(channel.slice(hub.key.length + 1), chunk, event);
-    hook('onEventBroadcast', event, channel, recipients);
-  }
+  const delivery = new Delivery<P>({
+    prefix: config.eventNamePrefix,
+    encoder: config.encoder,
+    history,
+    report,
+    broadcast: (event, channel, recipients) => hook('onEventBroadcast', event, channel, recipients),
+  });
 
   const subscriptions = new Subscriptions<P>(config.broker, config.hubIdleTimeoutMs, {
-    onMessage: deliver,
+    onMessage: (hub, message) => delivery.deliver(hub, message),
+    onGap: (hub) => void delivery.recover(hub),
     onHubStarted: (key) => hook('onHubStarted', key),
     onHubStopped: (key) => hook('onHubStopped', key),
     onError: report,
@@ -156,7 +138,7 @@ export function createSseServer<P extends Principal = Principal>(
         hub.remove(connection, topics);
         subscriptions.release(hub);
       }
-      hook('onClientDisconnect', connection, reason);
+      if (connection.opened) hook('onClientDisconnect', connection, reason);
     },
   };
 
@@ -167,8 +149,15 @@ export function createSseServer<P extends Principal = Principal>(
     return result;
   }
 
-  async function acquireAll(keys: Iterable<string>): Promise<Hub<P>[]> {
-    const settled = await Promise.allSettled([...keys].map((key) => subscriptions.acquire(key)));
+  /** A `retry:` spread over the drain jitter, so that drained browsers do not return at once. */
+  function drainRetry(): Buffer {
+    return Buffer.from(
+      formatRetry(config.retryMs + Math.floor(Math.random() * (config.drainJitterMs + 1))),
+    );
+  }
+
+  async function acquireAll(keys: readonly string[]): Promise<Hub<P>[]> {
+    const settled = await Promise.allSettled(keys.map((key) => subscriptions.acquire(key)));
     const hubs: Hub<P>[] = [];
     let failure: unknown;
     for (const result of settled) {
@@ -180,6 +169,20 @@ export function createSseServer<P extends Principal = Principal>(
       throw failure;
     }
     return hubs;
+  }
+
+  /** Where a new connection starts: its Last-Event-ID, else the scopes' newest positions. */
+  async function startPositions(keys: readonly string[], resume: Position[] | undefined) {
+    if (!history) return undefined;
+    if (resume) return resume.slice();
+    try {
+      const positions = await Promise.all(keys.map((key) => delivery.position(key)));
+      return positions.every((p) => p !== undefined) ? (positions as Position[]) : undefined;
+    } catch (err) {
+      // No ids for this connection: it still gets live events, and resyncs when it comes back.
+      report(err);
+      return undefined;
+    }
   }
 
   async function handle<R>(request: SseRequest, transport: Transport<R>): Promise<R> {
@@ -209,37 +212,61 @@ export function createSseServer<P extends Principal = Principal>(
     }
     // Nothing to receive: 204 tells the browser to stop reconnecting.
     if (routes.table.size === 0) return transport.reject(204, {}, '');
+    const keys = [...routes.table.keys()].sort();
     let hubs: Hub<P>[];
     try {
-      hubs = await acquireAll(routes.table.keys());
+      hubs = await acquireAll(keys);
     } catch (err) {
       report(err);
       return retryLater(transport);
     }
-    if (closing || transport.signal.aborted) {
-      for (const hub of hubs) subscriptions.release(hub);
-      return closing ? retryLater(transport) : transport.reject(499, {}, '');
-    }
+    const tag = scopeTag(keys);
+    const lastEventId =
+      request.headers.get('last-event-id') ?? request.url.searchParams.get(LAST_EVENT_ID_PARAM);
+    const resume = history && lastEventId ? parseEventId(lastEventId, tag, keys.length) : undefined;
     const id = randomBytes(12).toString('base64url');
-    const hello = formatEvent({ name: CONNECTED_EVENT, data: `{"connectionId":"${id}"}` });
-    let connection: Connection<P> | undefined;
-    const first = Buffer.concat([retryChunk, Buffer.from(hello)]);
-    const { sink, result } = transport.open(headers, first, () => connection?.drained());
-    connection = new Connection(
+    const connection = new Connection(
       id,
       principal,
       routes.patterns,
-      sink,
+      keys,
+      tag,
+      undefined,
       config.bufferSize,
       config.backpressure,
       owner,
     );
-    const memberships = hubs.map((hub) => ({ hub, topics: routes.table.get(hub.key) ?? null }));
-    for (const { hub, topics } of memberships) hub.add(connection, topics);
+    // Join the hubs before reading positions: live events are held from here on, none is missed.
+    const memberships = hubs.map((hub, scope) => {
+      const topics = routes.table.get(hub.key) ?? null;
+      hub.add(connection, topics, scope);
+      return { hub, topics };
+    });
     connections.set(connection, memberships);
-    const opened = connection;
-    transport.signal.addEventListener('abort', () => opened.peerClosed(), { once: true });
+    connection.positions = await startPositions(keys, resume);
+    if (closing || transport.signal.aborted) {
+      connection.peerClosed();
+      return closing ? retryLater(transport) : transport.reject(499, {}, '');
+    }
+    const hello = formatEvent({
+      name: CONNECTED_EVENT,
+      data: `{"connectionId":"${id}"}`,
+      id: connection.eventId(),
+    });
+    const { sink, result } = transport.open(
+      headers,
+      Buffer.concat([retryChunk, Buffer.from(hello)]),
+      () => connection.drained(),
+    );
+    connection.attach(sink);
+    transport.signal.addEventListener('abort', () => connection.peerClosed(), { once: true });
     hook('onClientConnect', connection);
+    // An id we cannot use (malformed, foreign, too old a format): the client must refresh.
+    if (history && lastEventId && !resume) connection.resync();
+    delivery.catchUp(connection, hubs, routes.table, resume).catch((err: unknown) => {
+      report(err);
+      connection.close('error');
+    });
     return result;
   }
 
@@ -265,7 +292,9 @@ export function createSseServer<P extends Principal = Principal>(
       closing ??= (async () => {
         config.signal?.removeEventListener('abort', onAbort);
         clearInterval(heartbeat);
-        for (const connection of [...connections.keys()]) connection.close('server-closed');
+        // Drain: each browser gets its own retry delay and comes back (elsewhere) with its id.
+        for (const connection of [...connections.keys()])
+          connection.close('server-closed', drainRetry());
         await subscriptions.closeAll();
       })();
       return closing;

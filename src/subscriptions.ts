@@ -1,9 +1,12 @@
+import { isAfter, parseStreamId } from './history.js';
 import { Hub } from './hub.js';
 import type { Broker, BrokerMessage, Principal } from './types.js';
 
 /** What the registry tells the server about. */
 export interface SubscriptionEvents<P extends Principal> {
   onMessage(hub: Hub<P>, message: BrokerMessage): void;
+  /** The broker may have skipped messages of this hub. */
+  onGap(hub: Hub<P>): void;
   onHubStarted(key: string): void;
   onHubStopped(key: string): void;
   onError(error: unknown): void;
@@ -79,9 +82,22 @@ export class Subscriptions<P extends Principal = Principal> {
 
   private async start(key: string): Promise<Hub<P>> {
     const hub = new Hub<P>(key);
-    hub.subscription = await this.broker.subscribe(hub.pattern, (message) =>
-      this.events.onMessage(hub, message),
+    hub.subscription = await this.broker.subscribe(
+      hub.pattern,
+      (message) => this.events.onMessage(hub, message),
+      () => this.events.onGap(hub),
     );
+    // Live from here on: the scope's newest position is where a recovery would start.
+    const history = this.broker.history;
+    if (history) {
+      try {
+        const position = parseStreamId(await history.position(key));
+        // A live event may have arrived meanwhile; never move backwards.
+        if (position && (!hub.lastSeen || isAfter(position, hub.lastSeen))) hub.lastSeen = position;
+      } catch (err) {
+        this.events.onError(err);
+      }
+    }
     this.hubs.set(key, hub);
     this.events.onHubStarted(key);
     return hub;

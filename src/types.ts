@@ -48,6 +48,36 @@ export type Router<P extends Principal = Principal> = (principal: P) => readonly
 export interface BrokerMessage {
   readonly channel: string;
   readonly payload: string;
+  /** Its history id (`{ms}-{seq}`) when it was published through the broker's history. */
+  readonly id?: string | undefined;
+}
+
+/** One stored event of a scope's history. @public */
+export interface HistoryEntry {
+  /** `{ms}-{seq}`, increasing within a scope. */
+  readonly id: string;
+  readonly channel: string;
+  readonly payload: string;
+}
+
+/**
+ * A bounded per-scope history, the basis of resume after reconnect. Ids increase within a scope
+ * and are unique even with many publishers.
+ * @public
+ */
+export interface BrokerHistory {
+  /**
+   * Stores the event in the history of `scopeKey` (`gym:1`) and announces it on `channel` with
+   * its id, atomically. Resolves with the id.
+   */
+  append(scopeKey: string, channel: string, payload: string): Promise<string>;
+  /** The id of the newest entry of the scope, creating a marker entry when there is none. */
+  position(scopeKey: string): Promise<string>;
+  /**
+   * The entries after `afterId`, oldest first, or `null` when the history cannot prove that
+   * nothing is missing (`afterId` is no longer stored: trimmed, expired, or Redis lost it).
+   */
+  readSince(scopeKey: string, afterId: string): Promise<HistoryEntry[] | null>;
 }
 
 /** A live broker subscription. @public */
@@ -65,11 +95,19 @@ export interface Broker {
   /**
    * Delivers every message published on a channel matching `pattern` (Redis glob syntax; eventrail
    * only asks for `{scope}:{scope_id}:*`) to `onMessage`. Resolves once delivery is live.
+   * `onGap` is called whenever delivery may have skipped messages (the subscriber connection was
+   * lost and is back, or was found dead and recycled); the server then recovers from the history.
    */
   subscribe(
     pattern: string,
     onMessage: (message: BrokerMessage) => void,
+    onGap?: () => void,
   ): Promise<BrokerSubscription>;
+  /**
+   * The per-scope history, when the broker keeps one. Without it events carry no id and cannot
+   * be replayed after a reconnect.
+   */
+  readonly history?: BrokerHistory | undefined;
   /** Publishes a raw payload on a channel. Resolves once the broker has accepted it. */
   publish(channel: string, payload: string): Promise<void>;
   /** Releases the broker's connections (only those it created itself). Safe to call twice. */

@@ -1,11 +1,14 @@
 import { EventrailError } from '../errors.js';
 import { globMatch } from '../glob.js';
+import { createMemoryHistory, HISTORY_DEFAULTS, type HistoryLimits } from '../history-store.js';
 import type { Broker, BrokerMessage, BrokerSubscription } from '../types.js';
 
 type Handler = (message: BrokerMessage) => void;
 
 /** Options of {@link createMemoryBroker}. @public */
-export interface MemoryBrokerOptions {
+export interface MemoryBrokerOptions extends HistoryLimits {
+  /** Keep a per-scope history so that clients can resume after a reconnect. @defaultValue `true` */
+  history?: boolean;
   /**
    * Called when a subscriber's handler throws. The other subscribers still receive the message.
    */
@@ -53,6 +56,25 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
     if (closed) throw new EventrailError('broker-closed', 'The memory broker is closed.');
   }
 
+  function enqueue(message: BrokerMessage): void {
+    queue.push(message);
+    if (!flushing) {
+      flushing = true;
+      queueMicrotask(flush);
+    }
+  }
+
+  const history =
+    options.history === false
+      ? undefined
+      : createMemoryHistory(
+          {
+            historySize: options.historySize ?? HISTORY_DEFAULTS.historySize,
+            historyTtlMs: options.historyTtlMs ?? HISTORY_DEFAULTS.historyTtlMs,
+          },
+          (channel, payload, id) => enqueue({ channel, payload, id }),
+        );
+
   return {
     async subscribe(pattern, onMessage): Promise<BrokerSubscription> {
       assertOpen();
@@ -73,11 +95,21 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
     },
     async publish(channel, payload) {
       assertOpen();
-      queue.push({ channel, payload });
-      if (!flushing) {
-        flushing = true;
-        queueMicrotask(flush);
-      }
+      enqueue({ channel, payload });
+    },
+    history: history && {
+      append: async (scopeKey, channel, payload) => {
+        assertOpen();
+        return history.append(scopeKey, channel, payload);
+      },
+      position: async (scopeKey) => {
+        assertOpen();
+        return history.position(scopeKey);
+      },
+      readSince: async (scopeKey, afterId) => {
+        assertOpen();
+        return history.readSince(scopeKey, afterId);
+      },
     },
     async close() {
       closed = true;

@@ -1,6 +1,9 @@
 import { createClient } from 'redis';
 import { EventrailError } from '../errors.js';
-import type { Broker, BrokerMessage, BrokerSubscription } from '../types.js';
+import { announcedId } from '../history.js';
+import { HISTORY_DEFAULTS, type HistoryLimits } from '../history-store.js';
+import type { Broker, BrokerHistory, BrokerMessage, BrokerSubscription } from '../types.js';
+import { createRedisHistory } from './redis-history.js';
 
 /** A Pub/Sub listener as node-redis calls it. @public */
 export type RedisPubSubListener = (message: string, channel: string) => void;
@@ -16,7 +19,9 @@ export interface RedisPublishClient {
    * node-redis's per-command abort: a publish that timed out is taken out of the client's queue,
    * so it is not sent later, when Redis comes back, after the caller was told it failed.
    */
-  withAbortSignal?(signal: AbortSignal): Pick<RedisPublishClient, 'publish'>;
+  withAbortSignal?(signal: AbortSignal): Pick<RedisPublishClient, 'publish' | 'sendCommand'>;
+  /** Raw commands, for the history (Lua scripts and XRANGE). Without it there is no history. */
+  sendCommand?(args: string[]): Promise<unknown>;
 }
 
 /**
@@ -27,10 +32,12 @@ export interface RedisPublishClient {
 export interface RedisSubscribeClient {
   pSubscribe(pattern: string, listener: RedisPubSubListener): Promise<unknown>;
   pUnsubscribe(pattern: string, listener: RedisPubSubListener): Promise<unknown>;
+  /** node-redis emits `ready` after every (re)connect: then messages may have been missed. */
+  on?(event: 'ready', listener: () => void): unknown;
 }
 
 /** Options of {@link createRedisBroker}. @public */
-export interface RedisBrokerOptions {
+export interface RedisBrokerOptions extends HistoryLimits {
   /**
    * A Redis URL (`redis://host:6379/0`). The broker then creates its two connections (one to
    * publish, one to subscribe), owns them, and closes them in `close()`.
@@ -46,6 +53,14 @@ export interface RedisBrokerOptions {
    * `broker-error`. @defaultValue `5000`
    */
   publishTimeoutMs?: number;
+  /**
+   * Keep a per-scope history in Redis Streams (`{historyKeyPrefix}{scope:id}`), so that clients
+   * resume after a reconnect. Publishing then stores and announces in one Lua script.
+   * @defaultValue `true`
+   */
+  history?: boolean;
+  /** Prefix of the history stream keys. @defaultValue `'eventrail:history:'` */
+  historyKeyPrefix?: string;
   /** Connection errors and reconnects of connections the broker owns. */
   onError?: (error: Error) => void;
 }
@@ -158,7 +173,59 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
     );
   }
   const ready = owned?.ready ?? Promise.resolve();
-  const live = new Set<{ pattern: string; listener: RedisPubSubListener }>();
+  const live = new Set<{ pattern: string; listener: RedisPubSubListener; onGap?: () => void }>();
+  // After every (re)connect node-redis has resubscribed, but what was published while the
+  // connection was down is gone: tell every subscription, so that it recovers from the history.
+  subscriber.on?.('ready', () => {
+    for (const entry of live) guard(() => entry.onGap?.());
+  });
+
+  function guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      onError(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  async function bounded<T>(what: string, run: () => Promise<T>): Promise<T> {
+    assertOpen();
+    try {
+      return await withTimeout(ready.then(run), publishTimeoutMs, what);
+    } catch (err) {
+      if (err instanceof EventrailError) throw err;
+      throw new EventrailError('broker-error', `Redis refused ${what}.`, { cause: err });
+    }
+  }
+
+  /** The publisher, with commands withdrawn from its queue once they time out. */
+  const abortable = (): Pick<RedisPublishClient, 'publish' | 'sendCommand'> =>
+    publisher.withAbortSignal?.(AbortSignal.timeout(publishTimeoutMs)) ?? publisher;
+  let history: BrokerHistory | undefined;
+  if (options.history !== false && publisher.sendCommand) {
+    const store = createRedisHistory(
+      {
+        sendCommand: (args) => {
+          const client = abortable();
+          if (!client.sendCommand) throw new Error('the Redis client has no sendCommand');
+          return client.sendCommand(args);
+        },
+      },
+      {
+        keyPrefix: options.historyKeyPrefix ?? 'eventrail:history:',
+        historySize: options.historySize ?? HISTORY_DEFAULTS.historySize,
+        historyTtlMs: options.historyTtlMs ?? HISTORY_DEFAULTS.historyTtlMs,
+      },
+    );
+    history = {
+      append: (scopeKey, channel, payload) =>
+        bounded(`history append on ${channel}`, () => store.append(scopeKey, channel, payload)),
+      position: (scopeKey) =>
+        bounded(`history position of ${scopeKey}`, () => store.position(scopeKey)),
+      readSince: (scopeKey, afterId) =>
+        bounded(`history read of ${scopeKey}`, () => store.readSince(scopeKey, afterId)),
+    };
+  }
   let closed: Promise<void> | undefined;
 
   function assertOpen(): void {
@@ -166,10 +233,13 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
   }
 
   return {
-    async subscribe(pattern, onMessage): Promise<BrokerSubscription> {
+    history,
+    async subscribe(pattern, onMessage, onGap): Promise<BrokerSubscription> {
       assertOpen();
       const listener: RedisPubSubListener = (payload, channel) => {
-        const message: BrokerMessage = { channel, payload };
+        const id = announcedId(payload);
+        const message: BrokerMessage =
+          id === undefined ? { channel, payload } : { channel, payload, id };
         // node-redis calls listeners from its socket 'data' handler: a throw there skips the
         // remaining listeners, resets its reply decoder and re-emits the error on the client
         // (an unhandled 'error' event crashes a process whose own client has no listener).
@@ -179,7 +249,7 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
           onError(err instanceof Error ? err : new Error(String(err)));
         }
       };
-      const entry = { pattern, listener };
+      const entry = { pattern, listener, onGap };
       try {
         await ready;
         await subscriber.pSubscribe(pattern, listener);
@@ -209,21 +279,7 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
       };
     },
     async publish(channel, payload) {
-      assertOpen();
-      try {
-        const abortable =
-          publisher.withAbortSignal?.(AbortSignal.timeout(publishTimeoutMs)) ?? publisher;
-        await withTimeout(
-          ready.then(() => abortable.publish(channel, payload)),
-          publishTimeoutMs,
-          `PUBLISH ${channel}`,
-        );
-      } catch (err) {
-        if (err instanceof EventrailError) throw err;
-        throw new EventrailError('broker-error', `Redis refused PUBLISH ${channel}.`, {
-          cause: err,
-        });
-      }
+      await bounded(`PUBLISH ${channel}`, () => abortable().publish(channel, payload));
     },
     close() {
       closed ??= (async () => {

@@ -1,0 +1,150 @@
+import type { Connection } from './connection.js';
+import { Frame } from './frame.js';
+import { isAfter, type Position, parseStreamId, streamId } from './history.js';
+import type { Hub } from './hub.js';
+import { decodePayload } from './payload.js';
+import type { RouteTable } from './routes.js';
+import type {
+  BrokerHistory,
+  BrokerMessage,
+  EventEncoder,
+  OutgoingEvent,
+  Principal,
+} from './types.js';
+
+/** What delivery needs from the server. */
+export interface DeliveryContext {
+  readonly prefix: string;
+  readonly encoder: EventEncoder | undefined;
+  readonly history: BrokerHistory | undefined;
+  report(error: unknown): void;
+  broadcast(event: OutgoingEvent, channel: string, recipients: number): void;
+}
+
+/**
+ * Fan-out, replay and recovery: how broker messages become frames on connections. Every path
+ * goes through `encode` (once per event) and `Connection.send` (which dedupes by position), so
+ * replay and live delivery can overlap without a duplicate.
+ */
+export class Delivery<P extends Principal> {
+  constructor(private readonly ctx: DeliveryContext) {}
+
+  /** Encodes a message for a hub, or null when the encoder drops it or it cannot be encoded. */
+  encode(hub: Hub<P>, message: BrokerMessage): Frame | null {
+    try {
+      const { encoder, prefix } = this.ctx;
+      const event = encoder ? encoder(message, prefix) : decodePayload(message, prefix);
+      if (event === null) return null;
+      const position = message.id === undefined ? undefined : parseStreamId(message.id);
+      return Frame.encode(event, position, hub.idTag);
+    } catch (err) {
+      this.ctx.report(err);
+      return null;
+    }
+  }
+
+  /** A live message from the broker. */
+  deliver(hub: Hub<P>, message: BrokerMessage): void {
+    const { channel } = message;
+    // Defence in depth: a broker must only hand a hub its own scope's channels.
+    if (!channel.startsWith(hub.key) || channel.charCodeAt(hub.key.length) !== 58 /* : */) return;
+    if (hub.waiting) {
+      hub.waiting.push(message);
+      return;
+    }
+    const frame = this.encode(hub, message);
+    if (frame === null) return;
+    const position = frame.position;
+    if (position && (!hub.lastSeen || isAfter(position, hub.lastSeen))) hub.lastSeen = position;
+    const recipients = hub.deliver(channel.slice(hub.key.length + 1), frame);
+    this.ctx.broadcast(frame.event, channel, recipients);
+  }
+
+  /**
+   * The broker may have skipped messages (its subscriber reconnected): hold live messages, deliver
+   * what the history has after the last one seen, or resync every client of the hub.
+   */
+  async recover(hub: Hub<P>): Promise<void> {
+    const { history } = this.ctx;
+    if (hub.waiting) return;
+    hub.waiting = [];
+    try {
+      const missed =
+        history && hub.lastSeen ? await history.readSince(hub.key, streamId(hub.lastSeen)) : null;
+      if (missed === null) await this.resyncHub(hub);
+      else {
+        const waiting = hub.waiting;
+        hub.waiting = undefined;
+        for (const entry of missed) this.deliver(hub, entry);
+        hub.waiting = waiting;
+      }
+    } catch (err) {
+      this.ctx.report(err);
+      await this.resyncHub(hub).catch((e: unknown) => this.ctx.report(e));
+    } finally {
+      const waiting = hub.waiting ?? [];
+      hub.waiting = undefined;
+      for (const message of waiting) this.deliver(hub, message);
+    }
+  }
+
+  private async resyncHub(hub: Hub<P>): Promise<void> {
+    const position = await this.position(hub.key);
+    if (position) hub.lastSeen = position;
+    for (const [connection, scope] of hub.members()) {
+      const positions = connection.positions?.slice();
+      if (positions && position) positions[scope] = position;
+      connection.resync(positions);
+    }
+  }
+
+  /** The newest position of a scope, or undefined without a history (or when it fails). */
+  async position(scopeKey: string): Promise<Position | undefined> {
+    if (!this.ctx.history) return undefined;
+    return parseStreamId(await this.ctx.history.position(scopeKey));
+  }
+
+  /**
+   * Brings a new connection (held, already in its hubs) up to date: replays what it missed since
+   * `resume` (its Last-Event-ID), or resyncs it when that cannot be done exactly; then lets the
+   * held live events through.
+   */
+  async catchUp(
+    connection: Connection<P>,
+    hubs: readonly Hub<P>[],
+    routes: RouteTable,
+    resume: Position[] | undefined,
+  ): Promise<void> {
+    const { history } = this.ctx;
+    if (history && resume) {
+      const replays: Array<[Hub<P>, number, BrokerMessage[]]> = [];
+      for (const [scope, hub] of hubs.entries()) {
+        const entries = await history.readSince(hub.key, streamId(resume[scope] as Position));
+        if (entries === null) {
+          replays.length = 0;
+          break;
+        }
+        replays.push([hub, scope, entries]);
+      }
+      if (replays.length === hubs.length) {
+        for (const [hub, scope, entries] of replays) {
+          const topics = routes.get(hub.key) ?? null;
+          for (const entry of entries) {
+            const topic = entry.channel.slice(hub.key.length + 1);
+            if (topics !== null && !topics.has(topic)) continue;
+            const frame = this.encode(hub, entry);
+            if (frame) connection.sendNow(frame, scope);
+          }
+        }
+      } else
+        connection.resync(
+          await Promise.all(hubs.map((hub) => this.position(hub.key))).then(defined),
+        );
+    }
+    connection.goLive();
+  }
+}
+
+function defined(positions: Array<Position | undefined>): Position[] | undefined {
+  return positions.every((p) => p !== undefined) ? (positions as Position[]) : undefined;
+}

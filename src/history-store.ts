@@ -1,0 +1,76 @@
+import { announce, isAfter, type Position, parseStreamId, streamId } from './history.js';
+import type { BrokerHistory, HistoryEntry } from './types.js';
+
+/** Bounds of a history: how many entries and how old, per scope. @public */
+export interface HistoryLimits {
+  /** Entries kept per scope. @defaultValue `1000` */
+  historySize?: number;
+  /** How long an entry stays resumable, in ms. @defaultValue `600000` (10 min) */
+  historyTtlMs?: number;
+}
+
+export const HISTORY_DEFAULTS = { historySize: 1000, historyTtlMs: 600_000 } as const;
+
+interface Stored extends HistoryEntry {
+  readonly at: Position;
+  readonly marker: boolean;
+}
+
+/**
+ * The in-memory equivalent of a Redis Streams history: one bounded, time-limited list per scope,
+ * ids `{ms}-{seq}` that only ever increase (even if the clock steps back).
+ */
+export function createMemoryHistory(
+  limits: Required<HistoryLimits>,
+  publish: (channel: string, payload: string, id: string) => void,
+): BrokerHistory {
+  const scopes = new Map<string, Stored[]>();
+  let last: Position = { ms: 0, seq: 0 };
+
+  function nextId(): Position {
+    const now = Date.now();
+    last = now > last.ms ? { ms: now, seq: 0 } : { ms: last.ms, seq: last.seq + 1 };
+    return last;
+  }
+
+  function trimmed(scopeKey: string): Stored[] {
+    const entries = scopes.get(scopeKey) ?? [];
+    const oldest = Date.now() - limits.historyTtlMs;
+    let drop = Math.max(0, entries.length - limits.historySize);
+    while (drop < entries.length && (entries[drop] as Stored).at.ms < oldest) drop++;
+    if (drop > 0) entries.splice(0, drop);
+    scopes.set(scopeKey, entries);
+    return entries;
+  }
+
+  function store(scopeKey: string, channel: string, payload: string, marker: boolean): string {
+    const at = nextId();
+    const id = streamId(at);
+    trimmed(scopeKey).push({ id, at, channel, payload, marker });
+    return id;
+  }
+
+  return {
+    async append(scopeKey, channel, payload) {
+      const id = store(scopeKey, channel, payload, false);
+      publish(channel, announce(payload, id), id);
+      return id;
+    },
+    async position(scopeKey) {
+      const entries = trimmed(scopeKey);
+      const newest = entries[entries.length - 1];
+      return newest ? newest.id : store(scopeKey, '', '', true);
+    },
+    async readSince(scopeKey, afterId) {
+      const after = parseStreamId(afterId);
+      if (after === undefined) return null;
+      const entries = trimmed(scopeKey);
+      const index = entries.findIndex((e) => e.id === afterId);
+      if (index === -1) return null;
+      return entries
+        .slice(index + 1)
+        .filter((e) => !e.marker && isAfter(e.at, after))
+        .map(({ id, channel, payload }) => ({ id, channel, payload }));
+    },
+  };
+}

@@ -1,0 +1,104 @@
+/**
+ * Event ids and the positions they carry.
+ *
+ * A history entry is identified as Redis Streams do, `{ms}-{seq}`. On the wire an SSE id is
+ * `{tag}_{pos}[_{pos}...]`: one compact position (`{ms36}-{seq36}`) per scope the connection's
+ * routes cover, in the order of its sorted scope keys, after a short tag derived from those keys.
+ * A browser sends the last id back as `Last-Event-ID`; the tag tells us whether it was issued for
+ * the same scopes, and each position where to resume that scope. Ids hold only characters from
+ * `[0-9a-z_-]`, so they are safe in headers and query strings and need no escaping.
+ */
+
+/** A position in a scope's history, compared by `ms`, then `seq`. */
+export interface Position {
+  readonly ms: number;
+  readonly seq: number;
+}
+
+/** The longest SSE id we write or accept. */
+export const MAX_EVENT_ID_LENGTH = 128;
+
+const STREAM_ID = /^(\d{1,16})-(\d{1,16})$/;
+const COMPACT = /^([0-9a-z]{1,10})-([0-9a-z]{1,10})$/;
+
+/** Parses a Redis stream id (`1732800000000-0`). */
+export function parseStreamId(id: string): Position | undefined {
+  const match = STREAM_ID.exec(id);
+  if (!match) return undefined;
+  const ms = Number(match[1]);
+  const seq = Number(match[2]);
+  return Number.isSafeInteger(ms) && Number.isSafeInteger(seq) ? { ms, seq } : undefined;
+}
+
+/** The Redis stream id of a position. */
+export function streamId(position: Position): string {
+  return `${position.ms}-${position.seq}`;
+}
+
+/** `a` is strictly after `b`. */
+export function isAfter(a: Position, b: Position): boolean {
+  return a.ms > b.ms || (a.ms === b.ms && a.seq > b.seq);
+}
+
+/** The compact wire form of a position. */
+export function compactPosition(position: Position): string {
+  return `${position.ms.toString(36)}-${position.seq.toString(36)}`;
+}
+
+function parseCompact(part: string): Position | undefined {
+  const match = COMPACT.exec(part);
+  if (!match) return undefined;
+  const ms = Number.parseInt(match[1] as string, 36);
+  const seq = Number.parseInt(match[2] as string, 36);
+  return Number.isSafeInteger(ms) && Number.isSafeInteger(seq) ? { ms, seq } : undefined;
+}
+
+/** A short tag for a set of scope keys (FNV-1a, base 36): ids issued for other scopes never match. */
+export function scopeTag(sortedKeys: readonly string[]): string {
+  let hash = 0x811c9dc5;
+  const text = sortedKeys.join('\n');
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash.toString(36);
+}
+
+/** The SSE id for positions of the scopes tagged `tag`, or undefined when it would be too long. */
+export function formatEventId(tag: string, positions: readonly Position[]): string | undefined {
+  let id = tag;
+  for (const position of positions) id += `_${compactPosition(position)}`;
+  return id.length <= MAX_EVENT_ID_LENGTH ? id : undefined;
+}
+
+/**
+ * Reads a `Last-Event-ID` back into positions, or undefined when it is malformed, too long, or was
+ * issued for another set of scopes (then the client must resync).
+ */
+export function parseEventId(id: string, tag: string, scopes: number): Position[] | undefined {
+  if (id.length > MAX_EVENT_ID_LENGTH) return undefined;
+  const parts = id.split('_');
+  if (parts.length !== scopes + 1 || parts[0] !== tag) return undefined;
+  const positions: Position[] = [];
+  for (let i = 1; i < parts.length; i++) {
+    const position = parseCompact(parts[i] as string);
+    if (position === undefined) return undefined;
+    positions.push(position);
+  }
+  return positions;
+}
+
+/** The field a history-backed publish adds to the payload it announces (readable by the Go eventrail). */
+export const ANNOUNCED_ID_FIELD = 'eventrail_id';
+const ANNOUNCED_TAIL = /,"eventrail_id":"(\d{1,16}-\d{1,16})"}$/;
+
+/** The payload as announced live: the stored payload (a JSON object) with its history id added last. */
+export function announce(payload: string, id: string): string {
+  return `${payload.slice(0, -1)},"${ANNOUNCED_ID_FIELD}":"${id}"}`;
+}
+
+/** The history id an announced payload carries, found without parsing the JSON. */
+export function announcedId(payload: string): string | undefined {
+  if (payload.charCodeAt(payload.length - 1) !== 125 /* } */) return undefined;
+  return ANNOUNCED_TAIL.exec(payload.slice(-56))?.[1];
+}

@@ -1,0 +1,259 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createMemoryBroker } from '../src/brokers/memory.js';
+import { createRedisBroker } from '../src/brokers/redis.js';
+import type { Broker } from '../src/types.js';
+import { queryResolver, queryRouter, type RunningApp, startApp } from './helpers/apps.js';
+import { type RedisProcess, redisCli, redisSkipReason, startRedis } from './helpers/redis.js';
+import { openRaw, type RawStream, sleep, waitFor } from './helpers/sse.js';
+
+const ID = /^[0-9a-z_-]{1,128}$/;
+
+/** The events of a raw stream other than the connected one. */
+const payloadEvents = (s: RawStream) => s.events.filter((e) => e.event !== 'eventrail.connected');
+
+async function connected(url: string, init: RequestInit = {}): Promise<RawStream> {
+  const stream = await openRaw(url, init);
+  await waitFor(() => stream.events.length >= 1, 'the connected event');
+  return stream;
+}
+
+type Flavour = 'memory' | 'redis';
+
+for (const flavour of ['memory', 'redis'] as const satisfies Flavour[]) {
+  describe(`resume after reconnect (${flavour} broker)`, {
+    skip: flavour === 'redis' ? redisSkipReason() : undefined,
+  }, () => {
+    let redis: RedisProcess | undefined;
+    let broker: Broker;
+    let app: RunningApp;
+    let second: RunningApp;
+    const brokers: Broker[] = [];
+
+    before(async () => {
+      if (flavour === 'redis') redis = await startRedis();
+      const make = () =>
+        redis
+          ? createRedisBroker({ url: redis.url, historySize: 50 })
+          : createMemoryBroker({ historySize: 50 });
+      broker = make();
+      brokers.push(broker);
+      app = await startApp('node:http', {
+        broker,
+        resolver: queryResolver,
+        router: queryRouter,
+        retryMs: 1000,
+        drainJitterMs: 500,
+      });
+      // With Redis a second instance shares the history: a client may come back to either.
+      const other = redis ? make() : broker;
+      if (other !== broker) brokers.push(other);
+      second = await startApp('fetch', {
+        broker: other,
+        resolver: queryResolver,
+        router: queryRouter,
+      });
+    });
+    after(async () => {
+      await app.stop();
+      await second.stop();
+      for (const b of brokers) await b.close();
+      await redis?.stop();
+    });
+
+    it('sends every event with a short CORS-safe id, starting with the connected event', async () => {
+      const s = await connected(`${app.url}/events?scope=1`);
+      await app.sse.publisher.publishEvent('gym:1:a', { eventType: 'a.changed', data: { n: 1 } });
+      await waitFor(() => payloadEvents(s).length === 1, 'one event');
+      for (const event of s.events) assert.match(event.id ?? '', ID);
+      assert.notEqual(s.events[0]?.id, s.events[1]?.id);
+      assert.ok(!/[\r\0]/.test(s.text));
+      s.abort();
+    });
+
+    for (const how of ['header', 'query'] as const) {
+      it(`replays exactly what was missed, in order, then live (Last-Event-ID as ${how})`, async () => {
+        const first = await connected(`${app.url}/events?scope=2`);
+        await app.sse.publisher.publishEvent('gym:2:a', { eventType: 'a.changed', data: 0 });
+        await waitFor(() => payloadEvents(first).length === 1, 'the first event');
+        const lastId = first.events.at(-1)?.id ?? '';
+        first.abort();
+        for (let i = 1; i <= 5; i++) {
+          await app.sse.publisher.publishEvent(`gym:2:${i % 2 ? 'a' : 'b'}`, {
+            eventType: 'a.changed',
+            data: i,
+          });
+        }
+        await app.sse.publisher.publishEvent('gym:3:a', {
+          eventType: 'a.changed',
+          data: 'other scope',
+        });
+        const url =
+          how === 'query'
+            ? `${second.url}/events?scope=2&lastEventId=${lastId}`
+            : `${second.url}/events?scope=2`;
+        const back = await openRaw(
+          url,
+          how === 'header' ? { headers: { 'Last-Event-ID': lastId } } : {},
+        );
+        await waitFor(() => payloadEvents(back).length === 5, 'the five missed events');
+        await app.sse.publisher.publishEvent('gym:2:a', { eventType: 'a.changed', data: 6 });
+        await waitFor(() => payloadEvents(back).length === 6, 'the live event');
+        await sleep(100);
+        assert.deepEqual(
+          payloadEvents(back).map((e) => e.data),
+          ['1', '2', '3', '4', '5', '6'],
+        );
+        assert.ok(!back.events.some((e) => e.event === 'eventrail.resync'));
+        back.abort();
+      });
+    }
+
+    it('replays only the topics the routes allow', async () => {
+      const first = await connected(`${app.url}/events?scope=4&route=gym:4:a`);
+      const lastId = first.events.at(-1)?.id ?? '';
+      first.abort();
+      await app.sse.publisher.publishEvent('gym:4:b', { eventType: 'x.y', data: 'b' });
+      await app.sse.publisher.publishEvent('gym:4:a', { eventType: 'x.y', data: 'a' });
+      const back = await openRaw(`${app.url}/events?scope=4&route=gym:4:a`, {
+        headers: { 'Last-Event-ID': lastId },
+      });
+      await waitFor(() => payloadEvents(back).length === 1, 'the allowed event');
+      await sleep(100);
+      assert.deepEqual(
+        payloadEvents(back).map((e) => e.data),
+        ['"a"'],
+      );
+      back.abort();
+    });
+
+    const resyncs: Array<[string, () => Promise<string>]> = [
+      ['a malformed id', async () => 'not an id\u00e9'],
+      ['an over-long id', async () => `x_${'1-1_'.repeat(60)}`],
+      [
+        'an id of another scope',
+        async () => {
+          const other = await connected(`${app.url}/events?scope=5`);
+          other.abort();
+          return other.events[0]?.id ?? '';
+        },
+      ],
+      [
+        'an id older than the history',
+        async () => {
+          const old = await connected(`${app.url}/events?scope=6`);
+          old.abort();
+          for (let i = 0; i < 120; i++)
+            await app.sse.publisher.publishEvent('gym:6:a', { eventType: 'x.y', data: i });
+          return old.events[0]?.id ?? '';
+        },
+      ],
+    ];
+    for (const [what, makeId] of resyncs) {
+      it(`answers ${what} with one resync and no replay`, async () => {
+        const lastId = await makeId();
+        const back = await openRaw(`${app.url}/events?scope=6`, {
+          headers: { 'Last-Event-ID': lastId },
+        });
+        await waitFor(() => payloadEvents(back).length === 1, 'the resync');
+        await app.sse.publisher.publishEvent('gym:6:a', { eventType: 'x.y', data: 'live' });
+        await waitFor(() => payloadEvents(back).length === 2, 'the live event');
+        const events = payloadEvents(back);
+        assert.equal(events[0]?.event, 'eventrail.resync');
+        assert.match(events[0]?.id ?? '', ID);
+        assert.equal(events[1]?.data, '"live"');
+        back.abort();
+      });
+    }
+
+    it('drains on close(): a jittered retry, then the end of the stream', async () => {
+      const drained = await startApp('node:http', {
+        broker,
+        resolver: queryResolver,
+        router: queryRouter,
+        retryMs: 1000,
+        drainJitterMs: 500,
+      });
+      const streams = await Promise.all(
+        [1, 2, 3, 4, 5].map(() => connected(`${drained.url}/events?scope=7`)),
+      );
+      await drained.stop();
+      await Promise.all(streams.map((s) => s.ended));
+      for (const s of streams) {
+        const retry = Number(/retry: (\d+)\n\n$/.exec(s.text)?.[1]);
+        assert.ok(retry >= 1000 && retry <= 1500, `retry ${retry} within [1000, 1500]`);
+      }
+    });
+  });
+}
+
+describe('Redis faults', { skip: redisSkipReason() }, () => {
+  let redis: RedisProcess;
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(async () => {
+    await redis?.stop();
+  });
+
+  it('recovers what was published while the subscriber connection was down, exactly once', async () => {
+    const broker = createRedisBroker({ url: redis.url });
+    const publisherBroker = createRedisBroker({ url: redis.url });
+    const app = await startApp('node:http', {
+      broker,
+      resolver: queryResolver,
+      router: queryRouter,
+    });
+    const s = await connected(`${app.url}/events?scope=1`);
+    const { createPublisher } = await import('../src/index.js');
+    const publisher = createPublisher({ broker: publisherBroker });
+    await redisCli(redis.port, 'CLIENT', 'KILL', 'TYPE', 'pubsub');
+    for (let i = 0; i < 20; i++)
+      await publisher.publishEvent('gym:1:a', { eventType: 'x.y', data: i });
+    await waitFor(
+      () => payloadEvents(s).length >= 20,
+      '20 events after the subscriber came back',
+      10_000,
+    );
+    await sleep(200);
+    assert.deepEqual(
+      payloadEvents(s).map((e) => Number(e.data)),
+      [...Array(20).keys()],
+    );
+    s.abort();
+    await app.stop();
+    await broker.close();
+    await publisherBroker.close();
+  });
+
+  it('keeps streams open through a Redis restart and resyncs them', async () => {
+    const broker = createRedisBroker({ url: redis.url, publishTimeoutMs: 1000 });
+    const app = await startApp('node:http', {
+      broker,
+      resolver: queryResolver,
+      router: queryRouter,
+      heartbeatMs: 200,
+    });
+    const s = await connected(`${app.url}/events?scope=1`);
+    await redis.kill();
+    await sleep(500);
+    const heartbeats = s.text.split(': ping').length;
+    await sleep(600);
+    assert.ok(
+      s.text.split(': ping').length > heartbeats,
+      'heartbeats continue while Redis is down',
+    );
+    await redis.restart();
+    await waitFor(
+      () => payloadEvents(s).some((e) => e.event === 'eventrail.resync'),
+      'a resync after the restart',
+      10_000,
+    );
+    await app.sse.publisher.publishEvent('gym:1:a', { eventType: 'x.y', data: 'after' });
+    await waitFor(() => payloadEvents(s).some((e) => e.data === '"after"'), 'live again', 5000);
+    assert.equal(app.sse.stats().connections, 1);
+    s.abort();
+    await app.stop();
+    await broker.close();
+  });
+});
