@@ -6,6 +6,7 @@ import type { Broker } from '../src/types.js';
 import { queryResolver, queryRouter, type RunningApp, startApp } from './helpers/apps.js';
 import { type RedisProcess, redisCli, redisSkipReason, startRedis } from './helpers/redis.js';
 import { openRaw, type RawStream, sleep, waitFor } from './helpers/sse.js';
+import { startProxy } from './helpers/tcp-proxy.js';
 
 const ID = /^[0-9a-z_-]{1,128}$/;
 
@@ -255,5 +256,52 @@ describe('Redis faults', { skip: redisSkipReason() }, () => {
     s.abort();
     await app.stop();
     await broker.close();
+  });
+
+  it('finds a subscription that is open but receives nothing, replaces it and recovers', async () => {
+    const proxy = await startProxy(redis.port);
+    const errors: Error[] = [];
+    const broker = createRedisBroker({
+      url: proxy.url,
+      probeIntervalMs: 200,
+      publishTimeoutMs: 1000,
+      onError: (e) => errors.push(e),
+    });
+    const publisherBroker = createRedisBroker({ url: redis.url });
+    const app = await startApp('node:http', {
+      broker,
+      resolver: queryResolver,
+      router: queryRouter,
+    });
+    const s = await connected(`${app.url}/events?scope=1`);
+    const { createPublisher } = await import('../src/index.js');
+    const publisher = createPublisher({ broker: publisherBroker });
+    assert.equal(proxy.blackholeSubscribers(), 1, 'one subscriber connection to black-hole');
+    for (let i = 0; i < 10; i++)
+      await publisher.publishEvent('gym:1:a', { eventType: 'x.y', data: i });
+    await waitFor(
+      () => payloadEvents(s).length >= 10,
+      'the 10 events, recovered after the probe',
+      10_000,
+    );
+    await sleep(300);
+    assert.deepEqual(
+      payloadEvents(s).map((e) => Number(e.data)),
+      [...Array(10).keys()],
+    );
+    assert.ok(
+      errors.some((e) => /receives nothing/.test(e.message)),
+      'the recycle is reported',
+    );
+    await publisher.publishEvent('gym:1:a', { eventType: 'x.y', data: 'live' });
+    await waitFor(
+      () => payloadEvents(s).some((e) => e.data === '"live"'),
+      'live on the new subscription',
+    );
+    s.abort();
+    await app.stop();
+    await broker.close();
+    await publisherBroker.close();
+    await proxy.close();
   });
 });

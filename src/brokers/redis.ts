@@ -1,9 +1,9 @@
-import { createClient } from 'redis';
 import { EventrailError } from '../errors.js';
 import { announcedId } from '../history.js';
 import { HISTORY_DEFAULTS, type HistoryLimits } from '../history-store.js';
 import type { Broker, BrokerHistory, BrokerMessage, BrokerSubscription } from '../types.js';
 import { createRedisHistory } from './redis-history.js';
+import { connectOwned, type OwnedClients } from './redis-owned.js';
 
 /** A Pub/Sub listener as node-redis calls it. @public */
 export type RedisPubSubListener = (message: string, channel: string) => void;
@@ -61,66 +61,19 @@ export interface RedisBrokerOptions extends HistoryLimits {
   history?: boolean;
   /** Prefix of the history stream keys. @defaultValue `'eventrail:history:'` */
   historyKeyPrefix?: string;
+  /**
+   * How often the broker checks that its subscription still receives, by publishing a token on a
+   * channel of its own and waiting up to `publishTimeoutMs` for it. A subscription that is open
+   * but receives nothing (a failover behind a proxy, a half-dead connection) is replaced and its
+   * scopes recover from the history. Only for connections the broker owns (`url`); 0 turns it off.
+   * @defaultValue `15000`
+   */
+  probeIntervalMs?: number;
   /** Connection errors and reconnects of connections the broker owns. */
   onError?: (error: Error) => void;
 }
 
 const DEFAULT_PUBLISH_TIMEOUT_MS = 5000;
-
-interface OwnedClients {
-  publisher: RedisPublishClient;
-  subscriber: RedisSubscribeClient;
-  ready: Promise<void>;
-  close(): Promise<void>;
-}
-
-function connectOwned(
-  url: string,
-  onError: (error: Error) => void,
-  closeTimeoutMs: number,
-): OwnedClients {
-  const publisher = createClient({ url });
-  const subscriber = publisher.duplicate();
-  for (const client of [publisher, subscriber]) {
-    // Without an 'error' listener node-redis would crash the process on a lost connection.
-    client.on('error', (err: unknown) => {
-      onError(new EventrailError('broker-error', 'Redis connection error.', { cause: err }));
-    });
-  }
-  const ready = Promise.all([publisher.connect(), subscriber.connect()]).then(() => undefined);
-  // Callers await `ready` themselves; this only keeps a failed connect from being unhandled.
-  ready.catch(onError);
-  return {
-    publisher,
-    subscriber,
-    ready,
-    async close() {
-      await Promise.all(
-        [publisher, subscriber].map(async (client) => {
-          if (!client.isOpen) return;
-          // close() waits for every queued command to be answered: while Redis is unreachable it
-          // would never settle (a timed-out PUBLISH stays queued). Nothing to drain then: destroy.
-          if (!client.isReady) {
-            client.destroy();
-            return;
-          }
-          let timer: NodeJS.Timeout | undefined;
-          const drained = await Promise.race([
-            client.close().then(
-              () => true,
-              () => false,
-            ),
-            new Promise<false>((resolve) => {
-              timer = setTimeout(() => resolve(false), closeTimeoutMs);
-            }),
-          ]);
-          clearTimeout(timer);
-          if (!drained) client.destroy();
-        }),
-      );
-    },
-  };
-}
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -154,7 +107,7 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
   const onError = (error: Error): void => options.onError?.(error);
   let owned: OwnedClients | undefined;
   let publisher: RedisPublishClient;
-  let subscriber: RedisSubscribeClient;
+  let given: RedisSubscribeClient | undefined;
   if (options.url !== undefined) {
     if (options.publisher || options.subscriber) {
       throw new EventrailError(
@@ -162,10 +115,10 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
         'Give createRedisBroker either `url` or clients, not both.',
       );
     }
-    owned = connectOwned(options.url, onError, publishTimeoutMs);
-    ({ publisher, subscriber } = owned);
+    owned = connectOwned(options.url, onError, () => gapAll());
+    publisher = owned.publisher;
   } else if (options.publisher && options.subscriber) {
-    ({ publisher, subscriber } = options);
+    ({ publisher, subscriber: given } = options);
   } else {
     throw new EventrailError(
       'invalid-option',
@@ -174,11 +127,41 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
   }
   const ready = owned?.ready ?? Promise.resolve();
   const live = new Set<{ pattern: string; listener: RedisPubSubListener; onGap?: () => void }>();
+  const subscriber = (): RedisSubscribeClient =>
+    owned?.subscriber() ?? (given as RedisSubscribeClient);
   // After every (re)connect node-redis has resubscribed, but what was published while the
   // connection was down is gone: tell every subscription, so that it recovers from the history.
-  subscriber.on?.('ready', () => {
+  function gapAll(): void {
     for (const entry of live) guard(() => entry.onGap?.());
-  });
+  }
+  given?.on?.('ready', gapAll);
+
+  const probeIntervalMs = options.probeIntervalMs ?? 15_000;
+  let probing = false;
+  const probeTimer =
+    owned && probeIntervalMs > 0
+      ? setInterval(async () => {
+          if (probing || closed || !owned) return;
+          probing = true;
+          try {
+            await owned.ready;
+            if (await owned.probe(publishTimeoutMs)) return;
+            onError(
+              new EventrailError(
+                'broker-error',
+                'The Redis subscription receives nothing: replacing it.',
+              ),
+            );
+            await owned.recycle(live);
+            gapAll();
+          } catch {
+            // Redis is unreachable: node-redis reconnects by itself, and 'ready' recovers.
+          } finally {
+            probing = false;
+          }
+        }, probeIntervalMs)
+      : undefined;
+  probeTimer?.unref();
 
   function guard(fn: () => void): void {
     try {
@@ -252,7 +235,7 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
       const entry = { pattern, listener, onGap };
       try {
         await ready;
-        await subscriber.pSubscribe(pattern, listener);
+        await subscriber().pSubscribe(pattern, listener);
       } catch (err) {
         throw new EventrailError('broker-error', `Could not subscribe to ${pattern}.`, {
           cause: err,
@@ -263,7 +246,7 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
         // off a client we were given (our own clients are being closed anyway).
         if (!owned) {
           try {
-            await subscriber.pUnsubscribe(pattern, listener);
+            await subscriber().pUnsubscribe(pattern, listener);
           } catch (err) {
             onError(err instanceof Error ? err : new Error(String(err)));
           }
@@ -274,7 +257,7 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
       return {
         async unsubscribe() {
           if (!live.delete(entry) || closed) return;
-          await subscriber.pUnsubscribe(pattern, listener);
+          await subscriber().pUnsubscribe(pattern, listener);
         },
       };
     },
@@ -285,13 +268,14 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
       closed ??= (async () => {
         const entries = [...live];
         live.clear();
+        clearInterval(probeTimer);
         if (owned) {
-          await owned.close();
+          await owned.close(publishTimeoutMs);
           return;
         }
         // Clients we were given stay open; only our own listeners leave them.
         await Promise.allSettled(
-          entries.map((e) => subscriber.pUnsubscribe(e.pattern, e.listener)),
+          entries.map((e) => subscriber().pUnsubscribe(e.pattern, e.listener)),
         );
       })();
       return closed;

@@ -1,0 +1,128 @@
+import { randomBytes } from 'node:crypto';
+import { createClient } from 'redis';
+import { EventrailError } from '../errors.js';
+
+const create = (url: string) => createClient({ url });
+type Client = ReturnType<typeof create>;
+const duplicate = (client: Client) => client.duplicate();
+type Subscriber = ReturnType<typeof duplicate>;
+
+/** A subscriber's Pub/Sub listener. */
+type Listener = (message: string, channel: string) => void;
+
+/** What to put back on a fresh subscriber connection. */
+export interface Resubscription {
+  readonly pattern: string;
+  readonly listener: Listener;
+}
+
+/** The two connections a broker made from a URL, with a subscriber that can be replaced. */
+export interface OwnedClients {
+  readonly publisher: Client;
+  /** The current subscriber connection. */
+  subscriber(): Subscriber;
+  readonly ready: Promise<void>;
+  /**
+   * Replaces the subscriber with a fresh connection carrying `patterns` (and the probe), then
+   * drops the old one. Resolves once the new one receives.
+   */
+  recycle(patterns: Iterable<Resubscription>): Promise<void>;
+  /**
+   * Publishes a token on this instance's probe channel and resolves true when the subscriber
+   * receives it within `timeoutMs`; false when it does not (an open but dead subscription);
+   * rejects when the publish itself fails (Redis unreachable: reconnecting is node-redis's job).
+   */
+  probe(timeoutMs: number): Promise<boolean>;
+  close(closeTimeoutMs: number): Promise<void>;
+}
+
+async function closeClient(client: Client | Subscriber, timeoutMs: number): Promise<void> {
+  if (!client.isOpen) return;
+  // close() waits for every queued command to be answered: while Redis is unreachable it would
+  // never settle (a timed-out PUBLISH stays queued). Nothing to drain then: destroy.
+  if (!client.isReady) {
+    client.destroy();
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const drained = await Promise.race([
+    client.close().then(
+      () => true,
+      () => false,
+    ),
+    new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (!drained) client.destroy();
+}
+
+/** Connects a publisher and a subscriber to `url`; `onReady` runs after every subscriber reconnect. */
+export function connectOwned(
+  url: string,
+  onError: (error: Error) => void,
+  onReady: () => void,
+): OwnedClients {
+  const publisher = create(url);
+  const probeChannel = `eventrail:probe:${randomBytes(8).toString('hex')}`;
+  let waiting: { token: string; resolve: () => void } | undefined;
+  let tokens = 0;
+  const onProbe: Listener = (message) => {
+    if (waiting && message === waiting.token) waiting.resolve();
+  };
+  const watch = <C extends { on(event: 'error', listener: (err: unknown) => void): unknown }>(
+    client: C,
+  ): C => {
+    // Without an 'error' listener node-redis would crash the process on a lost connection.
+    client.on('error', (err: unknown) => {
+      onError(new EventrailError('broker-error', 'Redis connection error.', { cause: err }));
+    });
+    return client;
+  };
+  watch(publisher);
+  let subscriber = watch(duplicate(publisher));
+  const ready = Promise.all([publisher.connect(), subscriber.connect()]).then(async () => {
+    await subscriber.subscribe(probeChannel, onProbe);
+    subscriber.on('ready', onReady);
+  });
+  // Callers await `ready` themselves; this only keeps a failed connect from being unhandled.
+  ready.catch(onError);
+  return {
+    publisher,
+    subscriber: () => subscriber,
+    ready,
+    async recycle(patterns) {
+      const fresh = watch(duplicate(publisher));
+      await fresh.connect();
+      await fresh.subscribe(probeChannel, onProbe);
+      for (const { pattern, listener } of patterns) await fresh.pSubscribe(pattern, listener);
+      fresh.on('ready', onReady);
+      const old = subscriber;
+      subscriber = fresh;
+      old.destroy();
+    },
+    async probe(timeoutMs) {
+      const token = String(++tokens);
+      let timer: NodeJS.Timeout | undefined;
+      const received = new Promise<boolean>((resolve) => {
+        waiting = { token, resolve: () => resolve(true) };
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      });
+      try {
+        await publisher
+          .withAbortSignal(AbortSignal.timeout(timeoutMs))
+          .publish(probeChannel, token);
+        return await received;
+      } finally {
+        clearTimeout(timer);
+        waiting = undefined;
+      }
+    },
+    async close(closeTimeoutMs) {
+      await Promise.all(
+        [publisher, subscriber].map((client) => closeClient(client, closeTimeoutMs)),
+      );
+    },
+  };
+}

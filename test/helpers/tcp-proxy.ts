@@ -1,0 +1,65 @@
+/**
+ * A TCP proxy in front of a test Redis that can turn the subscriber's connection into a black hole:
+ * still open, nothing passes. That is the "open but dead" subscription a failover behind a proxy
+ * leaves, which only a liveness probe can find.
+ */
+import net from 'node:net';
+
+interface Pair {
+  readonly client: net.Socket;
+  readonly upstream: net.Socket;
+  subscriber: boolean;
+  dead: boolean;
+}
+
+export interface TcpProxy {
+  readonly url: string;
+  /** Stops forwarding, both ways, on every connection that has subscribed so far. */
+  blackholeSubscribers(): number;
+  close(): Promise<void>;
+}
+
+export async function startProxy(targetPort: number): Promise<TcpProxy> {
+  const pairs = new Set<Pair>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    const pair: Pair = { client, upstream, subscriber: false, dead: false };
+    pairs.add(pair);
+    client.on('data', (data) => {
+      if (/SUBSCRIBE/i.test(data.toString('latin1'))) pair.subscriber = true;
+      if (!pair.dead) upstream.write(data);
+    });
+    upstream.on('data', (data) => {
+      if (!pair.dead) client.write(data);
+    });
+    const end = (): void => {
+      pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', end).on('error', end);
+    upstream.on('close', end).on('error', end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    blackholeSubscribers() {
+      let count = 0;
+      for (const pair of pairs) {
+        if (pair.subscriber && !pair.dead) {
+          pair.dead = true;
+          count++;
+        }
+      }
+      return count;
+    },
+    async close() {
+      for (const pair of pairs) {
+        pair.client.destroy();
+        pair.upstream.destroy();
+      }
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
