@@ -142,6 +142,21 @@ export class Connection<P extends Principal = Principal> implements ClientInfo<P
   }
 
   /**
+   * Does not deliver an event (this connection caused it) but moves the client's id past it: an
+   * SSE frame with only an `id:` updates the browser's Last-Event-ID without firing an event, so
+   * a reconnect does not replay the tab's own change to it.
+   */
+  skip(frame: Frame, scope: number): void {
+    const position = frame.position;
+    const positions = this.positions;
+    if (!position || !positions || this.held || this.ended || this.congested) return;
+    const current = positions[scope];
+    if (current && !isAfter(position, current)) return;
+    positions[scope] = position;
+    this.write(Buffer.from(`id: ${this.eventId() ?? ''}\n\n`));
+  }
+
+  /**
    * Tells the client it may have missed events: it refreshes everything. `positions` is where it
    * stands afterwards. Returns false when the stream could not take it.
    */

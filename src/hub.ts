@@ -78,12 +78,14 @@ export class Hub<P extends Principal = Principal> {
     // A write can close a connection (backpressure), which removes it from these maps while we
     // iterate; Map iteration allows that and never visits an entry twice.
     for (const [connection, scope] of this.all) {
-      if (connection.id !== origin && connection.send(frame, scope)) recipients++;
+      if (connection.id === origin) connection.skip(frame, scope);
+      else if (connection.send(frame, scope)) recipients++;
     }
     const some = this.byTopic.get(topic);
     if (some !== undefined) {
       for (const [connection, scope] of some) {
-        if (connection.id !== origin && connection.send(frame, scope)) recipients++;
+        if (connection.id === origin) connection.skip(frame, scope);
+        else if (connection.send(frame, scope)) recipients++;
       }
     }
     return recipients;

@@ -213,6 +213,7 @@ describe('gym demo on demo:cluster, in Chromium', { skip }, () => {
     const pid = cluster.pidOf(victim);
     assert.ok(pid, `the pid of ${victim} in:\n${cluster.output()}`);
     const fragments = bob.fragmentRequests;
+    const eventsBefore = await bob.events();
     process.kill(pid, 'SIGTERM'); // a graceful stop: its streams end, browsers reconnect elsewhere
     await bob.page.waitForFunction(
       () => (window as unknown as { eventrail?: { state: string } }).eventrail?.state !== 'open',
@@ -228,6 +229,9 @@ describe('gym demo on demo:cluster, in Chromium', { skip }, () => {
     await bob.waitForStudents(expected, 10_000);
     assert.equal(bob.streamInstance, survivor, "bob's new stream is on the other instance");
     assert.equal(bob.fragmentRequests - fragments, 1, 'one refresh after the reconnect');
+    // The refresh came from the missed event itself, replayed from the history by the other
+    // instance (Last-Event-ID), not from a blind reload.
+    assert.equal((await bob.events()) - eventsBefore, 1, 'the missed event was replayed');
     assert.equal(await bob.state(), 'open');
     // And the new stream is live.
     const started = Date.now();
