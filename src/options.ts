@@ -89,12 +89,18 @@ function nonNegativeInteger(name: string, value: number | undefined, fallback: n
   return value;
 }
 
-// Headers the SSE contract depends on; a user header must not silently break the stream.
+// Headers the SSE contract depends on; a user header must not silently break the stream. The
+// HTTP/1-only connection headers are refused too: HTTP/2 forbids them (node drops them with a
+// warning), and the server manages connections itself.
 const RESERVED_HEADERS = new Set([
   'content-type',
   'cache-control',
   'content-length',
   'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'proxy-connection',
 ]);
 
 /** Fills defaults and checks every option, throwing a message that says what to change. */

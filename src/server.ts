@@ -1,7 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fetchRequest, fetchTransport } from './adapters/fetch.js';
-import { nodeRequest, nodeTransport } from './adapters/node.js';
+import {
+  type NodeRequest,
+  type NodeResponse,
+  nodeRequest,
+  nodeTransport,
+} from './adapters/node.js';
 import type { HeaderRecord, Transport } from './adapters/transport.js';
 import { Connection, type ConnectionOwner, HEARTBEAT } from './connection.js';
 import { Delivery } from './delivery.js';
@@ -30,8 +34,8 @@ export interface SseServerStats {
  * @public
  */
 export interface SseServer {
-  /** `(req, res)` handler for node:http and everything built on it. */
-  readonly handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  /** `(req, res)` handler for node:http (and everything built on it) and node:http2. */
+  readonly handler: (req: NodeRequest, res: NodeResponse) => Promise<void>;
   /** `(Request) => Response` handler for fetch-style servers. */
   readonly fetch: (request: Request) => Promise<Response>;
   /** Publishes through the server's broker. */

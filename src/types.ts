@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 import type { EventrailError } from './errors.js';
 
 /**
@@ -24,8 +25,11 @@ export interface SseRequest {
   readonly url: URL;
   /** The request headers. */
   readonly headers: Headers;
-  /** The framework's own request: an `IncomingMessage` on node:http, a `Request` on fetch servers. */
-  readonly raw: IncomingMessage | Request;
+  /**
+   * The framework's own request: an `IncomingMessage` on node:http, an `Http2ServerRequest` on
+   * node:http2, a `Request` on fetch servers.
+   */
+  readonly raw: IncomingMessage | Http2ServerRequest | Request;
 }
 
 /**

@@ -288,6 +288,7 @@ describe('server lifecycle and options', () => {
       { ...base, eventNamePrefix: 'app.' },
       { ...base, headers: { 'Content-Type': 'text/html' } },
       { ...base, headers: { 'X-A': 'a\r\nb' } },
+      { ...base, headers: { Connection: 'close' } },
     ];
     for (const options of bad) {
       assert.throws(

@@ -1,8 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { SseRequest } from '../types.js';
 import type { HeaderRecord, Transport } from './transport.js';
 
-function toHeaders(req: IncomingMessage): Headers {
+/** A node:http request, or node:http2's compatibility request. */
+export type NodeRequest = IncomingMessage | Http2ServerRequest;
+/** A node:http response, or node:http2's compatibility response. */
+export type NodeResponse = ServerResponse | Http2ServerResponse;
+
+function toHeaders(req: NodeRequest): Headers {
   const headers = new Headers();
   const raw = req.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) {
@@ -15,8 +21,11 @@ function toHeaders(req: IncomingMessage): Headers {
   return headers;
 }
 
-function toUrl(req: IncomingMessage): URL {
-  const host = req.headers.host ?? 'localhost';
+function toUrl(req: NodeRequest): URL {
+  // HTTP/2 sends the host as :authority, never as Host.
+  const authority = req.headers[':authority'];
+  const host =
+    (typeof authority === 'string' ? authority : undefined) ?? req.headers.host ?? 'localhost';
   const secure = 'encrypted' in req.socket && req.socket.encrypted === true;
   try {
     return new URL(req.url ?? '/', `${secure ? 'https' : 'http'}://${host}`);
@@ -27,7 +36,7 @@ function toUrl(req: IncomingMessage): URL {
 }
 
 /** The request as the resolver sees it. */
-export function nodeRequest(req: IncomingMessage): SseRequest {
+export function nodeRequest(req: NodeRequest): SseRequest {
   let url: URL | undefined;
   let headers: Headers | undefined;
   return {
@@ -45,8 +54,11 @@ export function nodeRequest(req: IncomingMessage): SseRequest {
   };
 }
 
-/** A transport over node:http's `(req, res)`, as Express, Koa (`ctx.req/res`) and Fastify (`reply.raw`) expose it. */
-export function nodeTransport(req: IncomingMessage, res: ServerResponse): Transport<void> {
+/**
+ * A transport over node:http's `(req, res)`, as Express, Koa (`ctx.req/res`) and Fastify
+ * (`reply.raw`) expose it, and over node:http2's compatibility API.
+ */
+export function nodeTransport(req: NodeRequest, res: NodeResponse): Transport<void> {
   const controller = new AbortController();
   const abort = (): void => controller.abort();
   res.once('close', abort);
@@ -56,23 +68,29 @@ export function nodeTransport(req: IncomingMessage, res: ServerResponse): Transp
     signal: controller.signal,
     reject(status: number, headers: HeaderRecord, body: string) {
       if (res.headersSent || res.destroyed) return;
-      res.writeHead(status, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' });
-      res.end(body);
+      const out = res as ServerResponse;
+      out.writeHead(status, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' });
+      out.end(body);
     },
     open(headers: HeaderRecord, first: Uint8Array, onDrain: () => void) {
-      const socket = res.socket;
-      // Events must not wait for Nagle; an SSE socket never times out on its own.
-      socket?.setNoDelay(true);
-      socket?.setTimeout(0);
-      res.on('drain', onDrain);
-      res.writeHead(200, headers);
+      // Over HTTP/1 the socket is this stream's alone: events must not wait for Nagle, and it never
+      // times out on its own. Over HTTP/2 the socket is the whole session's: leave it alone.
+      if (req.httpVersionMajor < 2) {
+        const socket = res.socket;
+        socket?.setNoDelay(true);
+        socket?.setTimeout(0);
+      }
+      // One response type for both versions: they share every member used here.
+      const out = res as ServerResponse;
+      out.on('drain', onDrain);
+      out.writeHead(200, headers);
       // Headers and the first bytes leave together, at once.
-      res.write(first);
+      out.write(first);
       return {
         sink: {
-          write: (chunk: Uint8Array) => res.write(chunk),
-          end: () => res.end(),
-          destroy: () => res.destroy(),
+          write: (chunk: Uint8Array) => out.write(chunk),
+          end: () => out.end(),
+          destroy: () => out.destroy(),
         },
         result: undefined,
       };

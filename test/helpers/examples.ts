@@ -1,0 +1,92 @@
+/**
+ * Runs an example server as a child process the way `npm run example:<name>` does, on PORT=0, and
+ * makes sure no child outlives the test process: killed by `stop()`, by the exit hook, and (on
+ * Linux) by the kernel if the test process dies by SIGKILL.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+
+/** Every framework example; each is `examples/<name>/server.ts` and `npm run example:<name>`. */
+export const EXAMPLES = ['node-http', 'express', 'fastify', 'hono', 'koa'] as const;
+export type Example = (typeof EXAMPLES)[number];
+
+/** A running example. */
+export interface RunningExample {
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
+  readonly child: ChildProcess;
+  /** Resolves with the exit code (null when killed by a signal). */
+  readonly exited: Promise<number | null>;
+  /** Everything it printed so far. */
+  output(): string;
+  /** SIGKILL (when still running), then waits for the exit. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+const START_TIMEOUT_MS = 20_000;
+
+const running = new Set<ChildProcess>();
+let hooked = false;
+
+// `setpriv --pdeathsig KILL` execs the command (same pid) and has the kernel kill it with us.
+const useSetpriv =
+  process.platform === 'linux' &&
+  spawnSync('setpriv', ['--pdeathsig', 'KILL', 'true'], { stdio: 'ignore' }).status === 0;
+
+function killAll(): void {
+  for (const child of running) child.kill('SIGKILL');
+  running.clear();
+}
+
+/** Starts `file` with `env` on PORT=0 and resolves once it printed its `http://localhost:<port>`. */
+export async function startExample(
+  file: string,
+  env: Record<string, string> = {},
+): Promise<RunningExample> {
+  if (!hooked) {
+    hooked = true;
+    process.on('exit', killAll);
+  }
+  const node = [process.execPath, '--conditions=eventrail-src', '--import', 'tsx', file];
+  const [command, ...args] = useSetpriv ? ['setpriv', '--pdeathsig', 'KILL', ...node] : node;
+  const child = spawn(command as string, args, {
+    env: { ...process.env, PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(child);
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => {
+      running.delete(child);
+      resolve(code);
+    });
+  });
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  };
+  const url = await new Promise<string>((resolve, reject) => {
+    const fail = (why: string): void => {
+      clearTimeout(timer);
+      void stop();
+      reject(new Error(`${file} ${why}:\n${output}`));
+    };
+    const timer = setTimeout(
+      () => fail(`did not start within ${START_TIMEOUT_MS} ms`),
+      START_TIMEOUT_MS,
+    );
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+    });
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+      const match = /http:\/\/localhost:(\d+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(`http://127.0.0.1:${match[1]}`);
+      }
+    });
+    child.once('error', (err) => fail(`could not be spawned (${err.message})`));
+    void exited.then((code) => fail(`exited with ${code} before listening`));
+  });
+  return { url, child, exited, output: () => output, stop };
+}
