@@ -23,6 +23,17 @@ export interface Sink {
   end(): void;
   /** Drops the stream and whatever is buffered for it, at once. */
   destroy(): void;
+  /** Bytes written but not yet handed to the network. */
+  buffered(): number;
+}
+
+/** How much a connection may buffer, and what happens beyond. */
+export interface BufferLimits {
+  /** Events waiting before backpressure applies. */
+  readonly bufferSize: number;
+  /** Bytes waiting before backpressure applies. */
+  readonly maxBufferedBytes: number;
+  readonly policy: BackpressurePolicy;
 }
 
 /** What a connection reports back to the server that owns it. */
@@ -51,6 +62,10 @@ export class Connection<P extends Principal = Principal> implements ClientInfo<P
   private held: Array<[Frame, number]> | undefined = [];
   /** An event was dropped or could not be held: the client must resync before anything else. */
   private lost = false;
+  /** `coalesce`: the newest waiting frame of each event name, oldest name first. */
+  private coalesced: Map<string, [Frame, number]> | undefined;
+  /** When the stream opened (ms since epoch), for the lifetime limit. */
+  readonly openedAt = Date.now();
 
   constructor(
     readonly id: string,
@@ -62,8 +77,7 @@ export class Connection<P extends Principal = Principal> implements ClientInfo<P
     readonly idTag: string,
     /** Per scope, the last position written; undefined without a history. */
     public positions: Position[] | undefined,
-    private readonly bufferSize: number,
-    private readonly policy: BackpressurePolicy,
+    private readonly limits: BufferLimits,
     private readonly owner: ConnectionOwner<P>,
   ) {}
 
@@ -125,9 +139,10 @@ export class Connection<P extends Principal = Principal> implements ClientInfo<P
       const current = positions[scope];
       if (current && !isAfter(position, current)) return false;
     }
-    if (this.congested && this.pending >= this.bufferSize) {
-      this.owner.onBackpressure(this, this.policy, frame.event);
-      if (this.policy === 'disconnect') this.close('backpressure');
+    if (this.congested && this.limits.policy === 'coalesce') return this.coalesce(frame, scope);
+    if (this.congested && this.overLimit()) {
+      this.owner.onBackpressure(this, this.limits.policy, frame.event);
+      if (this.limits.policy === 'disconnect') this.close('backpressure');
       // A dropped event with an id leaves a gap the client must hear about.
       else if (position) this.lost = true;
       return false;
@@ -177,10 +192,42 @@ export class Connection<P extends Principal = Principal> implements ClientInfo<P
     if (!this.ended && !this.congested && !this.held) this.write(chunk);
   }
 
-  /** The transport's buffer has emptied. */
+  /** The transport's buffer has emptied: what was coalesced meanwhile goes out now. */
   drained(): void {
     this.congested = false;
     this.pending = 0;
+    const waiting = this.coalesced;
+    this.coalesced = undefined;
+    if (this.lost) this.resync();
+    if (waiting) for (const [frame, scope] of waiting.values()) this.sendNow(frame, scope);
+  }
+
+  private overLimit(): boolean {
+    const { bufferSize, maxBufferedBytes } = this.limits;
+    return this.pending >= bufferSize || (this.sink?.buffered() ?? 0) > maxBufferedBytes;
+  }
+
+  /**
+   * While the client is slow, an event replaces the waiting one of the same name (the newer
+   * invalidation covers the older); past the bound they all collapse into one resync.
+   */
+  private coalesce(frame: Frame, scope: number): boolean {
+    if (this.lost) {
+      // Already collapsed into a resync: this event is covered by it.
+      this.owner.onBackpressure(this, 'coalesce', frame.event);
+      return false;
+    }
+    const map = (this.coalesced ??= new Map());
+    const name = frame.event.name;
+    // Re-insert so that the map stays in order of the newest event of each name.
+    if (map.delete(name)) this.owner.onBackpressure(this, 'coalesce', frame.event);
+    map.set(name, [frame, scope]);
+    if (map.size > this.limits.bufferSize) {
+      this.owner.onBackpressure(this, 'coalesce', frame.event);
+      map.clear();
+      this.lost = true;
+    }
+    return true;
   }
 
   /** The peer went away (socket closed, request aborted). */
@@ -189,14 +236,14 @@ export class Connection<P extends Principal = Principal> implements ClientInfo<P
   }
 
   /**
-   * Ends the stream. `server-closed` first sends `retry` (when given) and lets buffered bytes go
-   * out; anything else drops them at once.
+   * Ends the stream. `server-closed` and `expired` first send `retry` (when given) and let
+   * buffered bytes go out; anything else drops them at once.
    */
   close(reason: DisconnectReason, retry?: Uint8Array): void {
     if (this.ended) return;
     // Detach first: ending the sink may report the peer as gone, which must not count twice.
     this.finish(reason);
-    if (reason === 'server-closed') {
+    if (reason === 'server-closed' || reason === 'expired') {
       if (retry) this.sink?.write(retry);
       this.sink?.end();
     } else this.sink?.destroy();

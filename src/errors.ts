@@ -6,6 +6,8 @@
  * - `invalid-pattern`: a router returned a pattern that is not `{scope}:{scope_id}:{topic|*}`.
  * - `invalid-event-type`: an event type is empty, too long or holds CR, LF or NUL.
  * - `invalid-data`: event data cannot be serialised to JSON.
+ * - `payload-too-large`: the serialised event is over `maxPayloadBytes`.
+ * - `limit-exceeded`: a connection or route limit refused a request (reported through `onError`).
  * - `unauthorized`: the principal resolver refused the request (answered with 401).
  * - `broker-closed`: the broker was used after `close()`.
  * - `broker-error`: the broker (Redis) failed a publish or a subscription.
@@ -20,6 +22,8 @@ export type EventrailErrorCode =
   | 'invalid-pattern'
   | 'invalid-event-type'
   | 'invalid-data'
+  | 'payload-too-large'
+  | 'limit-exceeded'
   | 'unauthorized'
   | 'broker-closed'
   | 'broker-error'

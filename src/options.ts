@@ -1,4 +1,5 @@
 import { EventrailError } from './errors.js';
+import { type LimitOptions, type ResolvedLimits, resolveLimits } from './limits.js';
 import { assertEventType } from './naming.js';
 import type {
   BackpressurePolicy,
@@ -15,7 +16,7 @@ import type {
  * default is the Go eventrail's.
  * @public
  */
-export interface SseServerOptions<P extends Principal = Principal> {
+export interface SseServerOptions<P extends Principal = Principal> extends LimitOptions {
   /** Where events come from: `createMemoryBroker()` or `createRedisBroker(...)`. */
   broker: Broker;
   /** Request -> principal; throw to answer 401. */
@@ -39,7 +40,7 @@ export interface SseServerOptions<P extends Principal = Principal> {
   headers?: Readonly<Record<string, string>>;
   /** Events a client may have waiting to be written before backpressure applies. @defaultValue `128` */
   bufferSize?: number;
-  /** What happens when a client's buffer is full: cut it (it reconnects) or skip events. @defaultValue `'disconnect'` */
+  /** What happens when a client's buffer is full: cut it (it reconnects), skip events, or coalesce them. @defaultValue `'disconnect'` */
   backpressure?: BackpressurePolicy;
   /** How long a scope's broker subscription outlives its last client. @defaultValue `300000` (5 min) */
   hubIdleTimeoutMs?: number;
@@ -76,6 +77,7 @@ export interface ResolvedOptions<P extends Principal> {
   readonly hubIdleTimeoutMs: number;
   readonly encoder: EventEncoder | undefined;
   readonly hooks: ServerHooks<P>;
+  readonly limits: ResolvedLimits;
 }
 
 function invalid(message: string): never {
@@ -124,8 +126,10 @@ export function resolveOptions<P extends Principal>(
       invalid('eventNamePrefix must not end with "." (it is added for you).');
   }
   const backpressure = options.backpressure ?? DEFAULTS.backpressure;
-  if (backpressure !== 'disconnect' && backpressure !== 'drop') {
-    invalid(`backpressure must be 'disconnect' or 'drop', got ${JSON.stringify(backpressure)}.`);
+  if (backpressure !== 'disconnect' && backpressure !== 'drop' && backpressure !== 'coalesce') {
+    invalid(
+      `backpressure must be 'disconnect', 'drop' or 'coalesce', got ${JSON.stringify(backpressure)}.`,
+    );
   }
   const bufferSize = nonNegativeInteger('bufferSize', options.bufferSize, DEFAULTS.bufferSize);
   if (bufferSize < 1) invalid('bufferSize must be at least 1.');
@@ -163,5 +167,6 @@ export function resolveOptions<P extends Principal>(
     ),
     encoder: options.encoder,
     hooks: options.hooks ?? {},
+    limits: resolveLimits(options),
   };
 }

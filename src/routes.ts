@@ -9,13 +9,22 @@ export type RouteTable = Map<string, Set<string> | null>;
 
 /**
  * Validates what a router returned and groups it by scope.
- * @throws {@link EventrailError} `invalid-pattern`
+ * @throws {@link EventrailError} `invalid-pattern`, or `limit-exceeded` past `maxRoutes`
  */
-export function buildRouteTable(patterns: unknown): { table: RouteTable; patterns: string[] } {
+export function buildRouteTable(
+  patterns: unknown,
+  maxRoutes = Number.POSITIVE_INFINITY,
+): { table: RouteTable; patterns: string[] } {
   if (!Array.isArray(patterns)) {
     throw new EventrailError(
       'invalid-pattern',
       `The router must return an array of patterns, got ${typeof patterns}.`,
+    );
+  }
+  if (patterns.length > maxRoutes) {
+    throw new EventrailError(
+      'limit-exceeded',
+      `The router returned ${patterns.length} patterns, over maxRoutesPerPrincipal (${maxRoutes}).`,
     );
   }
   const table: RouteTable = new Map();

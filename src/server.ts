@@ -91,6 +91,29 @@ export function createSseServer<P extends Principal = Principal>(
   const headers: HeaderRecord = { ...config.headers, ...SSE_HEADERS };
   const retryChunk = Buffer.from(formatRetry(config.retryMs));
   const connections = new Map<Connection<P>, Membership<P>[]>();
+  const { limits } = config;
+  const bufferLimits = {
+    bufferSize: config.bufferSize,
+    maxBufferedBytes: limits.maxBufferedBytes,
+    policy: config.backpressure,
+  };
+  /** Open (and opening) streams per principal, for `maxConnectionsPerPrincipal`. */
+  const perPrincipal = new Map<string, number>();
+  /** Admitted streams, open or still opening, for `maxConnections`. */
+  let admitted = 0;
+  const principalKey = (p: Principal): string => `${p.scopeId}\u0000${p.userId}`;
+
+  function admit(key: string): void {
+    admitted++;
+    perPrincipal.set(key, (perPrincipal.get(key) ?? 0) + 1);
+  }
+
+  function unadmit(key: string): void {
+    admitted--;
+    const held = (perPrincipal.get(key) ?? 1) - 1;
+    if (held > 0) perPrincipal.set(key, held);
+    else perPrincipal.delete(key);
+  }
   let closing: Promise<void> | undefined;
 
   function report(error: unknown): void {
@@ -138,6 +161,7 @@ export function createSseServer<P extends Principal = Principal>(
       const memberships = connections.get(connection);
       if (memberships === undefined) return;
       connections.delete(connection);
+      unadmit(principalKey(connection.principal));
       for (const { hub, topics } of memberships) {
         hub.remove(connection, topics);
         subscriptions.release(hub);
@@ -147,10 +171,37 @@ export function createSseServer<P extends Principal = Principal>(
   };
 
   /** Ends the request with only a `retry:` hint: the browser comes back later (or elsewhere). */
-  function retryLater<R>(transport: Transport<R>): R {
-    const { sink, result } = transport.open(headers, retryChunk, () => {});
+  function retryLater<R>(
+    transport: Transport<R>,
+    chunk: Uint8Array = retryChunk,
+    extra?: HeaderRecord,
+  ): R {
+    const { sink, result } = transport.open(
+      extra ? { ...headers, ...extra } : headers,
+      chunk,
+      () => {},
+    );
     sink.end();
     return result;
+  }
+
+  /** A refusal by a connection limit: come back much later, spread out; never a status that stops the browser. */
+  function refuseForLimit<R>(transport: Transport<R>, what: string, extra: HeaderRecord): R {
+    report(
+      new EventrailError('limit-exceeded', `${what}: a connection was refused (it retries later).`),
+    );
+    const delay = limits.limitRetryMs + Math.floor(Math.random() * (limits.limitRetryMs / 2 + 1));
+    return retryLater(transport, Buffer.from(`: ${what}\n${formatRetry(delay)}`), extra);
+  }
+
+  /** CORS headers for an allowed cross-origin request; null when the origin is refused. */
+  function corsHeaders(request: SseRequest): HeaderRecord | null {
+    const origin = request.headers.get('origin');
+    if (limits.allowedOrigins === undefined || origin === null) return {};
+    if (!limits.allowedOrigins.has(origin)) return null;
+    const cors: HeaderRecord = { 'Access-Control-Allow-Origin': origin, Vary: 'Origin' };
+    if (limits.allowCredentials) cors['Access-Control-Allow-Credentials'] = 'true';
+    return cors;
   }
 
   /** A `retry:` spread over the drain jitter, so that drained browsers do not return at once. */
@@ -191,8 +242,11 @@ export function createSseServer<P extends Principal = Principal>(
 
   async function handle<R>(request: SseRequest, transport: Transport<R>): Promise<R> {
     if (closing) return retryLater(transport);
+    // A foreign origin is refused before anything is resolved, subscribed or counted.
+    const cors = corsHeaders(request);
+    if (cors === null) return transport.reject(403, {}, 'Forbidden\n');
     if (request.method !== 'GET') {
-      return transport.reject(405, { Allow: 'GET' }, 'Method Not Allowed\n');
+      return transport.reject(405, { ...cors, Allow: 'GET' }, 'Method Not Allowed\n');
     }
     let principal: P;
     try {
@@ -209,20 +263,28 @@ export function createSseServer<P extends Principal = Principal>(
     }
     let routes: ReturnType<typeof buildRouteTable>;
     try {
-      routes = buildRouteTable(config.router(principal));
+      routes = buildRouteTable(config.router(principal), limits.maxRoutesPerPrincipal);
     } catch (err) {
       report(err);
-      return transport.reject(500, {}, 'Internal Server Error\n');
+      return transport.reject(500, cors, 'Internal Server Error\n');
     }
     // Nothing to receive: 204 tells the browser to stop reconnecting.
-    if (routes.table.size === 0) return transport.reject(204, {}, '');
+    if (routes.table.size === 0) return transport.reject(204, cors, '');
+    const key = principalKey(principal);
+    if (admitted >= limits.maxConnections) return refuseForLimit(transport, 'maxConnections', cors);
+    if ((perPrincipal.get(key) ?? 0) >= limits.maxConnectionsPerPrincipal) {
+      return refuseForLimit(transport, 'maxConnectionsPerPrincipal', cors);
+    }
+    // Counted from here, before any await, so that concurrent requests cannot overshoot.
+    admit(key);
     const keys = [...routes.table.keys()].sort();
     let hubs: Hub<P>[];
     try {
       hubs = await acquireAll(keys);
     } catch (err) {
+      unadmit(key);
       report(err);
-      return retryLater(transport);
+      return retryLater(transport, retryChunk, cors);
     }
     const tag = scopeTag(keys);
     const lastEventId =
@@ -236,8 +298,7 @@ export function createSseServer<P extends Principal = Principal>(
       keys,
       tag,
       undefined,
-      config.bufferSize,
-      config.backpressure,
+      bufferLimits,
       owner,
     );
     // Join the hubs before reading positions: live events are held from here on, none is missed.
@@ -258,7 +319,7 @@ export function createSseServer<P extends Principal = Principal>(
       id: connection.eventId(),
     });
     const { sink, result } = transport.open(
-      headers,
+      { ...headers, ...cors },
       Buffer.concat([retryChunk, Buffer.from(hello)]),
       () => connection.drained(),
     );
@@ -282,12 +343,29 @@ export function createSseServer<P extends Principal = Principal>(
       : undefined;
   heartbeat?.unref();
 
+  // Streams past their lifetime are drained (checked a few times per lifetime, at most every
+  // minute): the browser reconnects, is authenticated again, and resumes from its id.
+  const lifetime = limits.maxConnectionLifetimeMs;
+  const sweep =
+    lifetime > 0
+      ? setInterval(
+          () => {
+            const oldest = Date.now() - lifetime;
+            for (const connection of [...connections.keys()]) {
+              if (connection.openedAt <= oldest) connection.close('expired', drainRetry());
+            }
+          },
+          Math.max(50, Math.min(lifetime / 4, 60_000)),
+        )
+      : undefined;
+  sweep?.unref();
+
   const onAbort = (): void => void server.close();
 
   const server: SseServer = {
     handler: (req, res) => handle(nodeRequest(req), nodeTransport(req, res)),
     fetch: (request) => handle(fetchRequest(request), fetchTransport(request)),
-    publisher: createPublisher({ broker: config.broker }),
+    publisher: createPublisher({ broker: config.broker, maxPayloadBytes: limits.maxPayloadBytes }),
     get closed() {
       return closing !== undefined;
     },
@@ -296,6 +374,7 @@ export function createSseServer<P extends Principal = Principal>(
       closing ??= (async () => {
         config.signal?.removeEventListener('abort', onAbort);
         clearInterval(heartbeat);
+        clearInterval(sweep);
         // Drain: each browser gets its own retry delay and comes back (elsewhere) with its id.
         for (const connection of [...connections.keys()])
           connection.close('server-closed', drainRetry());

@@ -163,11 +163,22 @@ export interface OutgoingEvent {
  */
 export type EventEncoder = (message: BrokerMessage, prefix: string) => OutgoingEvent | null;
 
-/** What the server does when a client's buffer is full. @public */
-export type BackpressurePolicy = 'disconnect' | 'drop';
+/**
+ * What the server does when a client's buffer is full: `disconnect` cuts it (it reconnects and
+ * resumes), `drop` skips events (then resyncs it), `coalesce` keeps only the newest pending event
+ * of each name (an invalidation merges with a newer one of its kind) and, past the bound, one
+ * resync.
+ * @public
+ */
+export type BackpressurePolicy = 'disconnect' | 'drop' | 'coalesce';
 
 /** Why a client went away. @public */
-export type DisconnectReason = 'client-closed' | 'backpressure' | 'server-closed' | 'error';
+export type DisconnectReason =
+  | 'client-closed'
+  | 'backpressure'
+  | 'server-closed'
+  | 'expired'
+  | 'error';
 
 /** A connected client, as hooks see it. @public */
 export interface ClientInfo<P extends Principal = Principal> {

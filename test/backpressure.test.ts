@@ -36,6 +36,9 @@ async function run(policy: BackpressurePolicy) {
     router: queryRouter,
     bufferSize: 4,
     backpressure: policy,
+    // These tests are about the event count; the byte bound gets its own test.
+    maxBufferedBytes: 64 * 1024 * 1024,
+    maxPayloadBytes: 1024 * 1024,
     hooks: {
       onClientDropped: (_c, action) => drops.push(action),
       onClientDisconnect: (_c, reason) => disconnects.push(reason),

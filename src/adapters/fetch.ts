@@ -1,8 +1,8 @@
 import type { SseRequest } from '../types.js';
 import type { HeaderRecord, Transport } from './transport.js';
 
-/** Chunks a fetch stream may hold unread before it counts as congested (node's mark is 16 KiB). */
-const STREAM_HIGH_WATER_MARK = 16;
+/** Bytes a fetch stream may hold unread before it counts as congested (node's mark too). */
+const STREAM_HIGH_WATER_MARK = 16 * 1024;
 
 /** The request as the resolver sees it. */
 export function fetchRequest(request: Request): SseRequest {
@@ -47,7 +47,7 @@ export function fetchTransport(request: Request): Transport<Response> {
             abort();
           },
         },
-        { highWaterMark: STREAM_HIGH_WATER_MARK, size: () => 1 },
+        { highWaterMark: STREAM_HIGH_WATER_MARK, size: (chunk) => chunk.byteLength },
       );
       return {
         sink: {
@@ -60,6 +60,9 @@ export function fetchTransport(request: Request): Transport<Response> {
             if (done) return;
             done = true;
             stream.close();
+          },
+          buffered() {
+            return STREAM_HIGH_WATER_MARK - (stream.desiredSize ?? STREAM_HIGH_WATER_MARK);
           },
           destroy() {
             if (done) return;

@@ -91,6 +91,7 @@ export function nodeTransport(req: NodeRequest, res: NodeResponse): Transport<vo
           write: (chunk: Uint8Array) => out.write(chunk),
           end: () => out.end(),
           destroy: () => out.destroy(),
+          buffered: () => out.writableLength,
         },
         result: undefined,
       };

@@ -1,0 +1,145 @@
+import { EventrailError } from './errors.js';
+
+/**
+ * Limits of `createSseServer`: what one process and one principal may hold. Every refusal is
+ * chosen knowing that a browser's EventSource stops for good on any status but 200 (see README:
+ * Limits).
+ * @public
+ */
+export interface LimitOptions {
+  /** Open streams per process; more get `retry: limitRetryMs` and an ended stream. @defaultValue `10000` */
+  maxConnections?: number;
+  /** Open streams per principal (`scopeId` + `userId`): tabs of one user. @defaultValue `32` */
+  maxConnectionsPerPrincipal?: number;
+  /** Patterns a router may return for one principal; more is a 500 (a bug in the router). @defaultValue `64` */
+  maxRoutesPerPrincipal?: number;
+  /**
+   * A stream older than this is drained like on shutdown: the browser reconnects, is
+   * authenticated again and resumes with its Last-Event-ID. 0 keeps streams forever.
+   * @defaultValue `3600000` (1 h)
+   */
+  maxConnectionLifetimeMs?: number;
+  /** The `retry:` (plus up to 50% jitter) given to a client refused by a connection limit. @defaultValue `30000` */
+  limitRetryMs?: number;
+  /**
+   * Bytes a client may have waiting in its socket before backpressure applies, whatever the
+   * number of events. @defaultValue `1048576` (1 MiB)
+   */
+  maxBufferedBytes?: number;
+  /**
+   * Origins allowed to open a stream cross-origin, e.g. `['https://app.example.com']`. A request
+   * with another `Origin` gets 403 before anything is resolved, subscribed or counted. Unset:
+   * no check (same-origin pages; browsers block cross-origin reads without CORS headers anyway).
+   */
+  allowedOrigins?: readonly string[];
+  /** Send `Access-Control-Allow-Credentials: true` to allowed origins (cookies cross-origin). @defaultValue `false` */
+  allowCredentials?: boolean;
+  /** The largest payload `server.publisher` publishes, in bytes of JSON. @defaultValue `65536` */
+  maxPayloadBytes?: number;
+}
+
+/** The defaults of {@link LimitOptions}. @public */
+export const LIMIT_DEFAULTS = {
+  maxConnections: 10_000,
+  maxConnectionsPerPrincipal: 32,
+  maxRoutesPerPrincipal: 64,
+  maxConnectionLifetimeMs: 3_600_000,
+  limitRetryMs: 30_000,
+  maxBufferedBytes: 1_048_576,
+  allowCredentials: false,
+  maxPayloadBytes: 65_536,
+} as const;
+
+export type ResolvedLimits = Required<Omit<LimitOptions, 'allowedOrigins'>> & {
+  readonly allowedOrigins: ReadonlySet<string> | undefined;
+};
+
+function count(name: string, value: number | undefined, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < min) {
+    throw new EventrailError(
+      'invalid-option',
+      `${name} must be a whole number >= ${min}, got ${String(value)}.`,
+    );
+  }
+  return value;
+}
+
+/** Fills the limit defaults and checks them. */
+export function resolveLimits(options: LimitOptions): ResolvedLimits {
+  let origins: Set<string> | undefined;
+  if (options.allowedOrigins !== undefined) {
+    if (!Array.isArray(options.allowedOrigins)) {
+      throw new EventrailError(
+        'invalid-option',
+        'allowedOrigins must be an array such as ["https://app.example.com"].',
+      );
+    }
+    origins = new Set();
+    for (const origin of options.allowedOrigins) {
+      if (origin === '*') {
+        throw new EventrailError(
+          'invalid-option',
+          'allowedOrigins must list origins: "*" would let any site read your users\' events. Leave it unset for same-origin pages.',
+        );
+      }
+      let parsed: URL;
+      try {
+        parsed = new URL(origin);
+      } catch {
+        throw new EventrailError(
+          'invalid-option',
+          `allowedOrigins: ${JSON.stringify(origin)} is not an origin like "https://app.example.com".`,
+        );
+      }
+      if (parsed.origin !== origin) {
+        throw new EventrailError(
+          'invalid-option',
+          `allowedOrigins: write ${JSON.stringify(parsed.origin)}, not ${JSON.stringify(origin)}.`,
+        );
+      }
+      origins.add(origin);
+    }
+  }
+  return {
+    maxConnections: count(
+      'maxConnections',
+      options.maxConnections,
+      LIMIT_DEFAULTS.maxConnections,
+      1,
+    ),
+    maxConnectionsPerPrincipal: count(
+      'maxConnectionsPerPrincipal',
+      options.maxConnectionsPerPrincipal,
+      LIMIT_DEFAULTS.maxConnectionsPerPrincipal,
+      1,
+    ),
+    maxRoutesPerPrincipal: count(
+      'maxRoutesPerPrincipal',
+      options.maxRoutesPerPrincipal,
+      LIMIT_DEFAULTS.maxRoutesPerPrincipal,
+      1,
+    ),
+    maxConnectionLifetimeMs: count(
+      'maxConnectionLifetimeMs',
+      options.maxConnectionLifetimeMs,
+      LIMIT_DEFAULTS.maxConnectionLifetimeMs,
+      0,
+    ),
+    limitRetryMs: count('limitRetryMs', options.limitRetryMs, LIMIT_DEFAULTS.limitRetryMs, 0),
+    maxBufferedBytes: count(
+      'maxBufferedBytes',
+      options.maxBufferedBytes,
+      LIMIT_DEFAULTS.maxBufferedBytes,
+      1024,
+    ),
+    allowedOrigins: origins,
+    allowCredentials: options.allowCredentials ?? LIMIT_DEFAULTS.allowCredentials,
+    maxPayloadBytes: count(
+      'maxPayloadBytes',
+      options.maxPayloadBytes,
+      LIMIT_DEFAULTS.maxPayloadBytes,
+      64,
+    ),
+  };
+}
