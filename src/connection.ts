@@ -217,7 +217,8 @@ export class Connection<P extends Principal = Principal> implements ClientInfo<P
       this.owner.onBackpressure(this, 'coalesce', frame.event);
       return false;
     }
-    const map = (this.coalesced ??= new Map());
+    this.coalesced ??= new Map();
+    const map = this.coalesced;
     const name = frame.event.name;
     // Re-insert so that the map stays in order of the newest event of each name.
     if (map.delete(name)) this.owner.onBackpressure(this, 'coalesce', frame.event);
