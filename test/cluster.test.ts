@@ -142,3 +142,49 @@ describe('three instances on one Redis', { skip: redisSkipReason() }, () => {
     monitor.close();
   });
 });
+
+describe('two applications on one Redis', { skip: redisSkipReason() }, () => {
+  it('never see each other’s events or history under different prefixes', async () => {
+    const redis = await startRedis();
+    const billing = createRedisBroker({ url: redis.url, prefix: 'billing:' });
+    const crm = createRedisBroker({ url: redis.url, prefix: 'crm:' });
+    const options = { resolver: queryResolver, router: queryRouter, eventNamePrefix: 'app' };
+    const a = await startApp('node:http', { ...options, broker: billing });
+    const b = await startApp('node:http', { ...options, broker: crm });
+    const ca = openSource(`${a.url}/events?scope=1`, NAMES);
+    const cb = openSource(`${b.url}/events?scope=1`, NAMES);
+    await Promise.all([ca.opened, cb.opened]);
+    await waitFor(() => ca.connectionId() !== undefined && cb.connectionId() !== undefined, 'ids');
+    await a.sse.publisher.publishEvent('gym:1:students', {
+      eventType: 'students.changed',
+      data: 'billing',
+    });
+    await b.sse.publisher.publishEvent('gym:1:students', {
+      eventType: 'students.changed',
+      data: 'crm',
+    });
+    await waitFor(() => ca.events.length === 1 && cb.events.length === 1, 'one event each');
+    await sleep(200);
+    assert.deepEqual(
+      ca.events.map((e) => e.data),
+      ['"billing"'],
+    );
+    assert.deepEqual(
+      cb.events.map((e) => e.data),
+      ['"crm"'],
+    );
+    const keys = (await redisCli(redis.port, 'KEYS', '*history*')).split('\n').sort();
+    assert.deepEqual(keys, ['billing:eventrail:history:{gym:1}', 'crm:eventrail:history:{gym:1}']);
+    assert.throws(
+      () => createRedisBroker({ url: redis.url, prefix: 'x*' }),
+      (e) => e instanceof EventrailError,
+    );
+    ca.close();
+    cb.close();
+    await a.stop();
+    await b.stop();
+    await billing.close();
+    await crm.close();
+    await redis.stop();
+  });
+});

@@ -24,7 +24,7 @@ local now = redis.call('TIME')
 local oldest = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[4])
 if oldest > 0 then redis.call('XTRIM', KEYS[1], 'MINID', '~', oldest) end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-redis.call('PUBLISH', ARGV[1], string.sub(ARGV[2], 1, -2) .. ',"${ANNOUNCED_ID_FIELD}":"' .. id .. '"}')
+redis.call('PUBLISH', ARGV[5], string.sub(ARGV[2], 1, -2) .. ',"${ANNOUNCED_ID_FIELD}":"' .. id .. '"}')
 return id
 `);
 
@@ -70,6 +70,8 @@ function fields(raw: unknown): Map<string, string> {
 /** Options of the Redis Streams history. */
 export interface RedisHistoryOptions {
   readonly keyPrefix: string;
+  /** Prepended to the channel an event is announced on (the stored channel stays bare). */
+  readonly channelPrefix: string;
   readonly historySize: number;
   readonly historyTtlMs: number;
 }
@@ -91,6 +93,7 @@ export function createRedisHistory(
           payload,
           String(options.historySize),
           ttl,
+          options.channelPrefix + channel,
         ]),
       );
     },

@@ -59,7 +59,14 @@ export interface RedisBrokerOptions extends HistoryLimits {
    * @defaultValue `true`
    */
   history?: boolean;
-  /** Prefix of the history stream keys. @defaultValue `'eventrail:history:'` */
+  /**
+   * Prepended to every channel and pattern in Redis (and to the history keys), so that several
+   * applications can share one Redis without seeing each other's events: `prefix: 'billing:'`
+   * publishes `gym:1:students` as `billing:gym:1:students`. No glob characters or whitespace.
+   * @defaultValue `''`
+   */
+  prefix?: string;
+  /** Prefix of the history stream keys. @defaultValue `` `${prefix}eventrail:history:` `` */
   historyKeyPrefix?: string;
   /**
    * How often the broker checks that its subscription still receives, by publishing a token on a
@@ -103,6 +110,13 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
   const publishTimeoutMs = options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
   if (!Number.isFinite(publishTimeoutMs) || publishTimeoutMs <= 0) {
     throw new EventrailError('invalid-option', 'publishTimeoutMs must be a positive number of ms.');
+  }
+  const prefix = options.prefix ?? '';
+  if (typeof prefix !== 'string' || /[\s*?[\]^\\]/.test(prefix)) {
+    throw new EventrailError(
+      'invalid-option',
+      'prefix must be a string without whitespace or Redis glob characters (* ? [ ] ^ \\), e.g. "billing:".',
+    );
   }
   const onError = (error: Error): void => options.onError?.(error);
   let owned: OwnedClients | undefined;
@@ -195,7 +209,8 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
         },
       },
       {
-        keyPrefix: options.historyKeyPrefix ?? 'eventrail:history:',
+        keyPrefix: options.historyKeyPrefix ?? `${prefix}eventrail:history:`,
+        channelPrefix: prefix,
         historySize: options.historySize ?? HISTORY_DEFAULTS.historySize,
         historyTtlMs: options.historyTtlMs ?? HISTORY_DEFAULTS.historyTtlMs,
       },
@@ -217,9 +232,11 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
 
   return {
     history,
-    async subscribe(pattern, onMessage, onGap): Promise<BrokerSubscription> {
+    async subscribe(bare, onMessage, onGap): Promise<BrokerSubscription> {
       assertOpen();
-      const listener: RedisPubSubListener = (payload, channel) => {
+      const pattern = prefix + bare;
+      const listener: RedisPubSubListener = (payload, prefixed) => {
+        const channel = prefixed.slice(prefix.length);
         const id = announcedId(payload);
         const message: BrokerMessage =
           id === undefined ? { channel, payload } : { channel, payload, id };
@@ -262,7 +279,7 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
       };
     },
     async publish(channel, payload) {
-      await bounded(`PUBLISH ${channel}`, () => abortable().publish(channel, payload));
+      await bounded(`PUBLISH ${channel}`, () => abortable().publish(prefix + channel, payload));
     },
     close() {
       closed ??= (async () => {
