@@ -33,6 +33,11 @@ const sse = createSseServer({
   broker,
   signal: shutdown.signal,
   eventNamePrefix: 'app',
+  // Every client here is the same principal (user 1), and load tests open thousands of
+  // streams: lift the per-principal cap (default 32 tabs) to the process cap. A real app
+  // keeps the defaults.
+  maxConnections: 50_000,
+  maxConnectionsPerPrincipal: 50_000,
   resolver(request) {
     const scopeId = parseScope(request.url.searchParams.get('scope'));
     if (scopeId === undefined) throw new Error('scope must be a positive integer');

@@ -89,6 +89,11 @@ export function createDemo(framework: string): Demo {
     broker,
     signal: shutdown.signal,
     eventNamePrefix: 'app',
+    // Every client here is the same principal (user 1), and load tests open thousands of
+    // streams: lift the per-principal cap (default 32 tabs) to the process cap. A real app
+    // keeps the defaults.
+    maxConnections: 50_000,
+    maxConnectionsPerPrincipal: 50_000,
     ...(idle ? { hubIdleTimeoutMs: Number(idle) } : {}),
     resolver(request) {
       const scopeId = parseScope(request.url.searchParams.get('scope'));
