@@ -40,6 +40,8 @@ export interface BufferLimits {
 export interface ConnectionOwner<P extends Principal> {
   /** Backpressure acted on this connection. */
   onBackpressure(connection: Connection<P>, action: BackpressurePolicy, event: OutgoingEvent): void;
+  /** A resync was written to this connection. */
+  onResync(connection: Connection<P>): void;
   /** The connection ended for good; remove it from everything. Called once. */
   onClosed(connection: Connection<P>, reason: DisconnectReason): void;
 }
@@ -182,6 +184,7 @@ export class Connection<P extends Principal = Principal> implements ClientInfo<P
       return true;
     }
     this.lost = false;
+    this.owner.onResync(this);
     return this.write(
       Buffer.from(formatEvent({ name: RESYNC_EVENT, data: '{}', id: this.eventId() })),
     );

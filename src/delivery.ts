@@ -19,6 +19,8 @@ export interface DeliveryContext {
   readonly history: BrokerHistory | undefined;
   report(error: unknown): void;
   broadcast(event: OutgoingEvent, channel: string, recipients: number): void;
+  /** Events written to a connection by a replay. */
+  replayed(count: number): void;
 }
 
 /**
@@ -133,7 +135,7 @@ export class Delivery<P extends Principal> {
             const topic = entry.channel.slice(hub.key.length + 1);
             if (topics !== null && !topics.has(topic)) continue;
             const frame = this.encode(hub, entry);
-            if (frame) connection.sendNow(frame, scope);
+            if (frame && connection.sendNow(frame, scope)) this.ctx.replayed(1);
           }
         }
       } else

@@ -12,15 +12,23 @@ export {
   readOrigin,
 } from './protocol.js';
 export { createPublisher, type PublisherOptions } from './publisher.js';
-export { createSseServer, type SseServer, type SseServerStats } from './server.js';
+export {
+  createSseServer,
+  type SseServer,
+  type SseServerHealth,
+  type SseServerStats,
+} from './server.js';
 export type {
   BackpressurePolicy,
   Broker,
+  BrokerHistory,
   BrokerMessage,
+  BrokerState,
   BrokerSubscription,
   ClientInfo,
   DisconnectReason,
   EventEncoder,
+  HistoryEntry,
   OutgoingEvent,
   Principal,
   PrincipalResolver,

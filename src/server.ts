@@ -18,14 +18,43 @@ import { CONNECTED_EVENT, LAST_EVENT_ID_PARAM } from './protocol.js';
 import { createPublisher } from './publisher.js';
 import { buildRouteTable } from './routes.js';
 import { Subscriptions } from './subscriptions.js';
-import type { Principal, Publisher, ServerHooks, SseRequest } from './types.js';
+import type {
+  BrokerState,
+  DisconnectReason,
+  Principal,
+  Publisher,
+  ServerHooks,
+  SseRequest,
+} from './types.js';
 
 /** A point-in-time view of one server. @public */
 export interface SseServerStats {
   /** Open SSE streams on this instance. */
   readonly connections: number;
-  /** Scopes with a live broker subscription. */
+  /** Scopes with a live broker subscription (one broker pattern each). */
   readonly hubs: number;
+  /** Events received from the broker and encoded (once each). */
+  readonly eventsIn: number;
+  /** Event writes to connections (one event to ten clients counts ten). */
+  readonly eventsOut: number;
+  /** Events written by replays after a reconnect. */
+  readonly replayed: number;
+  /** Resync events written. */
+  readonly resyncs: number;
+  /** Events skipped or merged for slow clients (`drop`, `coalesce`). */
+  readonly dropped: number;
+  /** Streams ended, by reason. */
+  readonly disconnects: Readonly<Record<DisconnectReason, number>>;
+  /** The broker's own view of its subscription ({@link Broker.state}); `ready` when it has none. */
+  readonly broker: BrokerState;
+}
+
+/** What a health check needs: serving, and really receiving from the broker. @public */
+export interface SseServerHealth {
+  /** True when the server is open and its broker subscription receives. */
+  readonly ok: boolean;
+  readonly broker: BrokerState;
+  readonly closed: boolean;
 }
 
 /**
@@ -42,8 +71,10 @@ export interface SseServer {
   readonly publisher: Publisher;
   /** True once `close()` was called or the signal aborted. */
   readonly closed: boolean;
-  /** Counts for health checks and dashboards. */
+  /** Counts for dashboards (and the `eventrail/metrics` exporter). */
   stats(): SseServerStats;
+  /** For a health endpoint: answer 503 when `ok` is false. */
+  health(): SseServerHealth;
   /**
    * Ends every open stream, releases every broker subscription and stops the heartbeat. Resolves
    * when done; safe to call twice. The broker itself stays open (close it after the server).
@@ -115,6 +146,15 @@ export function createSseServer<P extends Principal = Principal>(
     else perPrincipal.delete(key);
   }
   let closing: Promise<void> | undefined;
+  const counts = { eventsIn: 0, eventsOut: 0, replayed: 0, resyncs: 0, dropped: 0 };
+  const disconnects: Record<DisconnectReason, number> = {
+    'client-closed': 0,
+    backpressure: 0,
+    'server-closed': 0,
+    expired: 0,
+    error: 0,
+  };
+  const brokerState = (): BrokerState => config.broker.state?.() ?? 'ready';
 
   function report(error: unknown): void {
     try {
@@ -142,7 +182,14 @@ export function createSseServer<P extends Principal = Principal>(
     encoder: config.encoder,
     history,
     report,
-    broadcast: (event, channel, recipients) => hook('onEventBroadcast', event, channel, recipients),
+    broadcast: (event, channel, recipients) => {
+      counts.eventsIn++;
+      counts.eventsOut += recipients;
+      hook('onEventBroadcast', event, channel, recipients);
+    },
+    replayed: (n) => {
+      counts.replayed += n;
+    },
   });
 
   const subscriptions = new Subscriptions<P>(config.broker, config.hubIdleTimeoutMs, {
@@ -155,13 +202,18 @@ export function createSseServer<P extends Principal = Principal>(
 
   const owner: ConnectionOwner<P> = {
     onBackpressure(connection, action, event) {
+      if (action !== 'disconnect') counts.dropped++;
       hook('onClientDropped', connection, action, event);
+    },
+    onResync() {
+      counts.resyncs++;
     },
     onClosed(connection, reason) {
       const memberships = connections.get(connection);
       if (memberships === undefined) return;
       connections.delete(connection);
       unadmit(principalKey(connection.principal));
+      disconnects[reason]++;
       for (const { hub, topics } of memberships) {
         hub.remove(connection, topics);
         subscriptions.release(hub);
@@ -369,7 +421,18 @@ export function createSseServer<P extends Principal = Principal>(
     get closed() {
       return closing !== undefined;
     },
-    stats: () => ({ connections: connections.size, hubs: subscriptions.size }),
+    stats: () => ({
+      connections: connections.size,
+      hubs: subscriptions.size,
+      ...counts,
+      disconnects: { ...disconnects },
+      broker: brokerState(),
+    }),
+    health() {
+      const broker = brokerState();
+      const closed = closing !== undefined;
+      return { ok: !closed && broker === 'ready', broker, closed };
+    },
     close() {
       closing ??= (async () => {
         config.signal?.removeEventListener('abort', onAbort);

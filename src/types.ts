@@ -112,11 +112,20 @@ export interface Broker {
    * be replayed after a reconnect.
    */
   readonly history?: BrokerHistory | undefined;
+  /**
+   * Whether the broker's subscription really receives right now: `ready`, `connecting` (down,
+   * reconnecting by itself) or `closed`. For the Redis broker `ready` means the subscriber is
+   * connected and its last liveness probe came back.
+   */
+  state?(): BrokerState;
   /** Publishes a raw payload on a channel. Resolves once the broker has accepted it. */
   publish(channel: string, payload: string): Promise<void>;
   /** Releases the broker's connections (only those it created itself). Safe to call twice. */
   close(): Promise<void>;
 }
+
+/** See {@link Broker.state}. @public */
+export type BrokerState = 'ready' | 'connecting' | 'closed';
 
 /** An event to publish. @public */
 export interface PublishableEvent {

@@ -111,6 +111,7 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
         return history.readSince(scopeKey, afterId);
       },
     },
+    state: () => (closed ? 'closed' : 'ready'),
     async close() {
       closed = true;
       patterns.clear();

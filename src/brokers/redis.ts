@@ -32,6 +32,8 @@ export interface RedisPublishClient {
 export interface RedisSubscribeClient {
   pSubscribe(pattern: string, listener: RedisPubSubListener): Promise<unknown>;
   pUnsubscribe(pattern: string, listener: RedisPubSubListener): Promise<unknown>;
+  /** node-redis's own view of the connection. */
+  readonly isReady?: boolean;
   /** node-redis emits `ready` after every (re)connect: then messages may have been missed. */
   on?(event: 'ready', listener: () => void): unknown;
 }
@@ -152,6 +154,8 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
 
   const probeIntervalMs = options.probeIntervalMs ?? 15_000;
   let probing = false;
+  /** The last probe did not come back: the subscription is not trusted until it is replaced. */
+  let probeFailed = false;
   const probeTimer =
     owned && probeIntervalMs > 0
       ? setInterval(async () => {
@@ -159,7 +163,11 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
           probing = true;
           try {
             await owned.ready;
-            if (await owned.probe(publishTimeoutMs)) return;
+            if (await owned.probe(publishTimeoutMs)) {
+              probeFailed = false;
+              return;
+            }
+            probeFailed = true;
             onError(
               new EventrailError(
                 'broker-error',
@@ -167,6 +175,7 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
               ),
             );
             await owned.recycle(live);
+            probeFailed = false;
             gapAll();
           } catch {
             // Redis is unreachable: node-redis reconnects by itself, and 'ready' recovers.
@@ -232,6 +241,10 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
 
   return {
     history,
+    state() {
+      if (closed) return 'closed';
+      return subscriber().isReady !== false && !probeFailed ? 'ready' : 'connecting';
+    },
     async subscribe(bare, onMessage, onGap): Promise<BrokerSubscription> {
       assertOpen();
       const pattern = prefix + bare;

@@ -16,12 +16,19 @@ export interface TcpProxy {
   readonly url: string;
   /** Stops forwarding, both ways, on every connection that has subscribed so far. */
   blackholeSubscribers(): number;
+  /** While on, new connections are closed at once (Redis unreachable through this proxy). */
+  refuseNew(on: boolean): void;
   close(): Promise<void>;
 }
 
 export async function startProxy(targetPort: number): Promise<TcpProxy> {
   const pairs = new Set<Pair>();
+  let refusing = false;
   const server = net.createServer((client) => {
+    if (refusing) {
+      client.destroy();
+      return;
+    }
     const upstream = net.connect(targetPort, '127.0.0.1');
     const pair: Pair = { client, upstream, subscriber: false, dead: false };
     pairs.add(pair);
@@ -53,6 +60,9 @@ export async function startProxy(targetPort: number): Promise<TcpProxy> {
         }
       }
       return count;
+    },
+    refuseNew(on) {
+      refusing = on;
     },
     async close() {
       for (const pair of pairs) {

@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createMemoryBroker } from '../src/brokers/memory.js';
+import { createRedisBroker } from '../src/brokers/redis.js';
+import { queryResolver, queryRouter, startApp } from './helpers/apps.js';
+import { redisSkipReason, startRedis } from './helpers/redis.js';
+import { openRaw, waitFor } from './helpers/sse.js';
+import { startProxy } from './helpers/tcp-proxy.js';
+
+describe('stats and health', () => {
+  it('counts events in and out, replays, resyncs and disconnects by reason', async () => {
+    const app = await startApp('node:http', {
+      broker: createMemoryBroker(),
+      resolver: queryResolver,
+      router: queryRouter,
+    });
+    const a = await openRaw(`${app.url}/events`);
+    const b = await openRaw(`${app.url}/events`);
+    await waitFor(() => a.events.length === 1 && b.events.length === 1, 'connected');
+    await app.sse.publisher.publishType('gym:1:a', 'x.y');
+    await waitFor(() => a.events.length === 2 && b.events.length === 2, 'delivered');
+    const id = a.events.at(-1)?.id ?? '';
+    a.abort();
+    await waitFor(() => app.sse.stats().connections === 1, 'a gone');
+    await app.sse.publisher.publishType('gym:1:a', 'x.y');
+    const back = await openRaw(`${app.url}/events`, { headers: { 'Last-Event-ID': id } });
+    const bad = await openRaw(`${app.url}/events`, { headers: { 'Last-Event-ID': 'garbage' } });
+    await waitFor(() => back.events.length === 2 && bad.events.length === 2, 'replay and resync');
+    const stats = app.sse.stats();
+    assert.equal(stats.eventsIn, 2);
+    assert.equal(stats.eventsOut, 3, 'two clients, then one');
+    assert.equal(stats.replayed, 1);
+    assert.equal(stats.resyncs, 1);
+    assert.equal(stats.disconnects['client-closed'], 1);
+    assert.equal(stats.broker, 'ready');
+    assert.deepEqual(app.sse.health(), { ok: true, broker: 'ready', closed: false });
+    back.abort();
+    bad.abort();
+    b.abort();
+    await app.stop();
+    assert.deepEqual(app.sse.health(), { ok: false, broker: 'ready', closed: true });
+  });
+
+  it('health follows the Redis subscription, not only the TCP link', {
+    skip: redisSkipReason(),
+  }, async () => {
+    const redis = await startRedis();
+    const proxy = await startProxy(redis.port);
+    const broker = createRedisBroker({
+      url: proxy.url,
+      probeIntervalMs: 150,
+      publishTimeoutMs: 400,
+    });
+    const app = await startApp('node:http', {
+      broker,
+      resolver: queryResolver,
+      router: queryRouter,
+    });
+    const s = await openRaw(`${app.url}/events`);
+    await waitFor(() => app.sse.health().ok, 'healthy');
+    // Open but dead: the link is up, nothing comes through, and no new link can be made yet.
+    proxy.refuseNew(true);
+    proxy.blackholeSubscribers();
+    await waitFor(
+      () => app.sse.health().broker === 'connecting',
+      'the dead subscription noticed',
+      5000,
+    );
+    assert.equal(app.sse.health().ok, false);
+    proxy.refuseNew(false);
+    await waitFor(() => app.sse.health().ok, 'healthy again once replaced', 10_000);
+    await redis.kill();
+    await waitFor(() => !app.sse.health().ok, 'unhealthy while Redis is down', 5000);
+    await redis.restart();
+    await waitFor(() => app.sse.health().ok, 'healthy after the restart', 10_000);
+    s.abort();
+    await app.stop();
+    await broker.close();
+    await proxy.close();
+    await redis.stop();
+  });
+});
