@@ -18,7 +18,12 @@ export interface DeliveryContext {
   readonly encoder: EventEncoder | undefined;
   readonly history: BrokerHistory | undefined;
   report(error: unknown): void;
-  broadcast(event: OutgoingEvent, channel: string, recipients: number): void;
+  broadcast(
+    event: OutgoingEvent,
+    channel: string,
+    recipients: number,
+    publishedAt: number | undefined,
+  ): void;
   /** Events written to a connection by a replay. */
   replayed(count: number): void;
 }
@@ -59,7 +64,7 @@ export class Delivery<P extends Principal> {
     const position = frame.position;
     if (position && (!hub.lastSeen || isAfter(position, hub.lastSeen))) hub.lastSeen = position;
     const recipients = hub.deliver(channel.slice(hub.key.length + 1), frame);
-    this.ctx.broadcast(frame.event, channel, recipients);
+    this.ctx.broadcast(frame.event, channel, recipients, frame.position?.ms);
   }
 
   /**

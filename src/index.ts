@@ -29,6 +29,7 @@ export type {
   DisconnectReason,
   EventEncoder,
   HistoryEntry,
+  Logger,
   OutgoingEvent,
   Principal,
   PrincipalResolver,

@@ -5,6 +5,7 @@ import type {
   BackpressurePolicy,
   Broker,
   EventEncoder,
+  Logger,
   Principal,
   PrincipalResolver,
   Router,
@@ -48,6 +49,11 @@ export interface SseServerOptions<P extends Principal = Principal> extends Limit
   encoder?: EventEncoder;
   /** Observability callbacks. */
   hooks?: ServerHooks<P>;
+  /**
+   * Structured log events (pino's interface): errors, refusals, connects and disconnects at
+   * `debug`. Without it eventrail writes nothing anywhere.
+   */
+  logger?: Logger;
 }
 
 /** The defaults, in one place. @public */
@@ -77,6 +83,7 @@ export interface ResolvedOptions<P extends Principal> {
   readonly hubIdleTimeoutMs: number;
   readonly encoder: EventEncoder | undefined;
   readonly hooks: ServerHooks<P>;
+  readonly logger: Logger | undefined;
   readonly limits: ResolvedLimits;
 }
 
@@ -167,6 +174,7 @@ export function resolveOptions<P extends Principal>(
     ),
     encoder: options.encoder,
     hooks: options.hooks ?? {},
+    logger: options.logger,
     limits: resolveLimits(options),
   };
 }

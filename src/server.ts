@@ -10,7 +10,7 @@ import type { HeaderRecord, Transport } from './adapters/transport.js';
 import { Connection, type ConnectionOwner, HEARTBEAT } from './connection.js';
 import { Delivery } from './delivery.js';
 import { formatEvent, formatRetry } from './encoder.js';
-import { EventrailError } from './errors.js';
+import { EventrailError, type EventrailErrorCode } from './errors.js';
 import { type Position, parseEventId, scopeTag } from './history.js';
 import type { Hub } from './hub.js';
 import { resolveOptions, type SseServerOptions } from './options.js';
@@ -156,9 +156,26 @@ export function createSseServer<P extends Principal = Principal>(
   };
   const brokerState = (): BrokerState => config.broker.state?.() ?? 'ready';
 
+  const { logger } = config;
+  // Refused logins and limits are routine (debug, warn); anything else is an error.
+  const levels: Partial<Record<EventrailErrorCode, 'debug' | 'warn'>> = {
+    unauthorized: 'debug',
+    'limit-exceeded': 'warn',
+  };
+
   function report(error: unknown): void {
+    const err = toError(error);
+    if (logger) {
+      const code = err instanceof EventrailError ? err.code : undefined;
+      const level = (code && levels[code]) ?? 'error';
+      try {
+        logger[level]({ err, code }, `eventrail: ${err.message}`);
+      } catch {
+        // A broken logger must not break delivery.
+      }
+    }
     try {
-      hooks.onError?.(toError(error));
+      hooks.onError?.(err);
     } catch {
       // onError itself failed: there is nobody left to tell, and a hook must never break delivery.
     }
@@ -182,10 +199,10 @@ export function createSseServer<P extends Principal = Principal>(
     encoder: config.encoder,
     history,
     report,
-    broadcast: (event, channel, recipients) => {
+    broadcast: (event, channel, recipients, publishedAt) => {
       counts.eventsIn++;
       counts.eventsOut += recipients;
-      hook('onEventBroadcast', event, channel, recipients);
+      hook('onEventBroadcast', event, channel, recipients, publishedAt);
     },
     replayed: (n) => {
       counts.replayed += n;
@@ -218,7 +235,9 @@ export function createSseServer<P extends Principal = Principal>(
         hub.remove(connection, topics);
         subscriptions.release(hub);
       }
-      if (connection.opened) hook('onClientDisconnect', connection, reason);
+      if (!connection.opened) return;
+      logger?.debug({ connectionId: connection.id, reason }, 'eventrail: client disconnected');
+      hook('onClientDisconnect', connection, reason);
     },
   };
 
@@ -377,6 +396,10 @@ export function createSseServer<P extends Principal = Principal>(
     );
     connection.attach(sink);
     transport.signal.addEventListener('abort', () => connection.peerClosed(), { once: true });
+    logger?.debug(
+      { connectionId: id, userId: principal.userId, scopeId: principal.scopeId },
+      'eventrail: client connected',
+    );
     hook('onClientConnect', connection);
     // An id we cannot use (malformed, foreign, too old a format): the client must refresh.
     if (history && lastEventId && !resume) connection.resync();

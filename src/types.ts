@@ -208,11 +208,29 @@ export interface ServerHooks<P extends Principal = Principal> {
   /** Backpressure acted on a slow client: it was cut (`disconnect`) or an event skipped (`drop`). */
   onClientDropped?(client: ClientInfo<P>, action: BackpressurePolicy, event: OutgoingEvent): void;
   /** An event was written to `recipients` connections of this instance. */
-  onEventBroadcast?(event: OutgoingEvent, channel: string, recipients: number): void;
+  onEventBroadcast?(
+    event: OutgoingEvent,
+    channel: string,
+    recipients: number,
+    /** When the event was stored (ms since epoch, the broker's clock), for publish-to-write latency. */
+    publishedAt: number | undefined,
+  ): void;
   /** The first client of a scope arrived: its broker subscription is live. */
   onHubStarted?(scopeKey: string): void;
   /** A scope had no client for the idle timeout (or the server closed): unsubscribed. */
   onHubStopped?(scopeKey: string): void;
   /** Anything that went wrong without a caller to throw to: broker errors, refused requests, hooks. */
   onError?(error: EventrailError | Error): void;
+}
+
+/**
+ * A structured logger, as pino (and most Node loggers) shape it: `logger.info({ ...fields }, msg)`.
+ * eventrail logs nothing unless you give it one.
+ * @public
+ */
+export interface Logger {
+  error(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  info(fields: object, message: string): void;
+  debug(fields: object, message: string): void;
 }

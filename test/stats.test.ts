@@ -41,6 +41,43 @@ describe('stats and health', () => {
     assert.deepEqual(app.sse.health(), { ok: false, broker: 'ready', closed: true });
   });
 
+  it('logs structured events through a pino-shaped logger, and nothing without one', async () => {
+    const lines: Array<[string, Record<string, unknown>, string]> = [];
+    const log = (level: string) => (fields: object, message: string) => {
+      lines.push([level, fields as Record<string, unknown>, message]);
+    };
+    const logger = {
+      error: log('error'),
+      warn: log('warn'),
+      info: log('info'),
+      debug: log('debug'),
+    };
+    const app = await startApp('node:http', {
+      broker: createMemoryBroker(),
+      resolver: queryResolver,
+      router: queryRouter,
+      logger,
+      maxRoutesPerPrincipal: 1,
+    });
+    const denied = await fetch(`${app.url}/events?deny=1`);
+    assert.equal(denied.status, 401);
+    await denied.text();
+    const tooMany = await fetch(`${app.url}/events?route=gym:1:a&route=gym:1:b`);
+    assert.equal(tooMany.status, 500);
+    await tooMany.text();
+    const s = await openRaw(`${app.url}/events`);
+    await waitFor(() => s.events.length === 1, 'connected');
+    s.abort();
+    await waitFor(() => lines.some(([, , m]) => m.includes('disconnected')), 'the disconnect line');
+    const levelOf = (code: string) => lines.find(([, f]) => f.code === code)?.[0];
+    assert.equal(levelOf('unauthorized'), 'debug');
+    assert.equal(levelOf('limit-exceeded'), 'warn');
+    assert.ok(
+      lines.some(([level, f, m]) => level === 'debug' && m.includes('connected') && f.connectionId),
+    );
+    await app.stop();
+  });
+
   it('health follows the Redis subscription, not only the TCP link', {
     skip: redisSkipReason(),
   }, async () => {
