@@ -67,6 +67,8 @@ export function connectOwned(
   const publisher = create(url);
   const probeChannel = `eventrail:probe:${randomBytes(8).toString('hex')}`;
   let waiting: { token: string; resolve: () => void } | undefined;
+  let closing = false;
+  const replacing = new Set<Subscriber>();
   let tokens = 0;
   const onProbe: Listener = (message) => {
     if (waiting && message === waiting.token) waiting.resolve();
@@ -94,9 +96,22 @@ export function connectOwned(
     ready,
     async recycle(patterns) {
       const fresh = watch(duplicate(publisher));
-      await fresh.connect();
-      await fresh.subscribe(probeChannel, onProbe);
-      for (const { pattern, listener } of patterns) await fresh.pSubscribe(pattern, listener);
+      // Until it replaces the subscriber, close() must be able to find it (and drop it).
+      replacing.add(fresh);
+      try {
+        await fresh.connect();
+        await fresh.subscribe(probeChannel, onProbe);
+        for (const { pattern, listener } of patterns) await fresh.pSubscribe(pattern, listener);
+      } catch (err) {
+        if (fresh.isOpen) fresh.destroy();
+        throw err;
+      } finally {
+        replacing.delete(fresh);
+      }
+      if (closing) {
+        fresh.destroy();
+        return;
+      }
       fresh.on('ready', onReady);
       const old = subscriber;
       subscriber = fresh;
@@ -120,6 +135,8 @@ export function connectOwned(
       }
     },
     async close(closeTimeoutMs) {
+      closing = true;
+      for (const fresh of replacing) if (fresh.isOpen) fresh.destroy();
       await Promise.all(
         [publisher, subscriber].map((client) => closeClient(client, closeTimeoutMs)),
       );
