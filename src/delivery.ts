@@ -42,7 +42,7 @@ export class Delivery<P extends Principal> {
       const { encoder, prefix } = this.ctx;
       const event = encoder ? encoder(message, prefix) : decodePayload(message, prefix);
       if (event === null) return null;
-      const position = message.id === undefined ? undefined : parseStreamId(message.id);
+      const position = trusted(message.id === undefined ? undefined : parseStreamId(message.id));
       return Frame.encode(event, position, hub.idTag);
     } catch (err) {
       this.ctx.report(err);
@@ -150,6 +150,17 @@ export class Delivery<P extends Principal> {
     }
     connection.goLive();
   }
+}
+
+/**
+ * How far in the future an announced id may be. Anyone who can PUBLISH can forge one; a position
+ * far ahead would make every connection skip the real events after it (they look older).
+ */
+const MAX_ID_SKEW_MS = 60_000;
+
+/** An announced position, unless it claims to come from the future (then: no id, live only). */
+function trusted(position: Position | undefined): Position | undefined {
+  return position && position.ms <= Date.now() + MAX_ID_SKEW_MS ? position : undefined;
 }
 
 function defined(positions: Array<Position | undefined>): Position[] | undefined {

@@ -1,5 +1,16 @@
 import { EventrailError } from './errors.js';
 
+/** A value as error messages show it: never throws (BigInt, Proxies), never very long. */
+export function describeValue(value: unknown): string {
+  let text: string;
+  try {
+    text = typeof value === 'string' ? JSON.stringify(value) : `a value of type ${typeof value}`;
+  } catch {
+    text = `a value of type ${typeof value}`;
+  }
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
 /** Longest scope, scope id or topic we accept, in UTF-16 code units. */
 export const MAX_PART_LENGTH = 128;
 /** Longest event type (and therefore SSE event name body) we accept. */
@@ -33,7 +44,7 @@ function split(value: unknown, kind: 'channel' | 'pattern'): [string, string, st
   if (parts.length !== 3) {
     throw new EventrailError(
       code,
-      `${kind} ${JSON.stringify(value)} must have the form {scope}:{scope_id}:{topic}, e.g. "gym:1:students".`,
+      `${kind} ${describeValue(value)} must have the form {scope}:{scope_id}:{topic}, e.g. "gym:1:students".`,
     );
   }
   return parts as [string, string, string];
@@ -42,7 +53,7 @@ function split(value: unknown, kind: 'channel' | 'pattern'): [string, string, st
 function describePart(name: string, part: string, kind: 'channel' | 'pattern'): never {
   throw new EventrailError(
     kind === 'channel' ? 'invalid-channel' : 'invalid-pattern',
-    `The ${name} ${JSON.stringify(part)} of a ${kind} must be 1-${MAX_PART_LENGTH} characters ` +
+    `The ${name} ${describeValue(part)} of a ${kind} must be 1-${MAX_PART_LENGTH} characters ` +
       'without whitespace, control characters, ":" or any of * ? [ ] ^ \\.',
   );
 }
@@ -89,7 +100,7 @@ export function assertEventType(
     throw new EventrailError(
       'invalid-event-type',
       `The ${what} must be a string of 1-${MAX_EVENT_TYPE_LENGTH} characters without CR, LF, NUL ` +
-        `or other control characters, got ${JSON.stringify(eventType)}.`,
+        `or other control characters, got ${describeValue(eventType)}.`,
     );
   }
 }

@@ -19,16 +19,22 @@ export function encodePayload(event: PublishableEvent): string {
       'An event must be an object { eventType, data?, origin? }.',
     );
   }
-  assertEventType(event.eventType);
-  if (event.origin !== undefined && !isOrigin(event.origin)) {
-    throw new EventrailError(
-      'invalid-data',
-      `origin must be 1-128 characters of [A-Za-z0-9_-], got ${JSON.stringify(event.origin)}.`,
-    );
+  // Each field is read once: a getter must not pass the checks and then change its answer.
+  let eventType: unknown;
+  let origin: unknown;
+  let value: unknown;
+  try {
+    ({ eventType, origin, data: value } = event);
+  } catch (err) {
+    throw new EventrailError('invalid-data', 'The event object could not be read.', { cause: err });
+  }
+  assertEventType(eventType);
+  if (origin !== undefined && !isOrigin(origin)) {
+    throw new EventrailError('invalid-data', 'origin must be 1-128 characters of [A-Za-z0-9_-].');
   }
   let data: string | undefined;
   try {
-    data = event.data === undefined ? '{}' : JSON.stringify(event.data);
+    data = value === undefined ? '{}' : JSON.stringify(value);
   } catch (err) {
     throw new EventrailError('invalid-data', 'Event data cannot be serialised to JSON.', {
       cause: err,
@@ -37,11 +43,11 @@ export function encodePayload(event: PublishableEvent): string {
   if (data === undefined) {
     throw new EventrailError(
       'invalid-data',
-      `Event data of type ${typeof event.data} has no JSON form.`,
+      `Event data of type ${typeof value} has no JSON form.`,
     );
   }
-  const origin = event.origin === undefined ? '' : `,"origin":${JSON.stringify(event.origin)}`;
-  return `{"event_type":${JSON.stringify(event.eventType)},"data":${data}${origin}}`;
+  const originField = origin === undefined ? '' : `,"origin":${JSON.stringify(origin)}`;
+  return `{"event_type":${JSON.stringify(eventType)},"data":${data}${originField}}`;
 }
 
 function isEventType(value: unknown): value is string {

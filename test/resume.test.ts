@@ -357,4 +357,28 @@ describe('Redis faults', { skip: redisSkipReason() }, () => {
     await app.stop();
     await broker.close();
   });
+
+  it('a forged announced id from the future cannot silence a scope', async () => {
+    const broker = createRedisBroker({ url: redis.url });
+    const app = await startApp('node:http', {
+      broker,
+      resolver: queryResolver,
+      router: queryRouter,
+    });
+    const s = await connected(`${app.url}/events?scope=1`);
+    const forged = '{"event_type":"x.y","data":"forged","eventrail_id":"99999999999999-0"}';
+    await redisCli(redis.port, 'PUBLISH', 'gym:1:a', forged);
+    await app.sse.publisher.publishEvent('gym:1:a', { eventType: 'x.y', data: 'real' });
+    await waitFor(
+      () => payloadEvents(s).some((e) => e.data === '"real"'),
+      'the real event after the forged one',
+    );
+    const forgedEvent = payloadEvents(s).find((e) => e.data === '"forged"');
+    // Delivered live, but without taking the forged id: the stream's position did not move.
+    assert.ok(forgedEvent, 'the forged payload itself is still delivered');
+    assert.equal(forgedEvent.id, undefined);
+    s.abort();
+    await app.stop();
+    await broker.close();
+  });
 });
