@@ -2,12 +2,15 @@
  * The Go eventrail's basic example as a fixed HTTP contract:
  *   GET /events?scope=<n>                               SSE for user 1 of scope n (routes scope:<n>:*)
  *   GET|POST /publish?scope=<n>&type=<type>&data=<json> publishes on scope:<n>:demo -> 202
+ *   GET /metrics                                        Prometheus metrics (eventrail/metrics)
  * Runs on the in-memory broker, or on Redis when REDIS_URL is set.
  */
 import { createServer } from 'node:http';
 import { type Broker, createSseServer, EventrailError } from 'eventrail';
 import { createMemoryBroker } from 'eventrail/memory';
+import { combineHooks, createMetrics } from 'eventrail/metrics';
 import { createRedisBroker } from 'eventrail/redis';
+import { Registry } from 'prom-client';
 
 const port = Number(process.env.PORT ?? 3000);
 const redisUrl = process.env.REDIS_URL;
@@ -28,6 +31,8 @@ function parseScope(value: string | null): number | undefined {
   return /^[1-9][0-9]{0,8}$/.test(raw) ? Number(raw) : undefined;
 }
 
+const registry = new Registry();
+const metrics = createMetrics({ registry });
 const shutdown = new AbortController();
 const sse = createSseServer({
   broker,
@@ -44,8 +49,9 @@ const sse = createSseServer({
     return { userId: 1, scopeId };
   },
   router: (principal) => [`scope:${principal.scopeId}:*`],
-  hooks: { onError },
+  hooks: combineHooks(metrics.hooks, { onError }),
 });
+metrics.observe(sse);
 
 function dataParam(raw: string | null): unknown {
   if (raw === null) return undefined;
@@ -60,6 +66,10 @@ const http = createServer(async (req, res) => {
   const url = new URL(req.url ?? '/', 'http://localhost');
   if (url.pathname === '/events') {
     await sse.handler(req, res);
+    return;
+  }
+  if (url.pathname === '/metrics' && req.method === 'GET') {
+    res.writeHead(200, { 'Content-Type': registry.contentType }).end(await registry.metrics());
     return;
   }
   if (url.pathname === '/publish' && (req.method === 'GET' || req.method === 'POST')) {

@@ -1,0 +1,199 @@
+/**
+ * Prometheus metrics: `eventrail/metrics`, built on `prom-client` (an optional peer dependency;
+ * install it to use this subpath).
+ * @packageDocumentation
+ */
+import {
+  Counter,
+  Gauge,
+  register as globalRegistry,
+  Histogram,
+  type OpenMetricsContentType,
+  type Registry,
+} from 'prom-client';
+import type { SseServer, SseServerStats } from './server.js';
+import type { DisconnectReason, Principal, ServerHooks } from './types.js';
+
+export { combineHooks } from './combine-hooks.js';
+
+/** Options of {@link createMetrics}. @public */
+export interface MetricsOptions {
+  /** Where the metrics are registered. @defaultValue prom-client's global `register` */
+  registry?: Registry | Registry<OpenMetricsContentType>;
+  /** Prepended to every metric name. @defaultValue `'eventrail_'` */
+  prefix?: string;
+  /** Buckets of the publish-to-write histogram, in seconds. @defaultValue 1 ms to 10 s */
+  buckets?: readonly number[];
+}
+
+/** The part of an {@link SseServer} the metrics read at scrape time. @public */
+export type ObservableServer = Pick<SseServer, 'stats' | 'health'>;
+
+/** What {@link createMetrics} returns. @public */
+export interface EventrailMetrics {
+  /**
+   * Pass as the server's `hooks` (or through {@link combineHooks} with your own): they time each
+   * event from publish to write. They work for any number of servers.
+   */
+  readonly hooks: ServerHooks<Principal>;
+  /**
+   * Reads `server.stats()` and `server.health()` at every scrape; several servers add up. Returns
+   * a function that stops observing it: its counts so far stay in the counters.
+   */
+  observe(server: ObservableServer): () => void;
+}
+
+/** The default histogram buckets: 1 ms to 10 s. @public */
+export const LATENCY_BUCKETS: readonly number[] = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+
+type CountName = 'eventsIn' | 'eventsOut' | 'replayed' | 'resyncs' | 'dropped';
+type Totals = { -readonly [K in CountName]: SseServerStats[K] } & {
+  disconnects: Record<DisconnectReason, number>;
+};
+
+const COUNTS: readonly CountName[] = ['eventsIn', 'eventsOut', 'replayed', 'resyncs', 'dropped'];
+
+function zero(): Totals {
+  return {
+    eventsIn: 0,
+    eventsOut: 0,
+    replayed: 0,
+    resyncs: 0,
+    dropped: 0,
+    disconnects: { 'client-closed': 0, backpressure: 0, 'server-closed': 0, expired: 0, error: 0 },
+  };
+}
+
+const REASONS = Object.keys(zero().disconnects) as readonly DisconnectReason[];
+
+function add(into: Totals, stats: SseServerStats): void {
+  for (const name of COUNTS) into[name] += stats[name];
+  for (const reason of REASONS) into.disconnects[reason] += stats.disconnects[reason] ?? 0;
+}
+
+/**
+ * Prometheus metrics of one or more SSE servers. Gauges and counters are read from
+ * `server.stats()` and `server.health()` when Prometheus scrapes (nothing is counted twice);
+ * the hooks feed the publish-to-write latency histogram. Labels are bounded: the only one is the
+ * disconnect `reason`; no scope id, channel, user or event name ever becomes a label.
+ *
+ * Metrics (with the default prefix): `eventrail_connections`, `eventrail_hubs`,
+ * `eventrail_broker_up`, `eventrail_events_in_total`, `eventrail_event_writes_total`,
+ * `eventrail_events_replayed_total`, `eventrail_resyncs_total`, `eventrail_events_dropped_total`,
+ * `eventrail_disconnects_total{reason}` and `eventrail_publish_to_write_seconds`.
+ *
+ * @example
+ * ```ts
+ * import { Registry } from 'prom-client';
+ * import { createMetrics } from 'eventrail/metrics';
+ *
+ * const registry = new Registry();
+ * const metrics = createMetrics({ registry });
+ * const sse = createSseServer({ broker, resolver, router, hooks: metrics.hooks });
+ * metrics.observe(sse);
+ * // GET /metrics:
+ * res.writeHead(200, { 'Content-Type': registry.contentType }).end(await registry.metrics());
+ * ```
+ * @throws when the registry already holds metrics of these names (one `createMetrics` per
+ * registry and prefix).
+ * @public
+ */
+export function createMetrics(options: MetricsOptions = {}): EventrailMetrics {
+  const registers = [options.registry ?? globalRegistry];
+  const prefix = options.prefix ?? 'eventrail_';
+  const servers = new Set<ObservableServer>();
+  /** Final counts of servers no longer observed, so that counters never go down. */
+  const retired = zero();
+
+  function totals(): Totals {
+    const sum = { ...retired, disconnects: { ...retired.disconnects } };
+    for (const server of servers) add(sum, server.stats());
+    return sum;
+  }
+
+  const gauge = (name: string, help: string, read: () => number): void => {
+    new Gauge({
+      name: prefix + name,
+      help,
+      registers,
+      collect(this: Gauge) {
+        this.set(read());
+      },
+    });
+  };
+  const sumOf = (read: (server: ObservableServer) => number) => () => {
+    let n = 0;
+    for (const server of servers) n += read(server);
+    return n;
+  };
+  gauge(
+    'connections',
+    'Open SSE streams.',
+    sumOf((s) => s.stats().connections),
+  );
+  gauge(
+    'hubs',
+    'Scopes with a live broker subscription.',
+    sumOf((s) => s.stats().hubs),
+  );
+  gauge('broker_up', '1 when the broker subscription really receives, else 0.', () => {
+    if (servers.size === 0) return 0;
+    for (const server of servers) if (server.health().broker !== 'ready') return 0;
+    return 1;
+  });
+
+  // Counters mirror the servers' monotonic counts: set at scrape time, never incremented here.
+  const counter = (name: string, help: string, count: CountName): void => {
+    new Counter({
+      name: prefix + name,
+      help,
+      registers,
+      collect(this: Counter) {
+        this.reset();
+        this.inc(totals()[count]);
+      },
+    });
+  };
+  counter('events_in_total', 'Events received from the broker (once each).', 'eventsIn');
+  counter('event_writes_total', 'Event writes to streams (one per recipient).', 'eventsOut');
+  counter('events_replayed_total', 'Events written by replays after a reconnect.', 'replayed');
+  counter('resyncs_total', 'Resync events written.', 'resyncs');
+  counter('events_dropped_total', 'Events skipped or merged for slow clients.', 'dropped');
+  new Counter({
+    name: `${prefix}disconnects_total`,
+    help: 'Streams ended, by reason.',
+    labelNames: ['reason'],
+    registers,
+    collect(this: Counter<'reason'>) {
+      const { disconnects } = totals();
+      this.reset();
+      for (const reason of REASONS) this.inc({ reason }, disconnects[reason]);
+    },
+  });
+
+  const latency = new Histogram({
+    name: `${prefix}publish_to_write_seconds`,
+    help: 'Time from an event being published (broker clock) to its write to local streams.',
+    buckets: [...(options.buckets ?? LATENCY_BUCKETS)],
+    registers,
+  });
+
+  return {
+    hooks: {
+      onEventBroadcast(_event, _channel, recipients, publishedAt) {
+        // Nothing written (no recipient here), or no timestamp (a broker without history).
+        if (publishedAt === undefined || recipients === 0) return;
+        // Clocks of different hosts disagree a little: never a negative latency.
+        latency.observe(Math.max(0, Date.now() - publishedAt) / 1000);
+      },
+    },
+    observe(server) {
+      servers.add(server);
+      return () => {
+        if (servers.delete(server)) add(retired, server.stats());
+      };
+    },
+  };
+}
