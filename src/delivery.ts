@@ -62,7 +62,13 @@ export class Delivery<P extends Principal> {
     const frame = this.encode(hub, message);
     if (frame === null) return;
     const position = frame.position;
-    if (position && (!hub.lastSeen || isAfter(position, hub.lastSeen))) hub.lastSeen = position;
+    if (position) {
+      // A scope's events reach its hub in id order; one that is not newer than the last seen is a
+      // duplicate (an old and a new subscriber overlap while the probe replaces one) or covered
+      // by a resync. Dropping it here keeps order even for connections that have no positions.
+      if (hub.lastSeen && !isAfter(position, hub.lastSeen)) return;
+      hub.lastSeen = position;
+    }
     const recipients = hub.deliver(channel.slice(hub.key.length + 1), frame);
     this.ctx.broadcast(frame.event, channel, recipients, frame.position?.ms);
   }

@@ -95,6 +95,7 @@ export function connectOwned(
     subscriber: () => subscriber,
     ready,
     async recycle(patterns) {
+      if (closing) return;
       const fresh = watch(duplicate(publisher));
       // Until it replaces the subscriber, close() must be able to find it (and drop it).
       replacing.add(fresh);

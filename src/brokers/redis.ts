@@ -168,6 +168,8 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
               return;
             }
             probeFailed = true;
+            // The probe may have waited through close(): nothing to replace then.
+            if (closed) return;
             onError(
               new EventrailError(
                 'broker-error',
