@@ -1,30 +1,10 @@
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { createMemoryBroker } from '../src/brokers/memory.js';
 import type { BackpressurePolicy, DisconnectReason } from '../src/types.js';
 import { queryResolver, queryRouter, startApp } from './helpers/apps.js';
 import { openSource, sleep, waitFor } from './helpers/sse.js';
-
-/** A client that sends its request and then never reads: the socket's buffers fill up. */
-async function stalledClient(url: string): Promise<{ socket: Socket; received: () => string }> {
-  const { hostname, port } = new URL(url);
-  const socket = connect(Number(port), hostname);
-  let text = '';
-  await new Promise<void>((resolve) => socket.once('connect', resolve));
-  socket.write(
-    `GET /events?scope=1 HTTP/1.1\r\nHost: ${hostname}\r\nAccept: text/event-stream\r\n\r\n`,
-  );
-  socket.once('data', (chunk) => {
-    text += chunk.toString();
-    socket.pause();
-  });
-  socket.on('error', () => {});
-  return {
-    socket,
-    received: () => text,
-  };
-}
+import { stalledClient } from './helpers/stalled.js';
 
 async function run(policy: BackpressurePolicy) {
   const drops: BackpressurePolicy[] = [];

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { createMemoryBroker } from '../src/brokers/memory.js';
 import { createSseServer, EventrailError } from '../src/index.js';
@@ -7,6 +6,7 @@ import type { SseServerOptions } from '../src/options.js';
 import type { BackpressurePolicy, DisconnectReason } from '../src/types.js';
 import { queryResolver, queryRouter, startApp, type TestPrincipal } from './helpers/apps.js';
 import { openRaw, type RawStream, sleep, waitFor } from './helpers/sse.js';
+import { stalledClient } from './helpers/stalled.js';
 
 type Options = Omit<SseServerOptions<TestPrincipal>, 'broker' | 'resolver' | 'router'>;
 
@@ -153,17 +153,6 @@ describe('cross-origin', () => {
   });
 });
 
-/** A client that sends its request and never reads. */
-async function stalled(url: string): Promise<Socket> {
-  const { hostname, port } = new URL(url);
-  const socket = connect(Number(port), hostname);
-  await new Promise<void>((resolve) => socket.once('connect', resolve));
-  socket.write(`GET /events HTTP/1.1\r\nHost: ${hostname}\r\n\r\n`);
-  socket.once('data', () => socket.pause());
-  socket.on('error', () => {});
-  return socket;
-}
-
 describe('slow clients', () => {
   it('maxBufferedBytes: a stalled client is cut by bytes even under the event count', async () => {
     const a = await app({
@@ -171,7 +160,7 @@ describe('slow clients', () => {
       maxBufferedBytes: 256 * 1024,
       maxPayloadBytes: 1 << 20,
     });
-    const socket = await stalled(a.url);
+    const { socket } = await stalledClient(a.url, '/events');
     await waitFor(() => a.sse.stats().connections === 1, 'connected');
     for (let i = 0; i < 200 && a.sse.stats().connections === 1; i++) {
       await a.sse.publisher.publishEvent('gym:1:a', {
@@ -189,7 +178,7 @@ describe('slow clients', () => {
     const a = await app({ bufferSize: 3, backpressure: 'coalesce', maxPayloadBytes: 1 << 20 });
     const raw = await openRaw(`${a.url}/events`);
     await waitFor(() => raw.events.length === 1, 'connected');
-    const socket = await stalled(a.url);
+    const { socket } = await stalledClient(a.url, '/events');
     await waitFor(() => a.sse.stats().connections === 2, 'both connected');
     const big = 'x'.repeat(200_000);
     for (let i = 0; i < 40; i++) {
@@ -220,7 +209,7 @@ describe('slow clients', () => {
 
   it('coalesce: more names than the bound collapse into one resync', async () => {
     const a = await app({ bufferSize: 3, backpressure: 'coalesce', maxPayloadBytes: 1 << 20 });
-    const socket = await stalled(a.url);
+    const { socket } = await stalledClient(a.url, '/events');
     await waitFor(() => a.sse.stats().connections === 1, 'connected');
     const big = 'x'.repeat(200_000);
     for (let i = 0; i < 40; i++) {
