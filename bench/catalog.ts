@@ -1,0 +1,73 @@
+/** The systems under test: each a server file under bench/systems/ and a way to publish to it. */
+import type { ClientKind } from './protocol.js';
+
+/**
+ * How the bench publishes: raw `PUBLISH` on its own connection, eventrail's own publisher (with
+ * the Redis history unless the system's env says HISTORY=off), in-process over IPC (memory
+ * broker), or @socket.io/redis-emitter.
+ */
+export type PublishVia = 'redis' | 'eventrail' | 'ipc' | 'emitter';
+
+export interface SystemSpec {
+  readonly name: string;
+  readonly file: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly client: ClientKind;
+  readonly via: PublishVia;
+  /** Profiled with --cpu-prof under --profile (every system is, when picked with --only). */
+  readonly eventrail: boolean;
+}
+
+export const FLOOR = 'floor (node:http)';
+export const BETTER_SSE = 'better-sse + bridge';
+
+export const SSE_SYSTEMS: readonly SystemSpec[] = [
+  {
+    name: 'eventrail/redis',
+    file: 'eventrail.ts',
+    env: { BROKER: 'redis' },
+    client: 'sse',
+    via: 'eventrail',
+    eventrail: true,
+  },
+  { name: FLOOR, file: 'floor.ts', env: {}, client: 'sse', via: 'redis', eventrail: false },
+  {
+    name: BETTER_SSE,
+    file: 'better-sse.ts',
+    env: {},
+    client: 'sse',
+    via: 'redis',
+    eventrail: false,
+  },
+  {
+    name: 'eventrail/memory',
+    file: 'eventrail.ts',
+    env: { BROKER: 'memory' },
+    client: 'sse',
+    via: 'ipc',
+    eventrail: true,
+  },
+];
+
+/**
+ * eventrail without the Redis history, published exactly as the floor and better-sse are (raw
+ * `PUBLISH` of the same payload eventrail's publisher would send): the server-side comparison with
+ * nothing else different. Full runs and --only.
+ */
+export const EVENTRAIL_NO_HISTORY: SystemSpec = {
+  name: 'eventrail/redis (no history)',
+  file: 'eventrail.ts',
+  env: { BROKER: 'redis', HISTORY: 'off' },
+  client: 'sse',
+  via: 'redis',
+  eventrail: true,
+};
+
+export const SOCKET_IO: SystemSpec = {
+  name: 'socket.io + redis-adapter',
+  file: 'socketio.ts',
+  env: {},
+  client: 'sio',
+  via: 'emitter',
+  eventrail: false,
+};

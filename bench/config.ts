@@ -1,0 +1,70 @@
+/** Command line and the sizes of a quick or full run. */
+import os from 'node:os';
+import path from 'node:path';
+
+export interface Config {
+  quick: boolean;
+  json: string | undefined;
+  /** Write V8 CPU profiles of the eventrail servers. */
+  profile: boolean;
+  /** Only these systems (names as in the tables). */
+  only: string[] | undefined;
+  connections: number;
+  workers: number;
+  /** Connections opened at once per worker. */
+  concurrency: number;
+  /** The steady rate of the one-scope fan-out, in deliveries per second over all connections. */
+  steadyDeliveriesPerSec: number;
+  /**
+   * The steady rate over N/10 scopes: lower, because there every event reaches only 10
+   * connections and the per-event work (Redis, decoding) dominates.
+   */
+  steadyScopesDeliveriesPerSec: number;
+  steadyMs: number;
+  warmupMs: number;
+  saturationMs: number;
+  churnPerSec: number;
+  churnMs: number;
+  churnHoldMs: number;
+  profileDir: string;
+  command: string;
+}
+
+function value(args: string[], flag: string): string | undefined {
+  const at = args.indexOf(flag);
+  if (at < 0) return undefined;
+  const next = args[at + 1];
+  if (next === undefined || next.startsWith('--')) throw new Error(`${flag} needs a value`);
+  return next;
+}
+
+export function parseConfig(args: string[]): Config {
+  const known = new Set(['--quick', '--json', '--profile', '--only', '--connections']);
+  for (const arg of args) {
+    if (arg.startsWith('--') && !known.has(arg)) throw new Error(`unknown option ${arg}`);
+  }
+  const quick = args.includes('--quick');
+  const connections = Number(value(args, '--connections') ?? (quick ? 2000 : 10_000));
+  if (!Number.isInteger(connections) || connections < 20) {
+    throw new Error('--connections must be an integer >= 20');
+  }
+  return {
+    quick,
+    json: value(args, '--json'),
+    profile: args.includes('--profile'),
+    only: value(args, '--only')?.split(','),
+    connections,
+    workers: 2,
+    concurrency: 200,
+    steadyDeliveriesPerSec: 20_000,
+    steadyScopesDeliveriesPerSec: 5_000,
+    steadyMs: quick ? 1500 : 10_000,
+    warmupMs: quick ? 750 : 2000,
+    saturationMs: quick ? 2000 : 10_000,
+    churnPerSec: 1000,
+    churnMs: quick ? 5000 : 30_000,
+    churnHoldMs: 300,
+    profileDir: path.join(os.tmpdir(), 'eventrail-bench-prof'),
+    command: `npm run bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`,
+  };
+}

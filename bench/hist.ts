@@ -1,0 +1,44 @@
+/** A latency histogram: 10 µs buckets up to 2 s, one overflow bucket. Cheap to add and merge. */
+const BUCKET_US = 10;
+const BUCKETS = 200_000;
+
+export class Hist {
+  readonly counts = new Uint32Array(BUCKETS + 1);
+
+  add(us: number): void {
+    const i = us < 0 ? 0 : Math.floor(us / BUCKET_US);
+    const at = Math.min(i, BUCKETS);
+    this.counts[at] = (this.counts[at] ?? 0) + 1;
+  }
+
+  pairs(): [number, number][] {
+    const out: [number, number][] = [];
+    this.counts.forEach((n, i) => {
+      if (n > 0) out.push([i, n]);
+    });
+    return out;
+  }
+
+  merge(pairs: [number, number][]): void {
+    for (const [i, n] of pairs) this.counts[i] = (this.counts[i] ?? 0) + n;
+  }
+
+  get total(): number {
+    let sum = 0;
+    for (const n of this.counts) sum += n;
+    return sum;
+  }
+
+  /** The q-quantile in ms (upper edge of its bucket), or null when empty. */
+  quantileMs(q: number): number | null {
+    const total = this.total;
+    if (total === 0) return null;
+    const rank = Math.ceil(q * total);
+    let seen = 0;
+    for (let i = 0; i < this.counts.length; i++) {
+      seen += this.counts[i] ?? 0;
+      if (seen >= rank) return ((i + 1) * BUCKET_US) / 1000;
+    }
+    return null;
+  }
+}

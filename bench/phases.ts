@@ -1,0 +1,202 @@
+/**
+ * The measuring phases, each bounded in time: a steady rate for latency, and a closed loop that
+ * keeps a window of events in flight for throughput at saturation.
+ */
+import type { Config } from './config.js';
+import { Hist } from './hist.js';
+import { nowUs, type WorkerReply, type WorkerReport } from './protocol.js';
+import type { Rig, ServerStats } from './rig.js';
+
+let nextSeq = 1;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const scopeOfSeq = (seq: number, scopes: number): number => (seq % scopes) + 1;
+
+export interface SteadyResult {
+  events: number;
+  deliveries: number;
+  p50Ms: number | null;
+  p99Ms: number | null;
+}
+
+/** Publishes `deliveriesPerSec / connections-per-event` events per second, round-robin over scopes. */
+export async function steady(rig: Rig, config: Config, scopes: number): Promise<SteadyResult> {
+  for (const w of rig.workers) w.send({ type: 'reset' });
+  const perEvent = config.connections / scopes;
+  const rate = scopes === 1 ? config.steadyDeliveriesPerSec : config.steadyScopesDeliveriesPerSec;
+  const eventsPerSec = rate / perEvent;
+  const start = Date.now();
+  let events = 0;
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const elapsed = Date.now() - start;
+      const due = Math.floor((Math.min(elapsed, config.steadyMs) / 1000) * eventsPerSec);
+      while (events < due) {
+        const seq = nextSeq++;
+        rig.publish(seq, scopeOfSeq(seq, scopes));
+        events++;
+      }
+      if (elapsed >= config.steadyMs) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 5);
+  });
+  await sleep(500);
+  const reports = await rig.reports();
+  const hist = new Hist();
+  for (const r of reports) hist.merge(r.hist);
+  return {
+    events,
+    deliveries: reports.reduce((n, r) => n + r.deliveries, 0),
+    p50Ms: hist.quantileMs(0.5),
+    p99Ms: hist.quantileMs(0.99),
+  };
+}
+
+export interface SaturationResult {
+  events: number;
+  deliveredPerSec: number;
+  /** Events not received by every connection within 5 s (during the phase). */
+  lost: number;
+  /** Connections the server ended since they connected (limits, backpressure). */
+  dropped: number;
+  /** CPU of each load worker and of the server, in % of one core, over the measured window. */
+  clientCpu: number[];
+  serverCpu: number;
+  redisCpu: number;
+  /** This process: publishing and window bookkeeping. */
+  benchCpu: number;
+  /** Everything else on the machine (other users' processes, the kernel's own work). */
+  othersCpu: number;
+  /** Server CPU µs per delivered event. */
+  serverUsPerDelivery: number;
+  /** The measured window on the monotonic clock (µs), to cut CPU profiles to it. */
+  window: [number, number];
+}
+
+/**
+ * Keeps `window` events in flight: the next is published as soon as every connection has one.
+ * Measures deliveries between the end of the warm-up and the end of the phase.
+ */
+export async function saturate(
+  rig: Rig,
+  config: Config,
+  scopes: number,
+): Promise<SaturationResult> {
+  const window = scopes === 1 ? 32 : Math.min(scopes * 8, 4096);
+  const inFlight = new Map<number, { at: number; waiting: number }>();
+  let publishing = true;
+  let events = 0;
+  let lost = 0;
+  const publishOne = (): void => {
+    const seq = nextSeq++;
+    const scope = scopeOfSeq(seq, scopes);
+    inFlight.set(seq, { at: Date.now(), waiting: rig.holders.get(scope)?.size ?? 0 });
+    events++;
+    rig.publish(seq, scope);
+  };
+  const refill = (): void => {
+    while (publishing && inFlight.size < window) publishOne();
+  };
+  const onDone = (m: WorkerReply): void => {
+    if (m.type !== 'done') return;
+    for (const seq of m.seqs) {
+      const entry = inFlight.get(seq);
+      if (entry !== undefined && --entry.waiting <= 0) inFlight.delete(seq);
+    }
+    refill();
+  };
+  for (const w of rig.workers) {
+    w.send({ type: 'reset' });
+    w.child.on('message', onDone);
+  }
+  const expire = setInterval(() => {
+    const old = Date.now() - 5000;
+    for (const [seq, entry] of inFlight) {
+      if (entry.at < old) {
+        inFlight.delete(seq);
+        lost++;
+      }
+    }
+    refill();
+  }, 250);
+  try {
+    refill();
+    await sleep(config.warmupMs);
+    const [r0, s0, o0, t0] = await Promise.all([
+      rig.reports(),
+      rig.stats(),
+      rig.otherCpu(),
+      nowUs(),
+    ]);
+    await sleep(config.saturationMs);
+    const [r1, s1, o1, t1] = await Promise.all([
+      rig.reports(),
+      rig.stats(),
+      rig.otherCpu(),
+      nowUs(),
+    ]);
+    return result(r0, r1, s0, s1, o0, o1, t0, t1, events, lost);
+  } finally {
+    // What is still in flight is not measured: the rig is torn down next, no need to wait for it.
+    publishing = false;
+    clearInterval(expire);
+    for (const w of rig.workers) w.child.off('message', onDone);
+  }
+}
+
+type OtherCpu = Awaited<ReturnType<Rig['otherCpu']>>;
+
+function result(
+  r0: WorkerReport[],
+  r1: WorkerReport[],
+  s0: ServerStats,
+  s1: ServerStats,
+  o0: OtherCpu,
+  o1: OtherCpu,
+  t0: number,
+  t1: number,
+  events: number,
+  lost: number,
+): SaturationResult {
+  const us = t1 - t0;
+  const s = summarize(r0, r1, s0, s1, us, events, lost);
+  return {
+    ...s,
+    redisCpu: Math.round(((o1.redisUs - o0.redisUs) * 100) / us),
+    benchCpu: Math.round(((o1.benchUs - o0.benchUs) * 100) / us),
+    othersCpu: Math.max(
+      0,
+      Math.round(
+        ((o1.machineUs - o0.machineUs - (o1.redisUs - o0.redisUs) - (o1.benchUs - o0.benchUs)) *
+          100) /
+          us -
+          s.serverCpu -
+          s.clientCpu.reduce((a, b) => a + b, 0),
+      ),
+    ),
+    window: [t0, t1],
+  };
+}
+
+function summarize(
+  r0: { deliveries: number; cpuUs: number }[],
+  r1: { deliveries: number; cpuUs: number; dropped: number }[],
+  s0: ServerStats,
+  s1: ServerStats,
+  us: number,
+  events: number,
+  lost: number,
+): Omit<SaturationResult, 'redisCpu' | 'benchCpu' | 'othersCpu' | 'window'> {
+  const deliveries = r1.reduce((n, r, i) => n + r.deliveries - (r0[i]?.deliveries ?? 0), 0);
+  const serverCpuUs = s1.cpuUs - s0.cpuUs;
+  return {
+    events,
+    deliveredPerSec: Math.round((deliveries * 1e6) / us),
+    lost,
+    clientCpu: r1.map((r, i) => Math.round(((r.cpuUs - (r0[i]?.cpuUs ?? 0)) * 100) / us)),
+    serverCpu: Math.round((serverCpuUs * 100) / us),
+    serverUsPerDelivery: deliveries > 0 ? serverCpuUs / deliveries : 0,
+    dropped: r1.reduce((n, r) => n + r.dropped, 0),
+  };
+}

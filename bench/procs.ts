@@ -1,0 +1,128 @@
+/**
+ * Child processes of the bench: every one is tracked and SIGKILLed when the bench exits or fails;
+ * on Linux `setpriv --pdeathsig KILL` also takes them down if the bench itself is killed.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import net from 'node:net';
+
+const children = new Set<ChildProcess>();
+const setpriv =
+  process.platform === 'linux' &&
+  spawnSync('setpriv', ['--pdeathsig', 'KILL', 'true'], { stdio: 'ignore' }).status === 0;
+
+export function killAll(): void {
+  for (const child of children) child.kill('SIGKILL');
+  children.clear();
+}
+process.on('exit', killAll);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killAll();
+    process.exit(130);
+  });
+}
+
+/** Spawns a tracked process; with `ipc` it gets a Node IPC channel. */
+export function launch(
+  command: string,
+  args: string[],
+  label: string,
+  ipc = false,
+  env: Record<string, string> = {},
+): ChildProcess {
+  const [cmd, argv] = setpriv
+    ? ['setpriv', ['--pdeathsig', 'KILL', command, ...args]]
+    : [command, args];
+  const child = spawn(cmd, argv, {
+    stdio: ipc ? ['ignore', 'ignore', 'pipe', 'ipc'] : ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, NODE_OPTIONS: '', ...env },
+  });
+  children.add(child);
+  let tail = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    tail = (tail + chunk.toString()).slice(-4000);
+  });
+  child.once('exit', (code, signal) => {
+    children.delete(child);
+    if (code !== 0 && code !== null && tail.trim() !== '') {
+      console.error(`[${label}] exited with ${code}:\n${tail}`);
+    } else if (signal !== null && signal !== 'SIGKILL' && signal !== 'SIGTERM') {
+      console.error(`[${label}] killed by ${signal}`);
+    }
+  });
+  return child;
+}
+
+/** A port nobody listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('port')),
+      );
+    });
+  });
+}
+
+/** A child with a typed request/answer channel over Node IPC. */
+export interface Peer<In, Out extends { type: string }> {
+  readonly child: ChildProcess;
+  send(message: In): void;
+  /** Sends (unless `message` is null) and resolves with the next message of `type`. */
+  ask<T extends Out['type']>(
+    message: In | null,
+    type: T,
+    timeoutMs?: number,
+  ): Promise<Extract<Out, { type: T }>>;
+  on(listener: (message: Out) => void): void;
+  kill(): Promise<void>;
+}
+
+export function peer<In, Out extends { type: string }>(
+  child: ChildProcess,
+  label: string,
+): Peer<In, Out> {
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const send = (message: In): void => {
+    if (child.connected) child.send(message as object);
+  };
+  return {
+    child,
+    send,
+    ask(message, type, timeoutMs = 60_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          child.off('message', onMessage);
+          reject(new Error(`${label}: no '${type}' answer within ${timeoutMs} ms`));
+        }, timeoutMs);
+        const onMessage = (m: Out): void => {
+          if (m.type !== type) return;
+          clearTimeout(timer);
+          child.off('message', onMessage);
+          resolve(m as Extract<Out, { type: typeof type }>);
+        };
+        child.on('message', onMessage);
+        exited.then(() => {
+          clearTimeout(timer);
+          reject(new Error(`${label} exited`));
+        });
+        if (message !== null) send(message);
+      });
+    },
+    on(listener) {
+      child.on('message', listener);
+    },
+    async kill() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** Node flags that run a TypeScript entry file with tsx. */
+export function nodeArgs(file: string, extra: string[] = []): string[] {
+  return [...extra, '--conditions=eventrail-src', '--import', 'tsx', file];
+}

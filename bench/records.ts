@@ -1,0 +1,85 @@
+/** The `--json` records: one per system and scenario. */
+import type { ChurnResult, LoadResult } from './scenarios.js';
+
+export interface Results {
+  fanout: Map<string, LoadResult>;
+  scopes: Map<string, LoadResult>;
+  churn: Map<string, ChurnResult>;
+  /** Saturation windows (monotonic µs) by profile label. */
+  windows: Record<string, [number, number]>;
+}
+
+export interface BenchRecord {
+  scenario: 'fanout' | 'scopes' | 'idle-memory' | 'churn' | 'redis-cost';
+  system: string;
+  connections: number;
+  deliveredPerSec: number | null;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  bytesPerConn: number | null;
+  /** Figures of the scenario that have no field above (Redis cost, churn). */
+  details?: Record<string, unknown>;
+}
+
+const none = { deliveredPerSec: null, p50Ms: null, p99Ms: null, bytesPerConn: null };
+
+export function toRecords(results: Results): BenchRecord[] {
+  const records: BenchRecord[] = [];
+  for (const scenario of ['fanout', 'scopes'] as const) {
+    for (const [system, r] of results[scenario]) {
+      records.push({
+        scenario,
+        system,
+        connections: r.connected,
+        deliveredPerSec: r.saturation.deliveredPerSec,
+        p50Ms: r.steady.p50Ms,
+        p99Ms: r.steady.p99Ms,
+        bytesPerConn: null,
+      });
+    }
+  }
+  for (const [system, r] of results.fanout) {
+    records.push({
+      scenario: 'idle-memory',
+      system,
+      connections: r.connected,
+      ...none,
+      bytesPerConn: r.rssPerConn,
+      details: { heapPerConn: r.heapPerConn },
+    });
+    if (r.clients === null) continue;
+    records.push({
+      scenario: 'redis-cost',
+      system,
+      connections: r.connected,
+      ...none,
+      details: {
+        commandsPerEvent: r.commandsPerEvent,
+        redisConnections: r.clients.total,
+        subscriberConnections: r.clients.subscribers,
+        numpatOneScope: r.clients.numpat,
+        numpatScopes: results.scopes.get(system)?.clients?.numpat ?? null,
+      },
+    });
+  }
+  for (const [system, r] of results.churn) {
+    records.push({
+      scenario: 'churn',
+      system,
+      connections: r.opened,
+      ...none,
+      details: {
+        failed: r.failed,
+        heapBefore: r.before.heapUsed,
+        heapAfter: r.after.heapUsed,
+        socketsBefore: r.before.sockets,
+        socketsAfter: r.after.sockets,
+        numpatBefore: r.numpatBefore,
+        numpatAfter: r.numpatAfter,
+        backToBaseline: r.baseline,
+        measuredAfterMs: r.waitedMs,
+      },
+    });
+  }
+  return records;
+}

@@ -1,0 +1,187 @@
+/**
+ * The bench's own redis-server (a free port of 127.0.0.1, never the shared 6379) and a tiny
+ * binary-safe RESP client for admin commands and pipelined PUBLISH.
+ */
+import type { ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import os from 'node:os';
+import { freePort, launch } from './procs.js';
+
+export type Reply = string | number | null | Error | Reply[];
+
+export interface RespClient {
+  command(...args: (string | Buffer)[]): Promise<Reply>;
+  /** PUBLISH without waiting for the answer (answers are still read and counted). */
+  publish(channel: string, payload: string | Buffer): void;
+  close(): void;
+}
+
+function encode(args: (string | Buffer)[]): Buffer {
+  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
+  for (const arg of args) {
+    const buf = typeof arg === 'string' ? Buffer.from(arg) : arg;
+    parts.push(Buffer.from(`$${buf.length}\r\n`), buf, Buffer.from('\r\n'));
+  }
+  return Buffer.concat(parts);
+}
+
+/** Parses one reply at `at`; undefined when incomplete. */
+function parse(buf: Buffer, at: number): { value: Reply; end: number } | undefined {
+  const eol = buf.indexOf('\r\n', at);
+  if (eol < 0) return undefined;
+  const line = buf.toString('utf8', at + 1, eol);
+  switch (buf[at]) {
+    case 0x2b: // +
+      return { value: line, end: eol + 2 };
+    case 0x2d: // -
+      return { value: new Error(line), end: eol + 2 };
+    case 0x3a: // :
+      return { value: Number(line), end: eol + 2 };
+    case 0x24: {
+      // $
+      const len = Number(line);
+      if (len < 0) return { value: null, end: eol + 2 };
+      if (buf.length < eol + 2 + len + 2) return undefined;
+      return { value: buf.toString('utf8', eol + 2, eol + 2 + len), end: eol + 4 + len };
+    }
+    case 0x2a: {
+      // *
+      const items: Reply[] = [];
+      let end = eol + 2;
+      for (let i = 0; i < Number(line); i++) {
+        const item = parse(buf, end);
+        if (item === undefined) return undefined;
+        items.push(item.value);
+        end = item.end;
+      }
+      return { value: items, end };
+    }
+    default:
+      throw new Error(`bad RESP byte ${buf[at]}`);
+  }
+}
+
+export async function connectResp(port: number, name: string): Promise<RespClient> {
+  const socket = net.connect({ port, host: '127.0.0.1' });
+  socket.setNoDelay(true);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  // null entries are fire-and-forget publishes.
+  const waiting: (((r: Reply) => void) | null)[] = [];
+  let buf: Buffer = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => {
+    buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+    let at = 0;
+    for (;;) {
+      const r = parse(buf, at);
+      if (r === undefined) break;
+      at = r.end;
+      waiting.shift()?.(r.value);
+    }
+    buf = buf.subarray(at);
+  });
+  socket.on('error', () => {});
+  const client: RespClient = {
+    command(...args) {
+      return new Promise((resolve) => {
+        waiting.push(resolve);
+        socket.write(encode(args));
+      });
+    },
+    publish(channel, payload) {
+      waiting.push(null);
+      socket.write(encode(['PUBLISH', channel, payload]));
+    },
+    close: () => socket.destroy(),
+  };
+  await client.command('CLIENT', 'SETNAME', name);
+  return client;
+}
+
+export interface BenchRedis {
+  readonly port: number;
+  readonly url: string;
+  readonly admin: RespClient;
+  stop(): void;
+}
+
+export async function startRedis(): Promise<BenchRedis> {
+  const port = await freePort();
+  const child: ChildProcess = launch(
+    'redis-server',
+    [
+      ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      ...['--dir', os.tmpdir(), '--maxclients', '1000'],
+      // A benchmark subscriber may lag: never cut it for a full output buffer.
+      ...['--client-output-buffer-limit', 'pubsub 0 0 0'],
+    ],
+    'redis',
+  );
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    try {
+      const admin = await connectResp(port, 'bench-admin');
+      const info = await admin.command('INFO', 'server');
+      const pid = typeof info === 'string' ? /process_id:(\d+)/.exec(info)?.[1] : undefined;
+      if (Number(pid) !== child.pid) {
+        admin.close();
+        throw new Error(`port ${port} is answered by another Redis`);
+      }
+      return {
+        port,
+        url: `redis://127.0.0.1:${port}`,
+        admin,
+        stop() {
+          admin.close();
+          child.kill('SIGKILL');
+        },
+      };
+    } catch (err) {
+      if (err instanceof Error && err.message.includes('another Redis')) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  child.kill('SIGKILL');
+  throw new Error('redis-server did not start within 10 s');
+}
+
+/** `INFO commandstats` as command -> calls. */
+export async function commandCalls(admin: RespClient): Promise<Map<string, number>> {
+  const info = await admin.command('INFO', 'commandstats');
+  const calls = new Map<string, number>();
+  for (const m of String(info).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    calls.set(m[1] as string, Number(m[2]));
+  }
+  return calls;
+}
+
+/** Calls made between two snapshots by anyone but the bench's admin connection. */
+export function commandDelta(
+  before: Map<string, number>,
+  after: Map<string, number>,
+): Map<string, number> {
+  const admin = /^(info|client\||pubsub\||ping|config\|)/;
+  const delta = new Map<string, number>();
+  for (const [name, n] of after) {
+    const d = n - (before.get(name) ?? 0);
+    if (d > 0 && !admin.test(name)) delta.set(name, d);
+  }
+  return delta;
+}
+
+export interface RedisClients {
+  total: number;
+  subscribers: number;
+  numpat: number;
+}
+
+/** Connections other than the bench's own, and pattern subscriptions. */
+export async function redisClients(admin: RespClient): Promise<RedisClients> {
+  const list = String(await admin.command('CLIENT', 'LIST'));
+  const others = list.split('\n').filter((l) => l.includes('id=') && !/name=bench-/.test(l));
+  const subscribers = others.filter((l) => /\b(sub|psub)=[1-9]/.test(l)).length;
+  const numpat = Number(await admin.command('PUBSUB', 'NUMPAT'));
+  return { total: others.length, subscribers, numpat };
+}

@@ -1,0 +1,218 @@
+/** docs/bench.md and docs/bench.svg: tables, ratios against the floor and better-sse, the machine. */
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BETTER_SSE, EVENTRAIL_NO_HISTORY, FLOOR, SOCKET_IO } from './catalog.js';
+import { barChart } from './chart.js';
+import type { Config } from './config.js';
+import { type BenchRecord, type Results, toRecords } from './records.js';
+import type { LoadResult } from './scenarios.js';
+
+/** docs/ for complete runs; a run limited with --only writes beside the CPU profiles instead. */
+const out = (config: Config, file: string): string =>
+  config.only === undefined
+    ? fileURLToPath(new URL(`../docs/${file}`, import.meta.url))
+    : path.join(os.tmpdir(), `eventrail-${file}`);
+const int = (n: number): string => Math.round(n).toLocaleString('en-US');
+const ms = (n: number | null): string => (n === null ? 'n/a' : n.toFixed(2));
+const kb = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KB`;
+const ratio = (a: number | null | undefined, b: number | null | undefined): number | null =>
+  a == null || b == null || b === 0 ? null : a / b;
+const x = (r: number | null): string => (r === null ? 'n/a' : `${r.toFixed(2)}x`);
+const verdict = (r: number | null, ok: (r: number) => boolean): string =>
+  r === null ? 'not measured' : ok(r) ? 'met' : '**missed**';
+
+function machine(): string {
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  const memory = `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`;
+  return `${cpu}, ${os.cpus().length} cores, ${memory} RAM, ${os.type()} ${os.release()}; Node ${process.version}`;
+}
+
+function loadTable(
+  rows: Map<string, LoadResult>,
+  config: Config,
+  memory: boolean,
+  steadyRate: number,
+): string[] {
+  const head = [
+    'system',
+    'delivered/s',
+    'p50 ms',
+    'p99 ms',
+    ...(memory ? ['idle RSS/conn', 'idle heap/conn'] : []),
+    'server CPU',
+    'server µs/delivery',
+    'client CPU (per worker)',
+    'Redis / bench / others CPU',
+    'lost',
+  ];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => ' --- ').join('|')}|`];
+  for (const [name, r] of rows) {
+    const s = r.saturation;
+    // A system that saturates near the steady rate queues during it: its latency is not comparable.
+    const near = s.deliveredPerSec < 1.5 * steadyRate ? ' ⚠' : '';
+    const cells = [
+      name,
+      `${int(s.deliveredPerSec)}${near}`,
+      ms(r.steady.p50Ms),
+      ms(r.steady.p99Ms),
+      ...(memory ? [kb(r.rssPerConn), kb(r.heapPerConn)] : []),
+      `${s.serverCpu}%`,
+      s.serverUsPerDelivery.toFixed(2),
+      s.clientCpu.map((c) => `${c}%`).join(' + '),
+      `${s.redisCpu}% / ${s.benchCpu}% / ${s.othersCpu}%`,
+      String(s.lost + s.dropped + r.failed),
+    ];
+    lines.push(`| ${cells.join(' | ')} |`);
+  }
+  lines.push(
+    '',
+    `delivered/s: at saturation (${config.saturationMs / 1000} s after ${config.warmupMs / 1000} s warm-up). ` +
+      `p50/p99: publish-to-receive at a steady ${int(steadyRate)} deliveries/s for ${config.steadyMs / 1000} s ` +
+      '(⚠: the system saturates below 1.5x that rate, so its latency includes queueing). ' +
+      'CPU in % of one core over the saturation window (bench = the publisher and its bookkeeping; others = every other process on the machine, from /proc/stat: when it is high, the run was disturbed); lost = connections that failed or were ended by the server, plus events not received by all within 5 s.',
+  );
+  return lines;
+}
+
+function ratios(rows: Map<string, LoadResult>, system: string, memory: boolean): string[] {
+  const me = rows.get(system);
+  const floor = rows.get(FLOOR);
+  const bsse = rows.get(BETTER_SSE);
+  if (!me) return [];
+  const dFloor = ratio(me.saturation.deliveredPerSec, floor?.saturation.deliveredPerSec);
+  const dBsse = ratio(me.saturation.deliveredPerSec, bsse?.saturation.deliveredPerSec);
+  const p99 = ratio(me.steady.p99Ms, floor?.steady.p99Ms);
+  const out = [
+    `- ${system} delivered/s = **${x(dFloor)} floor** (target >= 0.9x: ${verdict(dFloor, (r) => r >= 0.9)}), ` +
+      `**${x(dBsse)} better-sse** (target >= 1.5x: ${verdict(dBsse, (r) => r >= 1.5)})`,
+    `- ${system} p99 = **${x(p99)} floor** (target <= 1.25x: ${verdict(p99, (r) => r <= 1.25)}); ` +
+      `p50 = ${x(ratio(me.steady.p50Ms, floor?.steady.p50Ms))} floor; p99 = ${x(ratio(me.steady.p99Ms, bsse?.steady.p99Ms))} better-sse`,
+  ];
+  if (memory) {
+    const mem = ratio(me.rssPerConn, floor?.rssPerConn);
+    out.push(
+      `- ${system} idle RSS/conn = **${x(mem)} floor** (target <= 1.25x: ${verdict(mem, (r) => r <= 1.25)}), ` +
+        `${x(ratio(me.rssPerConn, bsse?.rssPerConn))} better-sse; heap/conn = ${x(ratio(me.heapPerConn, floor?.heapPerConn))} floor`,
+    );
+  }
+  return out;
+}
+
+function redisTable(results: Results): string[] {
+  const lines = [
+    '| system | Redis commands per published event | connections per instance | subscriber connections | PUBSUB NUMPAT, 1 scope | NUMPAT, N/10 scopes |',
+    '| --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const [name, r] of results.fanout) {
+    if (r.clients === null || r.commandsPerEvent === null) continue;
+    const cmds = Object.entries(r.commandsPerEvent)
+      .map(([c, n]) => `${c} ${n}`)
+      .join(', ');
+    const scoped = results.scopes.get(name)?.clients?.numpat;
+    lines.push(
+      `| ${name} | ${cmds || 'none'} | ${r.clients.total} | ${r.clients.subscribers} | ${r.clients.numpat} | ${scoped ?? 'n/a'} |`,
+    );
+  }
+  return lines;
+}
+
+function churnTable(results: Results, config: Config): string[] {
+  const lines = [
+    `Connect and disconnect ${config.churnPerSec}/s for ${config.churnMs / 1000} s over 100 scopes (each held ${config.churnHoldMs} ms), then idle for 1.5 s (7 s when not back to baseline by then, so that 5 s timeouts can fire); after GC.`,
+    '',
+    '| system | opened | failed | heap before -> after | sockets before -> after | NUMPAT before -> after | back to baseline (after) |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const [name, r] of results.churn) {
+    lines.push(
+      `| ${name} | ${int(r.opened)} | ${r.failed} | ${kb(r.before.heapUsed)} -> ${kb(r.after.heapUsed)} | ` +
+        `${r.before.sockets} -> ${r.after.sockets} | ${r.numpatBefore} -> ${r.numpatAfter} | ${r.baseline ? 'yes' : '**no**'} (${r.waitedMs / 1000} s) |`,
+    );
+  }
+  return lines;
+}
+
+export function writeReport(results: Results, config: Config, elapsedMs: number): BenchRecord[] {
+  const n = config.connections;
+  const sse = new Map([...results.fanout].filter(([name]) => name !== SOCKET_IO.name));
+  const sio = results.fanout.get(SOCKET_IO.name);
+  const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const md = [
+    '# eventrail benchmark',
+    '',
+    `- Machine: ${machine()}`,
+    `- Date: ${date}; the run took ${(elapsedMs / 1000).toFixed(0)} s`,
+    `- Command: \`${config.command}\``,
+    `- Load: ${n} connections from ${config.workers} load worker processes (raw TCP sockets, minimal SSE parsing), loopback; one redis-server started by the bench; every system on a fresh server per scenario, alternating.`,
+    '',
+    'Absolute numbers drift on a shared 2-core machine (client, server and Redis share the cores); the ratios of one run are what to compare.',
+    '',
+    '![delivered events/s, latency and memory per system](bench.svg)',
+    '',
+    `## Fan-out: ${int(n)} connections in one scope`,
+    '',
+    ...loadTable(sse, config, true, config.steadyDeliveriesPerSec),
+    '',
+    ...ratios(sse, 'eventrail/redis', true),
+    ...ratios(sse, EVENTRAIL_NO_HISTORY.name, true),
+    ...ratios(sse, 'eventrail/memory', true),
+    '',
+    `## ${int(n)} connections over ${int(n / 10)} scopes`,
+    '',
+    ...loadTable(results.scopes, config, false, config.steadyScopesDeliveriesPerSec),
+    '',
+    ...ratios(results.scopes, 'eventrail/redis', false),
+    ...ratios(results.scopes, EVENTRAIL_NO_HISTORY.name, false),
+    ...ratios(results.scopes, 'eventrail/memory', false),
+    '',
+    '## Redis cost',
+    '',
+    ...redisTable(results),
+    '',
+    '## Churn',
+    '',
+    ...churnTable(results, config),
+    '',
+    '## Socket.IO (its own client: socket.io-client over WebSocket, same workers and phases)',
+    '',
+    ...(sio
+      ? loadTable(new Map([[SOCKET_IO.name, sio]]), config, true, config.steadyDeliveriesPerSec)
+      : ['not measured']),
+    '',
+  ].join('\n');
+  writeFileSync(out(config, 'bench.md'), md);
+
+  const names = [...sse.keys()];
+  const bars = (value: (r: LoadResult) => number | null, rows: Map<string, LoadResult>) =>
+    names.map((label) => {
+      const r = rows.get(label);
+      return { label, value: r ? value(r) : null, highlight: label.startsWith('eventrail') };
+    });
+  const svg = barChart(`eventrail benchmark: ${int(n)} SSE connections`, `${machine()} — ${date}`, [
+    {
+      title: 'Delivered events/s, one scope (higher is better)',
+      format: int,
+      bars: bars((r) => r.saturation.deliveredPerSec, sse),
+    },
+    {
+      title: `Delivered events/s, ${int(n / 10)} scopes`,
+      format: int,
+      bars: bars((r) => r.saturation.deliveredPerSec, results.scopes),
+    },
+    {
+      title: 'p99 publish-to-receive ms at the steady rate (lower is better)',
+      format: (v) => v.toFixed(2),
+      bars: bars((r) => r.steady.p99Ms, sse),
+    },
+    {
+      title: 'Idle RSS per connection (lower is better)',
+      format: kb,
+      bars: bars((r) => r.rssPerConn, sse),
+    },
+  ]);
+  writeFileSync(out(config, 'bench.svg'), svg);
+  console.log(`\n${md}\nbench: wrote ${out(config, 'bench.md')} and bench.svg`);
+  return toRecords(results);
+}

@@ -1,0 +1,192 @@
+/**
+ * One system under test: its server process, fresh load workers and a publisher, for one scenario.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Emitter } from '@socket.io/redis-emitter';
+import { createPublisher } from 'eventrail';
+import { createRedisBroker } from 'eventrail/redis';
+import { createClient } from 'redis';
+import type { SystemSpec } from './catalog.js';
+import type { Config } from './config.js';
+import { launch, nodeArgs, type Peer, peer } from './procs.js';
+import {
+  channelOf,
+  EVENT_TYPE,
+  nowUs,
+  payloadOf,
+  type ServerReply,
+  type ServerRequest,
+  type WorkerReply,
+  type WorkerReport,
+  type WorkerRequest,
+} from './protocol.js';
+import { type BenchRedis, connectResp, type RespClient } from './redis.js';
+
+const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
+
+export type ServerStats = Extract<ServerReply, { type: 'stats' }>;
+export type Worker = Peer<WorkerRequest, WorkerReply>;
+
+export interface Rig {
+  readonly spec: SystemSpec;
+  readonly port: number;
+  readonly workers: readonly Worker[];
+  /** Publishes event `seq` on `scope`, stamped with the current time. */
+  publish(seq: number, scope: number): void;
+  stats(gc?: boolean): Promise<ServerStats>;
+  /** CPU µs used so far by redis-server and by this bench process (publisher and bookkeeping). */
+  otherCpu(): Promise<{ redisUs: number; benchUs: number; machineUs: number }>;
+  reports(): Promise<WorkerReport[]>;
+  /** Connects `scopes.length` clients (one per entry), split over the workers in blocks. */
+  connect(scopes: number[]): Promise<{ connected: number; failed: number; error?: string }>;
+  /** Which workers hold connections of each scope. */
+  readonly holders: Map<number, Set<number>>;
+  stop(): Promise<void>;
+}
+
+/** CPU µs the whole machine has been busy (all cores, every process), from /proc/stat; 0 elsewhere. */
+function machineBusyUs(): number {
+  try {
+    const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '')
+      .split(/\s+/)
+      .map(Number);
+    // cpu user nice system idle iowait irq softirq steal; USER_HZ is 100 on Linux.
+    const busy = [1, 2, 3, 6, 7, 8].reduce((n, i) => n + (fields[i] ?? 0), 0);
+    return busy * 10_000;
+  } catch {
+    return 0;
+  }
+}
+
+/** The load workers, started once per run and shared by every rig in turn. */
+export function startWorkers(config: Config): Worker[] {
+  return Array.from({ length: config.workers }, (_, i) =>
+    peer(
+      launch(process.execPath, nodeArgs(here('client/worker.ts')), `worker ${i}`, true),
+      `worker ${i}`,
+    ),
+  );
+}
+
+export async function startRig(
+  spec: SystemSpec,
+  redis: BenchRedis,
+  workers: readonly Worker[],
+  config: Config,
+  label: string,
+): Promise<Rig> {
+  const flags = ['--expose-gc'];
+  if (config.profile && (spec.eventrail || config.only !== undefined)) {
+    // One directory per scenario: the tsx loader thread writes a profile of its own beside the main one.
+    flags.push('--cpu-prof', `--cpu-prof-dir=${config.profileDir}/${label}`);
+  }
+  const server = peer<ServerRequest, ServerReply>(
+    launch(process.execPath, nodeArgs(here(`systems/${spec.file}`), flags), spec.name, true, {
+      ...spec.env,
+      REDIS_URL: redis.url,
+    }),
+    spec.name,
+  );
+  const listening = await server.ask(null, 'listening', 30_000).catch(async (err: unknown) => {
+    await server.kill();
+    throw err;
+  });
+  const pub: RespClient | undefined =
+    spec.via === 'redis' || spec.via === 'emitter'
+      ? await connectResp(redis.port, 'bench-pub')
+      : undefined;
+  // eventrail's own publisher, as an app's worker would use it; named so that CLIENT LIST can
+  // tell it from the server's connections.
+  const client =
+    spec.via === 'eventrail'
+      ? createClient({ url: redis.url, name: 'bench-publisher' })
+      : undefined;
+  await client?.connect();
+  const broker =
+    client &&
+    createRedisBroker({
+      publisher: client,
+      subscriber: client.duplicate(),
+      history: spec.env.HISTORY !== 'off',
+    });
+  const publisher = broker && createPublisher({ broker });
+  const emitter =
+    pub && spec.via === 'emitter'
+      ? new Emitter({ publish: (channel: string, msg: Buffer) => pub.publish(channel, msg) })
+      : undefined;
+  const holders = new Map<number, Set<number>>();
+
+  return {
+    spec,
+    port: listening.port,
+    workers,
+    holders,
+    publish(seq, scope) {
+      const tick = { s: seq, t: nowUs() };
+      if (publisher) {
+        publisher
+          .publishEvent(channelOf(scope), { eventType: EVENT_TYPE, data: tick })
+          .catch((err: unknown) => console.error(`publish: ${String(err)}`));
+      } else if (emitter) emitter.to(`scope:${scope}`).emit(EVENT_TYPE, tick);
+      else if (pub) pub.publish(channelOf(scope), payloadOf(tick));
+      else server.send({ type: 'publish', channel: channelOf(scope), tick });
+    },
+    // A saturated server answers late: its event loop is behind on purpose.
+    stats: (gc = false) => server.ask({ type: 'stats', gc }, 'stats', 180_000),
+    async otherCpu() {
+      const info = String(await redis.admin.command('INFO', 'cpu'));
+      const seconds = (key: string): number =>
+        Number(new RegExp(`^${key}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+      const bench = process.cpuUsage();
+      return {
+        redisUs: (seconds('used_cpu_user') + seconds('used_cpu_sys')) * 1e6,
+        benchUs: bench.user + bench.system,
+        machineUs: machineBusyUs(),
+      };
+    },
+    reports: () => Promise.all(workers.map((w) => w.ask({ type: 'report' }, 'report'))),
+    async connect(scopes) {
+      const size = Math.ceil(scopes.length / workers.length);
+      const answers = await Promise.all(
+        workers.map((worker, i) => {
+          const mine = scopes.slice(i * size, (i + 1) * size);
+          for (const scope of mine) {
+            const set = holders.get(scope) ?? new Set<number>();
+            set.add(i);
+            holders.set(scope, set);
+          }
+          return worker.ask(
+            {
+              type: 'connect',
+              kind: spec.client,
+              port: listening.port,
+              scopes: mine,
+              concurrency: config.concurrency,
+            },
+            'ready',
+            120_000,
+          );
+        }),
+      );
+      const connected = answers.reduce((n, a) => n + a.connected, 0);
+      const failed = answers.reduce((n, a) => n + a.failed, 0);
+      const error = answers.find((a) => a.error !== undefined)?.error;
+      return error === undefined ? { connected, failed } : { connected, failed, error };
+    },
+    async stop() {
+      pub?.close();
+      await broker?.close();
+      await client?.close();
+      await Promise.all(
+        workers.map((w) => w.ask({ type: 'close' }, 'closed', 10_000).catch(() => undefined)),
+      );
+      // A clean exit writes the CPU profile; SIGKILL after 10 s.
+      server.child.disconnect();
+      const exited = new Promise<void>((resolve) => server.child.once('exit', () => resolve()));
+      const timer = setTimeout(() => server.child.kill('SIGKILL'), 10_000);
+      if (server.child.exitCode === null && server.child.signalCode === null) await exited;
+      clearTimeout(timer);
+    },
+  };
+}

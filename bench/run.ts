@@ -1,0 +1,112 @@
+/**
+ * `npm run bench [-- --quick] [--json FILE] [--profile] [--only a,b] [--connections N]`
+ *
+ * Starts its own redis-server, then every system in turn (alternating, same client, loopback) for
+ * each scenario, and writes docs/bench.md and docs/bench.svg. Kills every child on exit.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { EVENTRAIL_NO_HISTORY, SOCKET_IO, SSE_SYSTEMS, type SystemSpec } from './catalog.js';
+import { parseConfig } from './config.js';
+import { killAll } from './procs.js';
+import type { Results } from './records.js';
+import { startRedis } from './redis.js';
+import { writeReport } from './report.js';
+import { startWorkers } from './rig.js';
+import { type Bench, churn, load } from './scenarios.js';
+
+const config = parseConfig(process.argv.slice(2));
+const started = Date.now();
+const limitMs = config.quick ? 6 * 60_000 : 30 * 60_000;
+setTimeout(() => {
+  console.error(`bench: over its ${limitMs / 60_000} min limit; stopping everything`);
+  killAll();
+  process.exit(2);
+}, limitMs).unref();
+
+const fdLimit = Number(spawnSync('sh', ['-c', 'ulimit -n']).stdout.toString().trim());
+if (Number.isFinite(fdLimit) && fdLimit < config.connections + 1024) {
+  console.error(
+    `bench: ulimit -n is ${fdLimit}; ${config.connections} connections need ${config.connections + 1024}. ` +
+      'Run it through `npm run bench` (which raises it) or lower --connections.',
+  );
+  process.exit(1);
+}
+
+const pick = (specs: readonly SystemSpec[]): SystemSpec[] =>
+  specs.filter((s) => config.only === undefined || config.only.includes(s.name));
+// The history-less variant costs another 45 s: full runs only, unless asked for by name.
+const systems = pick([
+  ...SSE_SYSTEMS,
+  ...(config.quick && config.only === undefined ? [] : [EVENTRAIL_NO_HISTORY]),
+]);
+const withSocketIo = pick([SOCKET_IO]).length > 0;
+
+const elapsed = (): string => `${((Date.now() - started) / 1000).toFixed(0)}s`;
+async function attempt<T>(what: string, body: () => Promise<T>): Promise<T | undefined> {
+  const t0 = Date.now();
+  try {
+    const result = await body();
+    console.log(`  ${what}: ${((Date.now() - t0) / 1000).toFixed(1)} s (at ${elapsed()})`);
+    return result;
+  } catch (err) {
+    console.error(`  ${what} FAILED: ${err instanceof Error ? err.message : String(err)}`);
+    return undefined;
+  }
+}
+
+const slug = (name: string): string => name.replace(/[^a-z0-9]+/gi, '-');
+const results: Results = { fanout: new Map(), scopes: new Map(), churn: new Map(), windows: {} };
+if (config.profile) {
+  rmSync(config.profileDir, { recursive: true, force: true });
+  mkdirSync(config.profileDir, { recursive: true });
+}
+
+const redis = await startRedis();
+const bench: Bench = { redis, workers: startWorkers(config), config };
+try {
+  const n = config.connections;
+  console.log(
+    `bench: ${n} connections, ${config.quick ? 'quick' : 'full'} run, redis :${redis.port}`,
+  );
+  console.log(`fan-out: ${n} connections in 1 scope`);
+  for (const spec of [...systems, ...(withSocketIo ? [SOCKET_IO] : [])]) {
+    const label = `fanout-${slug(spec.name)}`;
+    const r = await attempt(spec.name, () => load(spec, bench, 1, label));
+    if (r) {
+      results.fanout.set(spec.name, r);
+      results.windows[label] = r.saturation.window;
+    }
+  }
+  console.log(`scopes: ${n} connections over ${n / 10} scopes`);
+  for (const spec of systems) {
+    const label = `scopes-${slug(spec.name)}`;
+    const r = await attempt(spec.name, () => load(spec, bench, n / 10, label));
+    if (r) {
+      results.scopes.set(spec.name, r);
+      results.windows[label] = r.saturation.window;
+    }
+  }
+  console.log(`churn: ${config.churnPerSec}/s for ${config.churnMs / 1000} s`);
+  for (const spec of systems) {
+    const r = await attempt(spec.name, () => churn(spec, bench, `churn-${slug(spec.name)}`));
+    if (r) results.churn.set(spec.name, r);
+  }
+} finally {
+  for (const worker of bench.workers) await worker.kill();
+  redis.stop();
+}
+
+const records = writeReport(results, config, Date.now() - started);
+if (config.json !== undefined) {
+  writeFileSync(config.json, `${JSON.stringify(records, null, 2)}\n`);
+  console.log(`bench: ${records.length} records in ${config.json}`);
+}
+if (config.profile) {
+  writeFileSync(`${config.profileDir}/windows.json`, JSON.stringify(results.windows));
+  console.log(`bench: CPU profiles in ${config.profileDir} (npx tsx bench/profile.ts)`);
+}
+console.log(`bench: done in ${elapsed()}`);
+killAll();
+// Nothing the bench started may keep it alive (a failed phase could leave a handle behind).
+process.exit(0);

@@ -1,0 +1,178 @@
+/** The scenarios of issue 6, each run against one system on a fresh server and fresh workers. */
+import type { SystemSpec } from './catalog.js';
+import type { Config } from './config.js';
+import { type SaturationResult, type SteadyResult, saturate, steady } from './phases.js';
+import {
+  type BenchRedis,
+  commandCalls,
+  commandDelta,
+  type RedisClients,
+  redisClients,
+} from './redis.js';
+import { type Rig, type ServerStats, startRig, type Worker } from './rig.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const debug = process.env.BENCH_DEBUG !== undefined;
+let last = Date.now();
+/** With BENCH_DEBUG set, prints how long each step took. */
+function lap(what: string): void {
+  if (debug) console.log(`    ${what}: ${Date.now() - last} ms`);
+  last = Date.now();
+}
+
+export interface LoadResult {
+  connected: number;
+  failed: number;
+  steady: SteadyResult;
+  saturation: SaturationResult;
+  /** Idle memory per connection (after GC), bytes. */
+  rssPerConn: number;
+  heapPerConn: number;
+  /** Redis while connected (null on the memory broker). */
+  clients: RedisClients | null;
+  /** Redis commands per published event, by command, over both phases. */
+  commandsPerEvent: Record<string, number> | null;
+}
+
+/** What every scenario runs with. */
+export interface Bench {
+  readonly redis: BenchRedis;
+  readonly workers: readonly Worker[];
+  readonly config: Config;
+}
+
+async function withRig<T>(
+  spec: SystemSpec,
+  { redis, workers, config }: Bench,
+  label: string,
+  body: (rig: Rig) => Promise<T>,
+): Promise<T> {
+  lap('before start');
+  const rig = await startRig(spec, redis, workers, config, label);
+  lap('start');
+  try {
+    return await body(rig);
+  } finally {
+    await rig.stop();
+    lap('stop');
+  }
+}
+
+/** `connections` clients over `scopes` scopes: memory, Redis cost, steady latency, saturation. */
+export function load(
+  spec: SystemSpec,
+  bench: Bench,
+  scopes: number,
+  label: string,
+): Promise<LoadResult> {
+  const { redis, config } = bench;
+  return withRig(spec, bench, label, async (rig) => {
+    const n = config.connections;
+    const before = await rig.stats(true);
+    const assignment = Array.from({ length: n }, (_, i) => Math.floor((i * scopes) / n) + 1);
+    const { connected, failed, error } = await rig.connect(assignment);
+    lap(`connect ${connected}`);
+    if (failed > 0) console.warn(`  ${spec.name}: ${failed} connections failed (${error})`);
+    await sleep(300);
+    const idle = await rig.stats(true);
+    const clients = spec.via === 'ipc' ? null : await redisClients(redis.admin);
+    const calls0 = await commandCalls(redis.admin);
+    lap('idle stats');
+    const steadyResult = await steady(rig, config, scopes);
+    lap('steady');
+    const saturation = await saturate(rig, config, scopes);
+    lap('saturation');
+    // Publishes still queued in the publisher or Redis run within a second; count them all.
+    await sleep(1000);
+    const calls1 = await commandCalls(redis.admin);
+    let commandsPerEvent: Record<string, number> | null = null;
+    if (spec.via !== 'ipc') {
+      commandsPerEvent = {};
+      const events = steadyResult.events + saturation.events;
+      for (const [name, calls] of commandDelta(calls0, calls1)) {
+        commandsPerEvent[name] = Math.round((calls / events) * 1000) / 1000;
+      }
+    }
+    return {
+      connected,
+      failed,
+      steady: steadyResult,
+      saturation,
+      rssPerConn: Math.round((idle.rss - before.rss) / Math.max(1, connected)),
+      heapPerConn: Math.round((idle.heapUsed - before.heapUsed) / Math.max(1, connected)),
+      clients,
+      commandsPerEvent,
+    };
+  });
+}
+
+export interface ChurnResult {
+  opened: number;
+  completed: number;
+  failed: number;
+  before: ServerStats;
+  after: ServerStats;
+  numpatBefore: number;
+  numpatAfter: number;
+  /** Heap, sockets and NUMPAT back to what they were before the churn. */
+  baseline: boolean;
+  /** How long after the last disconnect `after` was taken (1.5 s, or 7 s when not back by then). */
+  waitedMs: number;
+}
+
+/** Connect and disconnect `churnPerSec` clients a second over 100 scopes; then compare. */
+export function churn(spec: SystemSpec, bench: Bench, label: string): Promise<ChurnResult> {
+  const { redis, config } = bench;
+  return withRig(spec, bench, label, async (rig) => {
+    // A short warm-up churn first, so that lazily built code and pools count as baseline.
+    const round = (perSec: number, durationMs: number) =>
+      Promise.all(
+        rig.workers.map((w) =>
+          w.ask(
+            {
+              type: 'churn',
+              kind: spec.client,
+              port: rig.port,
+              perSec: perSec / rig.workers.length,
+              durationMs,
+              holdMs: config.churnHoldMs,
+              scopes: 100,
+            },
+            'churned',
+            durationMs + 30_000,
+          ),
+        ),
+      );
+    await round(config.churnPerSec, config.quick ? 300 : 1000);
+    await sleep(1500); // past the 1 s idle timeout of every system
+    const before = await rig.stats(true);
+    const numpatBefore = (await redisClients(redis.admin)).numpat;
+    const answers = await round(config.churnPerSec, config.churnMs);
+    const heapSlack = Math.max(1 << 20, before.heapUsed * 0.05);
+    const settle = async (ms: number) => {
+      await sleep(ms);
+      const after = await rig.stats(true);
+      const numpatAfter = (await redisClients(redis.admin)).numpat;
+      const baseline =
+        after.sockets <= before.sockets &&
+        numpatAfter <= numpatBefore &&
+        after.heapUsed <= before.heapUsed + heapSlack;
+      return { after, numpatAfter, baseline };
+    };
+    let settled = await settle(1500);
+    // Not back yet: give timers of up to 5 s (publish/command timeouts) the time to fire.
+    const waitedMs = settled.baseline ? 1500 : 7000;
+    if (!settled.baseline) settled = await settle(5500);
+    const sum = (key: 'opened' | 'completed' | 'failed'): number =>
+      answers.reduce((n, a) => n + a[key], 0);
+    return {
+      opened: sum('opened'),
+      completed: sum('completed'),
+      failed: sum('failed'),
+      before,
+      numpatBefore,
+      ...settled,
+      waitedMs,
+    };
+  });
+}

@@ -1,0 +1,103 @@
+/**
+ * What every system server shares: listen on a free loopback port, tell the bench over IPC, answer
+ * its `stats` requests (after a full GC when asked; servers run with --expose-gc) and exit with it.
+ */
+import type { Server } from 'node:http';
+import type { ServerReply, ServerRequest, Tick } from '../protocol.js';
+
+const send = (message: ServerReply): void => void process.send?.(message);
+const gc = (globalThis as { gc?: () => void }).gc;
+
+function sockets(): number {
+  return process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+}
+
+export interface ServeOptions {
+  /** In-process publishing (memory broker only). */
+  publish?: (channel: string, tick: Tick) => void;
+}
+
+export function serve(server: Server, options: ServeOptions = {}): void {
+  process.on('message', (message: ServerRequest) => {
+    if (message.type === 'publish') {
+      options.publish?.(message.channel, message.tick);
+      return;
+    }
+    if (message.gc && gc) {
+      // Twice: the first pass may only queue weak callbacks and finalizers.
+      gc();
+      gc();
+    }
+    const memory = process.memoryUsage();
+    const cpu = process.cpuUsage();
+    send({
+      type: 'stats',
+      rss: memory.rss,
+      heapUsed: memory.heapUsed,
+      external: memory.external,
+      cpuUs: cpu.user + cpu.system,
+      sockets: sockets(),
+    });
+  });
+  process.on('disconnect', () => process.exit(0));
+  server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => {
+    const address = server.address();
+    if (typeof address === 'object' && address) send({ type: 'listening', port: address.port });
+  });
+}
+
+export function redisUrl(): string {
+  const url = process.env.REDIS_URL;
+  if (url === undefined) throw new Error('REDIS_URL is required');
+  return url;
+}
+
+/** `?scope=N` of a request URL, or 0 when absent or malformed. */
+export function scopeOf(url: string | undefined): number {
+  const match = /[?&]scope=(\d{1,9})/.exec(url ?? '');
+  return match ? Number(match[1]) : 0;
+}
+
+export const SSE_HEADERS = {
+  'Content-Type': 'text/event-stream; charset=utf-8',
+  'Cache-Control': 'no-cache, no-transform',
+  'X-Accel-Buffering': 'no',
+};
+
+/**
+ * Reference-counted per-scope subscriptions, as every Redis-backed system here needs them: the
+ * first member subscribes, the last one's departure unsubscribes after `idleMs`.
+ */
+export class ScopeSubscriptions<M> {
+  private readonly members = new Map<number, Set<M>>();
+  private readonly ready = new Map<number, Promise<void>>();
+
+  constructor(
+    private readonly subscribe: (scope: number, members: Set<M>) => Promise<void>,
+    private readonly unsubscribe: (scope: number) => Promise<void>,
+    private readonly idleMs = 1000,
+  ) {}
+
+  async join(scope: number, member: M): Promise<void> {
+    let set = this.members.get(scope);
+    if (set === undefined) {
+      set = new Set();
+      this.members.set(scope, set);
+      this.ready.set(scope, this.subscribe(scope, set));
+    }
+    set.add(member);
+    await this.ready.get(scope);
+  }
+
+  leave(scope: number, member: M): void {
+    const set = this.members.get(scope);
+    if (!set?.delete(member) || set.size > 0) return;
+    setTimeout(() => {
+      if (set.size > 0 || this.members.get(scope) !== set) return;
+      this.members.delete(scope);
+      const ready = this.ready.get(scope);
+      this.ready.delete(scope);
+      void ready?.then(() => this.unsubscribe(scope));
+    }, this.idleMs).unref();
+  }
+}
