@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createMemoryBroker } from '../src/brokers/memory.js';
 import { createRedisBroker } from '../src/brokers/redis.js';
+import { createPublisher } from '../src/index.js';
 import type { Broker } from '../src/types.js';
 import { queryResolver, queryRouter, type RunningApp, startApp } from './helpers/apps.js';
 import { type RedisProcess, redisCli, redisSkipReason, startRedis } from './helpers/redis.js';
@@ -206,7 +207,6 @@ describe('Redis faults', { skip: redisSkipReason() }, () => {
       router: queryRouter,
     });
     const s = await connected(`${app.url}/events?scope=1`);
-    const { createPublisher } = await import('../src/index.js');
     const publisher = createPublisher({ broker: publisherBroker });
     await redisCli(redis.port, 'CLIENT', 'KILL', 'TYPE', 'pubsub');
     for (let i = 0; i < 20; i++)
@@ -274,7 +274,6 @@ describe('Redis faults', { skip: redisSkipReason() }, () => {
       router: queryRouter,
     });
     const s = await connected(`${app.url}/events?scope=1`);
-    const { createPublisher } = await import('../src/index.js');
     const publisher = createPublisher({ broker: publisherBroker });
     assert.equal(proxy.blackholeSubscribers(), 1, 'one subscriber connection to black-hole');
     for (let i = 0; i < 10; i++)
