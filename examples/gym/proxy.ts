@@ -2,8 +2,9 @@
  * A small round-robin reverse proxy: every request goes to the next instance, with no stickiness.
  * Streams pass through as they come (no buffering, no compression), so SSE works through it, and a
  * browser that goes away closes its upstream request too. An instance that refuses connections is
- * skipped for a few seconds, and a GET it refused is retried on the next one, so that stopping an
- * instance sends its browsers to the others.
+ * skipped for a few seconds, and a request it refused is retried on the next one (a refused
+ * connection never received the request, so this is safe for a POST too, as nginx does), so that
+ * stopping an instance sends its browsers and their form posts to the others.
  */
 import {
   createServer,
@@ -14,6 +15,8 @@ import {
 } from 'node:http';
 
 const DOWN_FOR_MS = 5_000;
+/** Request bodies are read whole before forwarding (so a refused one can be retried); forms are small. */
+const MAX_BODY_BYTES = 1024 * 1024;
 
 // Hop-by-hop headers belong to one connection, not to the request.
 const HOP_BY_HOP = new Set([
@@ -51,11 +54,17 @@ export function createRoundRobinProxy(upstreams: readonly URL[]): Server {
     return upstreams[next++ % upstreams.length] as URL; // all down: try anyway
   }
 
-  function forward(req: IncomingMessage, res: ServerResponse, attempt: number): void {
+  function forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: Buffer | undefined,
+    attempt: number,
+  ): void {
     const target = pick();
     const headers = strip(req.headers);
     headers['x-forwarded-for'] = req.socket.remoteAddress ?? '';
     headers['x-forwarded-host'] = req.headers.host ?? '';
+    if (body !== undefined) headers['content-length'] = String(body.length);
     const upstream = request(
       {
         host: target.hostname,
@@ -74,12 +83,11 @@ export function createRoundRobinProxy(upstreams: readonly URL[]): Server {
         answer.on('error', () => res.destroy());
       },
     );
-    const replayable = req.method === 'GET' || req.method === 'HEAD';
     upstream.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ECONNREFUSED') downUntil.set(target, Date.now() + DOWN_FOR_MS);
       if (res.headersSent || res.destroyed) return void res.destroy();
-      if (err.code === 'ECONNREFUSED' && replayable && attempt + 1 < upstreams.length) {
-        return forward(req, res, attempt + 1);
+      if (err.code === 'ECONNREFUSED' && attempt + 1 < upstreams.length) {
+        return forward(req, res, body, attempt + 1);
       }
       res.writeHead(502, { 'Content-Type': 'text/plain' }).end('Bad Gateway\n');
     });
@@ -87,9 +95,24 @@ export function createRoundRobinProxy(upstreams: readonly URL[]): Server {
     res.once('close', () => {
       if (!res.writableFinished) upstream.destroy();
     });
-    if (replayable) upstream.end();
-    else req.pipe(upstream);
+    upstream.end(body);
   }
 
-  return createServer((req, res) => forward(req, res, 0));
+  return createServer((req, res) => {
+    if (req.method === 'GET' || req.method === 'HEAD') return forward(req, res, undefined, 0);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        res.writeHead(413, { 'Content-Type': 'text/plain', Connection: 'close' });
+        res.end('Payload Too Large\n');
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => forward(req, res, Buffer.concat(chunks), 0));
+    req.on('error', () => res.destroy());
+  });
 }
