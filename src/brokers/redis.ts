@@ -289,7 +289,13 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
       return {
         async unsubscribe() {
           if (!live.delete(entry) || closed) return;
-          await subscriber().pUnsubscribe(pattern, listener);
+          // While Redis is unreachable the command waits in the client's queue and runs when it
+          // reconnects; a server that is closing must not wait for that.
+          const sent = subscriber().pUnsubscribe(pattern, listener);
+          await withTimeout(sent, publishTimeoutMs, `PUNSUBSCRIBE ${pattern}`).catch((err) => {
+            sent.catch(() => {}); // its late outcome, if any, changes nothing
+            throw err;
+          });
         },
       };
     },
