@@ -4,6 +4,7 @@ import { isAfter, type Position, parseStreamId, streamId } from './history.js';
 import type { Hub } from './hub.js';
 import { decodePayload } from './payload.js';
 import type { RouteTable } from './routes.js';
+import type { EventTracing } from './tracing.js';
 import type {
   BrokerHistory,
   BrokerMessage,
@@ -16,6 +17,7 @@ import type {
 export interface DeliveryContext {
   readonly prefix: string;
   readonly encoder: EventEncoder | undefined;
+  readonly tracing: EventTracing | undefined;
   readonly history: BrokerHistory | undefined;
   report(error: unknown): void;
   broadcast(
@@ -69,8 +71,34 @@ export class Delivery<P extends Principal> {
       if (hub.lastSeen && !isAfter(position, hub.lastSeen)) return;
       hub.lastSeen = position;
     }
+    const { tracing } = this.ctx;
+    if (tracing === undefined) this.fanOut(hub, channel, frame);
+    else {
+      const info = {
+        channel,
+        scope: hub.key.slice(0, hub.key.indexOf(':')),
+        eventName: frame.event.name,
+        id: message.id,
+        carrier: frame.event.traceContext,
+      };
+      // A tracer that throws, or never calls back, must not cost the event its delivery.
+      let done = false;
+      try {
+        tracing.deliver(info, () => {
+          done = true;
+          return this.fanOut(hub, channel, frame);
+        });
+      } catch (err) {
+        this.ctx.report(err);
+      }
+      if (!done) this.fanOut(hub, channel, frame);
+    }
+  }
+
+  private fanOut(hub: Hub<P>, channel: string, frame: Frame): number {
     const recipients = hub.deliver(channel.slice(hub.key.length + 1), frame);
     this.ctx.broadcast(frame.event, channel, recipients, frame.position?.ms);
+    return recipients;
   }
 
   /**

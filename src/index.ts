@@ -19,6 +19,12 @@ export {
   type SseServerStats,
 } from './server.js';
 export type {
+  DeliverTraceInfo,
+  EventTracing,
+  PublishTraceInfo,
+  TraceCarrier,
+} from './tracing.js';
+export type {
   BackpressurePolicy,
   Broker,
   BrokerHistory,

@@ -1,6 +1,7 @@
 import { EventrailError } from './errors.js';
 import { type LimitOptions, type ResolvedLimits, resolveLimits } from './limits.js';
 import { assertEventType } from './naming.js';
+import { assertTracing, type EventTracing } from './tracing.js';
 import type {
   BackpressurePolicy,
   Broker,
@@ -54,6 +55,12 @@ export interface SseServerOptions<P extends Principal = Principal> extends Limit
    * `debug`. Without it eventrail writes nothing anywhere.
    */
   logger?: Logger;
+  /**
+   * Traces delivery (one span per live event on this server, under the publisher's span) and
+   * `server.publisher`'s publishes, e.g. `openTelemetry()` from `eventrail/opentelemetry`.
+   * @defaultValue none
+   */
+  tracing?: EventTracing;
 }
 
 /** The defaults, in one place. @public */
@@ -84,7 +91,13 @@ export interface ResolvedOptions<P extends Principal> {
   readonly encoder: EventEncoder | undefined;
   readonly hooks: ServerHooks<P>;
   readonly logger: Logger | undefined;
+  readonly tracing: EventTracing | undefined;
   readonly limits: ResolvedLimits;
+}
+
+function resolveTracing(tracing: EventTracing | undefined): EventTracing | undefined {
+  assertTracing(tracing);
+  return tracing;
 }
 
 function invalid(message: string): never {
@@ -175,6 +188,7 @@ export function resolveOptions<P extends Principal>(
     encoder: options.encoder,
     hooks: options.hooks ?? {},
     logger: options.logger,
+    tracing: resolveTracing(options.tracing),
     limits: resolveLimits(options),
   };
 }

@@ -1,11 +1,20 @@
 /**
  * The Redis payload contract shared with the Go eventrail:
- * `{"event_type": "students.changed", "data": {...}}` (plus an optional `origin`).
+ * `{"event_type": "students.changed", "data": {...}}` (plus an optional `origin`, and a
+ * `trace_context` when the publisher traces).
  */
 import { EventrailError } from './errors.js';
 import { assertEventType, eventName } from './naming.js';
 import { isOrigin } from './protocol.js';
+import { TRACE_FIELD, validCarrier } from './tracing.js';
 import type { BrokerMessage, OutgoingEvent, PublishableEvent } from './types.js';
+
+/** A validated event, ready for the broker. */
+export interface EncodedEvent {
+  readonly eventType: string;
+  /** The JSON payload. */
+  readonly payload: string;
+}
 
 /**
  * Serialises an event for the broker. Validates everything first, so that nothing invalid reaches
@@ -13,6 +22,14 @@ import type { BrokerMessage, OutgoingEvent, PublishableEvent } from './types.js'
  * @throws {@link EventrailError} `invalid-event-type` or `invalid-data`
  */
 export function encodePayload(event: PublishableEvent): string {
+  return encodeEvent(event).payload;
+}
+
+/**
+ * {@link encodePayload}, also returning the event type it read (each field is read once).
+ * @throws {@link EventrailError} `invalid-event-type` or `invalid-data`
+ */
+export function encodeEvent(event: PublishableEvent): EncodedEvent {
   if (event === null || typeof event !== 'object') {
     throw new EventrailError(
       'invalid-data',
@@ -47,7 +64,10 @@ export function encodePayload(event: PublishableEvent): string {
     );
   }
   const originField = origin === undefined ? '' : `,"origin":${JSON.stringify(origin)}`;
-  return `{"event_type":${JSON.stringify(eventType)},"data":${data}${originField}}`;
+  return {
+    eventType,
+    payload: `{"event_type":${JSON.stringify(eventType)},"data":${data}${originField}}`,
+  };
 }
 
 function isEventType(value: unknown): value is string {
@@ -77,11 +97,18 @@ export function decodePayload(message: BrokerMessage, prefix: string): OutgoingE
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     return { name: 'message', data: raw };
   }
-  const { event_type: type, data, origin } = parsed as Record<string, unknown>;
+  const {
+    event_type: type,
+    data,
+    origin,
+    [TRACE_FIELD]: trace,
+  } = parsed as Record<string, unknown>;
   if (!isEventType(type)) return { name: 'message', data: raw };
-  return {
+  const event = {
     name: eventName(prefix, type),
     data: data === undefined ? '{}' : JSON.stringify(data),
     origin: isOrigin(origin) ? origin : undefined,
   };
+  const traceContext = trace === undefined ? undefined : validCarrier(trace);
+  return traceContext === undefined ? event : { ...event, traceContext };
 }

@@ -1,7 +1,14 @@
 import { EventrailError } from './errors.js';
 import { LIMIT_DEFAULTS } from './limits.js';
 import { parseChannel } from './naming.js';
-import { encodePayload } from './payload.js';
+import { encodeEvent } from './payload.js';
+import {
+  assertTracing,
+  type EventTracing,
+  type PublishTraceInfo,
+  type TraceCarrier,
+  withCarrier,
+} from './tracing.js';
 import type { Broker, Publisher } from './types.js';
 
 /** Options of {@link createPublisher}. @public */
@@ -10,6 +17,11 @@ export interface PublisherOptions {
   broker: Broker;
   /** The largest payload to publish, in bytes of JSON. @defaultValue `65536` */
   maxPayloadBytes?: number;
+  /**
+   * Traces each publish and propagates its context to the servers that deliver it, e.g.
+   * `openTelemetry()` from `eventrail/opentelemetry`. @defaultValue none
+   */
+  tracing?: EventTracing | undefined;
 }
 
 /**
@@ -35,25 +47,55 @@ export function createPublisher(options: PublisherOptions): Publisher {
   if (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 64) {
     throw new EventrailError('invalid-option', 'maxPayloadBytes must be a whole number >= 64.');
   }
+  const tracing = options.tracing;
+  assertTracing(tracing);
   const publisher: Publisher = {
     async publishEvent(channel, event) {
       // Validate both before touching the broker: a refused publish reaches no one.
-      const { scope, scopeId } = parseChannel(channel);
-      const payload = encodePayload(event);
-      const bytes = Buffer.byteLength(payload);
-      if (bytes > maxPayloadBytes) {
+      const { scope, scopeId, topic } = parseChannel(channel);
+      const { eventType, payload } = encodeEvent(event);
+      const payloadBytes = Buffer.byteLength(payload);
+      if (payloadBytes > maxPayloadBytes) {
         throw new EventrailError(
           'payload-too-large',
-          `The event is ${bytes} bytes of JSON, over maxPayloadBytes (${maxPayloadBytes}). Send an id and let the page fetch the rest.`,
+          `The event is ${payloadBytes} bytes of JSON, over maxPayloadBytes (${maxPayloadBytes}). Send an id and let the page fetch the rest.`,
         );
       }
       // With a history the event is stored and announced in one step, so it can be replayed.
-      if (broker.history) await broker.history.append(`${scope}:${scopeId}`, channel, payload);
-      else await broker.publish(channel, payload);
+      const send = async (carrier?: TraceCarrier): Promise<void> => {
+        const traced = withCarrier(payload, carrier);
+        if (broker.history) await broker.history.append(`${scope}:${scopeId}`, channel, traced);
+        else await broker.publish(channel, traced);
+      };
+      if (tracing === undefined) return send();
+      return traced(tracing, { channel, scope, topic, eventType, payloadBytes }, send);
     },
     publishType(channel, eventType) {
       return publisher.publishEvent(channel, { eventType });
     },
   };
   return publisher;
+}
+
+/**
+ * Publishes through the tracer. A tracer that throws, or never calls `send`, must not cost the
+ * event (it is then sent without a trace context) nor fail a publish that succeeded: the broker's
+ * outcome alone decides how the publish settles.
+ */
+async function traced(
+  tracing: EventTracing,
+  info: PublishTraceInfo,
+  send: (carrier?: TraceCarrier) => Promise<void>,
+): Promise<void> {
+  let sent: Promise<void> | undefined;
+  try {
+    await tracing.publish(info, (carrier) => {
+      sent = send(carrier);
+      sent.catch(() => {}); // settled below; a tracer that drops it must not leave it unhandled
+      return sent;
+    });
+  } catch {
+    // the tracer's own failure, or the broker's, which `sent` reports again below
+  }
+  return sent ?? send();
 }

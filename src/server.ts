@@ -33,6 +33,11 @@ export interface SseServerStats {
   readonly connections: number;
   /** Scopes with a live broker subscription (one broker pattern each). */
   readonly hubs: number;
+  /**
+   * Broker pattern subscriptions this instance holds (`gym:1:*`): one per scope, whatever the
+   * number of clients or routes (on Redis, this server's share of `PUBSUB NUMPAT`).
+   */
+  readonly patterns: number;
   /** Events received from the broker and encoded (once each). */
   readonly eventsIn: number;
   /** Event writes to connections (one event to ten clients counts ten). */
@@ -197,6 +202,7 @@ export function createSseServer<P extends Principal = Principal>(
   const delivery = new Delivery<P>({
     prefix: config.eventNamePrefix,
     encoder: config.encoder,
+    tracing: config.tracing,
     history,
     report,
     broadcast: (event, channel, recipients, publishedAt) => {
@@ -440,13 +446,18 @@ export function createSseServer<P extends Principal = Principal>(
   const server: SseServer = {
     handler: (req, res) => handle(nodeRequest(req), nodeTransport(req, res)),
     fetch: (request) => handle(fetchRequest(request), fetchTransport(request)),
-    publisher: createPublisher({ broker: config.broker, maxPayloadBytes: limits.maxPayloadBytes }),
+    publisher: createPublisher({
+      broker: config.broker,
+      maxPayloadBytes: limits.maxPayloadBytes,
+      tracing: config.tracing,
+    }),
     get closed() {
       return closing !== undefined;
     },
     stats: () => ({
       connections: connections.size,
       hubs: subscriptions.size,
+      patterns: subscriptions.size,
       ...counts,
       disconnects: { ...disconnects },
       broker: brokerState(),

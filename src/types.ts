@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { EventrailError } from './errors.js';
+import type { TraceCarrier } from './tracing.js';
 
 /**
  * Who is connected: returned by your {@link PrincipalResolver}. Extend it with whatever your
@@ -163,6 +164,11 @@ export interface OutgoingEvent {
   readonly data: string;
   /** The connection id that published it, if any; that connection is skipped. */
   readonly origin?: string | undefined;
+  /**
+   * The publisher's trace context, for the `tracing` option's delivery span. Never written to
+   * browsers.
+   */
+  readonly traceContext?: TraceCarrier | undefined;
 }
 
 /**

@@ -107,6 +107,7 @@ describe('eventrail/metrics', () => {
       const stats: SseServerStats = {
         connections: 2,
         hubs: 1,
+        patterns: 1,
         eventsIn,
         eventsOut: eventsIn * 2,
         replayed: 0,

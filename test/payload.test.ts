@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EventrailError } from '../src/errors.js';
 import { decodePayload, encodePayload } from '../src/payload.js';
+import { withCarrier } from '../src/tracing.js';
 
 const msg = (payload: string) => ({ channel: 'gym:1:students', payload });
 
@@ -78,5 +79,51 @@ describe('payload contract', () => {
     );
     assert.equal(event.name, 'app.plans.created');
     assert.equal(event.data, '{"id":7}');
+  });
+});
+
+describe('trace context in the payload', () => {
+  const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+
+  it('is added as the last field, read back, and never part of data', () => {
+    const payload = withCarrier(encodePayload({ eventType: 'a.b', data: { x: 1 } }), {
+      traceparent,
+      tracestate: 'k=v',
+    });
+    assert.deepEqual(JSON.parse(payload), {
+      event_type: 'a.b',
+      data: { x: 1 },
+      trace_context: { traceparent, tracestate: 'k=v' },
+    });
+    const event = decodePayload(msg(payload), '');
+    assert.equal(event.data, '{"x":1}');
+    assert.deepEqual(event.traceContext, { traceparent, tracestate: 'k=v' });
+  });
+
+  it('an empty or invalid carrier leaves the payload as it is', () => {
+    const payload = encodePayload({ eventType: 'a.b' });
+    assert.equal(withCarrier(payload, undefined), payload);
+    assert.equal(withCarrier(payload, {}), payload);
+    assert.equal(withCarrier(payload, { 'Bad Key': 'x' }), payload);
+  });
+
+  it('anything but a small object of strings is ignored on the way in, the event still delivered', () => {
+    const many = Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`k${i}`, 'v']));
+    for (const bad of [
+      '"x"',
+      '5',
+      'null',
+      '[]',
+      '{"traceparent":5}',
+      '{"traceparent":{"a":1}}',
+      `{"traceparent":"${'x'.repeat(2000)}"}`,
+      JSON.stringify(many),
+      '{"Not-Lower":"x"}',
+      '{}',
+    ]) {
+      const event = decodePayload(msg(`{"event_type":"a.b","trace_context":${bad}}`), '');
+      assert.equal(event.name, 'a.b', bad);
+      assert.equal(event.traceContext, undefined, bad);
+    }
   });
 });

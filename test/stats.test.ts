@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { createMemoryBroker } from '../src/brokers/memory.js';
 import { createRedisBroker } from '../src/brokers/redis.js';
 import { queryResolver, queryRouter, startApp } from './helpers/apps.js';
-import { redisSkipReason, startRedis } from './helpers/redis.js';
+import { redisCommand, redisSkipReason, startRedis } from './helpers/redis.js';
 import { openRaw, waitFor } from './helpers/sse.js';
 import { startProxy } from './helpers/tcp-proxy.js';
 
@@ -95,6 +95,15 @@ describe('stats and health', () => {
     });
     const s = await openRaw(`${app.url}/events`);
     await waitFor(() => app.sse.health().ok, 'healthy');
+    // Three clients over two scopes and overlapping routes: two patterns, here and in Redis.
+    const more = [
+      await openRaw(`${app.url}/events?route=gym:1:a&route=gym:1:*`),
+      await openRaw(`${app.url}/events?scope=2`),
+    ];
+    await waitFor(() => more.every((m) => m.events.length === 1), 'more connected');
+    assert.equal(app.sse.stats().patterns, 2);
+    assert.equal(await redisCommand(redis.port, 'PUBSUB', 'NUMPAT'), 2);
+    for (const m of more) m.abort();
     // Open but dead: the link is up, nothing comes through, and no new link can be made yet.
     proxy.refuseNew(true);
     proxy.blackholeSubscribers();
