@@ -103,6 +103,37 @@ describe('shutdown', { skip: redisSkipReason() }, () => {
     }
   });
 
+  it('the basic example with TRACE=console prints a publish span and its delivery, one trace', async () => {
+    const app = await startBasic({ REDIS_URL: redis.url, TRACE: 'console' });
+    try {
+      const client = openSource(`${app.url}/events?scope=7`, ['app.students.changed']);
+      await client.opened;
+      const published = await fetch(`${app.url}/publish?scope=7&type=students.changed`);
+      assert.equal(published.status, 202);
+      await published.text();
+      await waitFor(() => client.events.length === 1, 'the event');
+      await waitFor(() => /name: 'deliver scope'/.test(app.output()), 'the spans printed');
+      // ConsoleSpanExporter prints one object per span: find each one's name, trace and parent.
+      const spans = app
+        .output()
+        .split(/\n(?=\{\n)/)
+        .map((block) => ({
+          name: /\n {2}name: '([^']+)'/.exec(block)?.[1],
+          id: /\n {2}id: '([0-9a-f]{16})'/.exec(block)?.[1],
+          traceId: /\n {2}traceId: '([0-9a-f]{32})'/.exec(block)?.[1],
+          parent: /parentSpanContext: \{[^}]*spanId: '([0-9a-f]{16})'/.exec(block)?.[1],
+        }));
+      const publish = spans.find((span) => span.name === 'publish scope');
+      const deliver = spans.find((span) => span.name === 'deliver scope');
+      assert.ok(publish?.id && deliver, app.output());
+      assert.equal(deliver.traceId, publish.traceId);
+      assert.equal(deliver.parent, publish.id);
+      client.close();
+    } finally {
+      app.child.kill('SIGKILL');
+    }
+  });
+
   for (const broker of ['memory', 'redis'] as const) {
     it(`the basic example (${broker} broker) keeps its HTTP contract and stops on SIGTERM`, async () => {
       const app = await startBasic(broker === 'redis' ? { REDIS_URL: redis.url } : {});

@@ -3,7 +3,8 @@
  *   GET /events?scope=<n>                               SSE for user 1 of scope n (routes scope:<n>:*)
  *   GET|POST /publish?scope=<n>&type=<type>&data=<json> publishes on scope:<n>:demo -> 202
  *   GET /metrics                                        Prometheus metrics (eventrail/metrics)
- * Runs on the in-memory broker, or on Redis when REDIS_URL is set.
+ * Runs on the in-memory broker, or on Redis when REDIS_URL is set. TRACE=console prints
+ * OpenTelemetry spans (a publish and each delivery, one trace) to stdout.
  */
 import { createServer } from 'node:http';
 import { type Broker, createSseServer, EventrailError } from 'eventrail';
@@ -31,6 +32,10 @@ function parseScope(value: string | null): number | undefined {
   return /^[1-9][0-9]{0,8}$/.test(raw) ? Number(raw) : undefined;
 }
 
+// Loaded only when asked for: the SDK is the application's choice, not eventrail's.
+const tracing =
+  process.env.TRACE === 'console' ? (await import('./tracing.js')).consoleTracing() : undefined;
+
 const registry = new Registry();
 const metrics = createMetrics({ registry });
 const shutdown = new AbortController();
@@ -50,6 +55,7 @@ const sse = createSseServer({
   },
   router: (principal) => [`scope:${principal.scopeId}:*`],
   hooks: combineHooks(metrics.hooks, { onError }),
+  tracing,
 });
 metrics.observe(sse);
 
