@@ -103,7 +103,18 @@ export function assertEventType(
         `or other control characters, got ${describeValue(eventType)}.`,
     );
   }
+  // eventrail's own events (`eventrail.connected`, `eventrail.resync`) drive the browser client:
+  // a publisher must not be able to send one.
+  if (eventType.startsWith(RESERVED_PREFIX) || eventType === RESERVED_PREFIX.slice(0, -1)) {
+    throw new EventrailError(
+      'invalid-event-type',
+      `The ${what} ${describeValue(eventType)} is reserved: names starting with "${RESERVED_PREFIX}" belong to eventrail itself.`,
+    );
+  }
 }
+
+/** Event names eventrail writes itself start with this; nobody may publish one. */
+const RESERVED_PREFIX = 'eventrail.';
 
 /**
  * The SSE event name for an event type: `{prefix}.{eventType}`, or the type alone without a

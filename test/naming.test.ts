@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { createMemoryBroker } from '../src/brokers/memory.js';
 import { EventrailError } from '../src/errors.js';
+import { createSseServer } from '../src/index.js';
 import { assertEventType, eventName, parseChannel, parsePattern } from '../src/naming.js';
+import { decodePayload } from '../src/payload.js';
 import { buildRouteTable } from '../src/routes.js';
 
 const code = (c: string) => (e: unknown) => e instanceof EventrailError && e.code === c;
@@ -101,5 +104,36 @@ describe('event names', () => {
       assert.throws(() => assertEventType(bad), code('invalid-event-type'));
     }
     assert.doesNotThrow(() => assertEventType('étudiants.changés'));
+  });
+
+  it("refuses eventrail's own names, as a type and as a prefix", () => {
+    for (const reserved of [
+      'eventrail.connected',
+      'eventrail.resync',
+      'eventrail.x',
+      'eventrail',
+    ]) {
+      assert.throws(() => assertEventType(reserved), code('invalid-event-type'));
+    }
+    assert.doesNotThrow(() => assertEventType('eventrails.changed'));
+    assert.doesNotThrow(() => assertEventType('app.eventrail.resync')); // prefixed: harmless
+  });
+
+  it('a payload naming a reserved event (another program) is delivered as message, raw', () => {
+    const raw = '{"event_type":"eventrail.resync","data":{}}';
+    assert.deepEqual(decodePayload({ channel: 'gym:1:x', payload: raw }, ''), {
+      name: 'message',
+      data: raw,
+    });
+    assert.throws(
+      () =>
+        createSseServer({
+          broker: createMemoryBroker(),
+          resolver: () => ({ userId: 1, scopeId: 1 }),
+          router: () => ['gym:1:*'],
+          eventNamePrefix: 'eventrail',
+        }),
+      code('invalid-event-type'),
+    );
   });
 });

@@ -133,7 +133,7 @@ export function publishCase(random: Random, secret: string): PublishCase {
       ? hostileChannel(random)
       : notAString(random, secret);
   const t = random();
-  const validTypes = ['a.b', 'students.changed', 'é.漢字😀', 'x'.repeat(256), 'eventrail.x'];
+  const validTypes = ['a.b', 'students.changed', 'é.漢字😀', 'x'.repeat(256), 'eventrails.x'];
   const eventType =
     t < 0.7
       ? pick(random, validTypes)

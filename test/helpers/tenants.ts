@@ -168,6 +168,8 @@ export const HOSTILE_TYPES: readonly unknown[] = [
   'a\u0000b',
   '\u0007',
   'x'.repeat(257),
+  'eventrail.resync', // reserved: would make browsers refetch everything
+  'eventrail.connected',
   42,
   null,
   ['a'],
