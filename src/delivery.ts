@@ -1,4 +1,5 @@
 import type { Connection } from './connection.js';
+import { EventrailError } from './errors.js';
 import { Frame } from './frame.js';
 import { isAfter, type Position, parseStreamId, streamId } from './history.js';
 import type { Hub } from './hub.js';
@@ -19,6 +20,8 @@ export interface DeliveryContext {
   readonly encoder: EventEncoder | undefined;
   readonly tracing: EventTracing | undefined;
   readonly history: BrokerHistory | undefined;
+  /** Broker messages longer than this (characters) are not delivered: their hub resyncs. */
+  readonly maxMessageLength: number;
   report(error: unknown): void;
   broadcast(
     event: OutgoingEvent,
@@ -61,6 +64,10 @@ export class Delivery<P extends Principal> {
       hub.waiting.push(message);
       return;
     }
+    if (message.payload.length > this.ctx.maxMessageLength) {
+      this.oversized(hub, message);
+      return;
+    }
     const frame = this.encode(hub, message);
     if (frame === null) return;
     const position = frame.position;
@@ -93,6 +100,23 @@ export class Delivery<P extends Principal> {
       }
       if (!done) this.fanOut(hub, channel, frame);
     }
+  }
+
+  /**
+   * A message over the size limit came from another program (eventrail's publishers refuse them):
+   * writing it would cut every client by `maxBufferedBytes`. Its clients resync instead, so the
+   * change is not lost.
+   */
+  private oversized(hub: Hub<P>, message: BrokerMessage): void {
+    this.ctx.report(
+      new EventrailError(
+        'payload-too-large',
+        `A broker message on ${message.channel} is ${message.payload.length} characters, over the limit (${this.ctx.maxMessageLength}); its clients resync instead.`,
+      ),
+    );
+    const position = trusted(message.id === undefined ? undefined : parseStreamId(message.id));
+    if (position && (!hub.lastSeen || isAfter(position, hub.lastSeen))) hub.lastSeen = position;
+    this.resyncHub(hub).catch((err: unknown) => this.ctx.report(err));
   }
 
   private fanOut(hub: Hub<P>, channel: string, frame: Frame): number {
@@ -161,7 +185,8 @@ export class Delivery<P extends Principal> {
       const replays: Array<[Hub<P>, number, BrokerMessage[]]> = [];
       for (const [scope, hub] of hubs.entries()) {
         const entries = await history.readSince(hub.key, streamId(resume[scope] as Position));
-        if (entries === null) {
+        // Not replayable exactly (gone, or holding a message too large to write): resync.
+        if (entries === null || entries.some((e) => e.payload.length > this.ctx.maxMessageLength)) {
           replays.length = 0;
           break;
         }

@@ -34,7 +34,11 @@ export interface LimitOptions {
   allowedOrigins?: readonly string[];
   /** Send `Access-Control-Allow-Credentials: true` to allowed origins (cookies cross-origin). @defaultValue `false` */
   allowCredentials?: boolean;
-  /** The largest payload `server.publisher` publishes, in bytes of JSON. @defaultValue `65536` */
+  /**
+   * The largest payload `server.publisher` publishes, in bytes of JSON. The server also refuses
+   * to write a broker message longer than this plus 2 KiB (another program's): that scope's
+   * clients get a resync instead, and `onError` a `payload-too-large`. @defaultValue `65536`
+   */
   maxPayloadBytes?: number;
 }
 

@@ -98,6 +98,9 @@ const SSE_HEADERS: HeaderRecord = {
   'X-Accel-Buffering': 'no',
 };
 
+/** Room in a broker message for eventrail's own fields (origin, trace context, history id). */
+const MESSAGE_OVERHEAD = 2048;
+
 function toError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
@@ -204,6 +207,7 @@ export function createSseServer<P extends Principal = Principal>(
     encoder: config.encoder,
     tracing: config.tracing,
     history,
+    maxMessageLength: limits.maxPayloadBytes + MESSAGE_OVERHEAD,
     report,
     broadcast: (event, channel, recipients, publishedAt) => {
       counts.eventsIn++;

@@ -94,6 +94,28 @@ describe('connection limits', () => {
     await a.stop();
   });
 
+  it('a broker message far over maxPayloadBytes (another program) resyncs its scope, cuts nobody', async () => {
+    const a = await app({ maxPayloadBytes: 1024 });
+    const one = await openRaw(`${a.url}/events?scope=1`);
+    const two = await openRaw(`${a.url}/events?scope=2`);
+    await waitFor(() => one.events.length === 1 && two.events.length === 1, 'connected');
+    // Published past eventrail's publisher, as any program with access to the broker can.
+    await a.broker.publish('gym:1:a', JSON.stringify({ event_type: 'x.y', data: 'x'.repeat(1e6) }));
+    await waitFor(() => one.events.length === 2, 'the resync');
+    assert.equal(one.events[1]?.event, 'eventrail.resync');
+    assert.ok(one.text.length < 10_000, 'the megabyte was never written');
+    assert.ok(a.errors.some((e) => e instanceof EventrailError && e.code === 'payload-too-large'));
+    // The clients stay connected and live; the other scope saw nothing.
+    await a.sse.publisher.publishEvent('gym:1:a', { eventType: 'x.y', data: 'small' });
+    await waitFor(() => one.events.length === 3, 'the next event');
+    assert.equal(one.events[2]?.data, '"small"');
+    assert.equal(two.events.length, 1);
+    assert.equal(a.sse.stats().connections, 2);
+    one.abort();
+    two.abort();
+    await a.stop();
+  });
+
   it('maxConnectionLifetimeMs: an old stream is drained and resumes where it was', async () => {
     const a = await app({ maxConnectionLifetimeMs: 300, retryMs: 100, drainJitterMs: 0 });
     const first = await openRaw(`${a.url}/events`);
