@@ -4,7 +4,13 @@ import { createMemoryBroker } from '../src/brokers/memory.js';
 import { createRedisBroker } from '../src/brokers/redis.js';
 import { createPublisher } from '../src/index.js';
 import type { Broker } from '../src/types.js';
-import { queryResolver, queryRouter, type RunningApp, startApp } from './helpers/apps.js';
+import {
+  queryResolver,
+  queryRouter,
+  type RunningApp,
+  startApp,
+  startRedisApp,
+} from './helpers/apps.js';
 import { type RedisProcess, redisCli, redisSkipReason, startRedis } from './helpers/redis.js';
 import { openRaw, type RawStream, sleep, waitFor } from './helpers/sse.js';
 import { startProxy } from './helpers/tcp-proxy.js';
@@ -199,13 +205,8 @@ describe('Redis faults', { skip: redisSkipReason() }, () => {
   });
 
   it('recovers what was published while the subscriber connection was down, exactly once', async () => {
-    const broker = createRedisBroker({ url: redis.url });
     const publisherBroker = createRedisBroker({ url: redis.url });
-    const app = await startApp('node:http', {
-      broker,
-      resolver: queryResolver,
-      router: queryRouter,
-    });
+    const app = await startRedisApp({ url: redis.url });
     const s = await connected(`${app.url}/events?scope=1`);
     const publisher = createPublisher({ broker: publisherBroker });
     await redisCli(redis.port, 'CLIENT', 'KILL', 'TYPE', 'pubsub');
@@ -223,18 +224,16 @@ describe('Redis faults', { skip: redisSkipReason() }, () => {
     );
     s.abort();
     await app.stop();
-    await broker.close();
     await publisherBroker.close();
   });
 
   it('keeps streams open through a Redis restart and resyncs them', async () => {
-    const broker = createRedisBroker({ url: redis.url, publishTimeoutMs: 1000 });
-    const app = await startApp('node:http', {
-      broker,
-      resolver: queryResolver,
-      router: queryRouter,
-      heartbeatMs: 200,
-    });
+    const app = await startRedisApp(
+      { url: redis.url, publishTimeoutMs: 1000 },
+      {
+        heartbeatMs: 200,
+      },
+    );
     const s = await connected(`${app.url}/events?scope=1`);
     await redis.kill();
     await sleep(500);
@@ -255,23 +254,17 @@ describe('Redis faults', { skip: redisSkipReason() }, () => {
     assert.equal(app.sse.stats().connections, 1);
     s.abort();
     await app.stop();
-    await broker.close();
   });
 
   it('finds a subscription that is open but receives nothing, replaces it and recovers', async () => {
     const proxy = await startProxy(redis.port);
     const errors: Error[] = [];
-    const broker = createRedisBroker({
+    const publisherBroker = createRedisBroker({ url: redis.url });
+    const app = await startRedisApp({
       url: proxy.url,
       probeIntervalMs: 200,
       publishTimeoutMs: 1000,
       onError: (e) => errors.push(e),
-    });
-    const publisherBroker = createRedisBroker({ url: redis.url });
-    const app = await startApp('node:http', {
-      broker,
-      resolver: queryResolver,
-      router: queryRouter,
     });
     const s = await connected(`${app.url}/events?scope=1`);
     const publisher = createPublisher({ broker: publisherBroker });
@@ -299,23 +292,21 @@ describe('Redis faults', { skip: redisSkipReason() }, () => {
     );
     s.abort();
     await app.stop();
-    await broker.close();
     await publisherBroker.close();
     await proxy.close();
   });
 
   it('rides out CLIENT PAUSE: publishes fail fast, streams stay open, delivery resumes', async () => {
-    const broker = createRedisBroker({
-      url: redis.url,
-      publishTimeoutMs: 500,
-      probeIntervalMs: 300,
-    });
-    const app = await startApp('node:http', {
-      broker,
-      resolver: queryResolver,
-      router: queryRouter,
-      heartbeatMs: 200,
-    });
+    const app = await startRedisApp(
+      {
+        url: redis.url,
+        publishTimeoutMs: 500,
+        probeIntervalMs: 300,
+      },
+      {
+        heartbeatMs: 200,
+      },
+    );
     const s = await connected(`${app.url}/events?scope=1`);
     await app.sse.publisher.publishEvent('gym:1:a', { eventType: 'x.y', data: 'before' });
     await waitFor(() => payloadEvents(s).length === 1, 'the event before the pause');
@@ -354,16 +345,10 @@ describe('Redis faults', { skip: redisSkipReason() }, () => {
     assert.equal(app.sse.stats().connections, 1);
     s.abort();
     await app.stop();
-    await broker.close();
   });
 
   it('a forged announced id from the future cannot silence a scope', async () => {
-    const broker = createRedisBroker({ url: redis.url });
-    const app = await startApp('node:http', {
-      broker,
-      resolver: queryResolver,
-      router: queryRouter,
-    });
+    const app = await startRedisApp({ url: redis.url });
     const s = await connected(`${app.url}/events?scope=1`);
     const forged = '{"event_type":"x.y","data":"forged","eventrail_id":"99999999999999-0"}';
     await redisCli(redis.port, 'PUBLISH', 'gym:1:a', forged);
@@ -378,6 +363,5 @@ describe('Redis faults', { skip: redisSkipReason() }, () => {
     assert.equal(forgedEvent.id, undefined);
     s.abort();
     await app.stop();
-    await broker.close();
   });
 });

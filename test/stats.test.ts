@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createMemoryBroker } from '../src/brokers/memory.js';
-import { createRedisBroker } from '../src/brokers/redis.js';
-import { queryResolver, queryRouter, startApp } from './helpers/apps.js';
+import { queryResolver, queryRouter, startApp, startRedisApp } from './helpers/apps.js';
 import { redisCommand, redisSkipReason, startRedis } from './helpers/redis.js';
 import { openRaw, waitFor } from './helpers/sse.js';
 import { startProxy } from './helpers/tcp-proxy.js';
@@ -83,15 +82,10 @@ describe('stats and health', () => {
   }, async () => {
     const redis = await startRedis();
     const proxy = await startProxy(redis.port);
-    const broker = createRedisBroker({
+    const app = await startRedisApp({
       url: proxy.url,
       probeIntervalMs: 150,
       publishTimeoutMs: 400,
-    });
-    const app = await startApp('node:http', {
-      broker,
-      resolver: queryResolver,
-      router: queryRouter,
     });
     const s = await openRaw(`${app.url}/events`);
     await waitFor(() => app.sse.health().ok, 'healthy');
@@ -121,7 +115,6 @@ describe('stats and health', () => {
     await waitFor(() => app.sse.health().ok, 'healthy after the restart', 10_000);
     s.abort();
     await app.stop();
-    await broker.close();
     await proxy.close();
     await redis.stop();
   });

@@ -3,7 +3,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import express from 'express';
-import { createSseServer, type SseServer } from '../../src/index.js';
+import { createRedisBroker, type RedisBrokerOptions } from '../../src/brokers/redis.js';
+import { type Broker, createSseServer, type SseServer } from '../../src/index.js';
 import type { SseServerOptions } from '../../src/options.js';
 import type { Principal } from '../../src/types.js';
 
@@ -85,4 +86,34 @@ export function queryResolver(request: { url: URL }): TestPrincipal {
 /** Routes from `?route=` when given, else the whole scope. */
 export function queryRouter(principal: TestPrincipal): readonly string[] {
   return principal.routes ?? [`gym:${principal.scopeId}:*`];
+}
+
+/** An app on node:http with a Redis broker of its own, and a stop that closes the broker too. */
+export interface RedisApp extends RunningApp {
+  readonly broker: Broker;
+}
+
+/**
+ * Starts a node:http app (query resolver and router) on a new Redis broker made from
+ * `brokerOptions`; `stop()` closes the server, then the broker.
+ */
+export async function startRedisApp(
+  brokerOptions: RedisBrokerOptions,
+  options: Omit<SseServerOptions<TestPrincipal>, 'broker' | 'resolver' | 'router'> = {},
+): Promise<RedisApp> {
+  const broker = createRedisBroker(brokerOptions);
+  const app = await startApp<TestPrincipal>('node:http', {
+    broker,
+    resolver: queryResolver,
+    router: queryRouter,
+    ...options,
+  });
+  return {
+    ...app,
+    broker,
+    async stop() {
+      await app.stop();
+      await broker.close();
+    },
+  };
 }
