@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { fetchRequest, fetchTransport } from './adapters/fetch.js';
 import {
   type NodeRequest,
@@ -8,6 +7,7 @@ import {
 } from './adapters/node.js';
 import type { HeaderRecord, Transport } from './adapters/transport.js';
 import { Connection, type ConnectionOwner, HEARTBEAT } from './connection.js';
+import { connectionId } from './connection-id.js';
 import { Delivery } from './delivery.js';
 import { formatEvent, formatRetry } from './encoder.js';
 import { EventrailError, type EventrailErrorCode } from './errors.js';
@@ -250,7 +250,7 @@ export function createSseServer<P extends Principal = Principal>(
     const { sink, result } = transport.open(
       extra ? { ...headers, ...extra } : headers,
       chunk,
-      () => {},
+      undefined,
     );
     sink.end();
     return result;
@@ -357,11 +357,12 @@ export function createSseServer<P extends Principal = Principal>(
       report(err);
       return retryLater(transport, retryChunk, cors);
     }
-    const tag = scopeTag(keys);
+    // One scope (the common case): the hub's own tag, shared by all its connections.
+    const tag = hubs.length === 1 ? (hubs[0] as Hub<P>).idTag : scopeTag(keys);
     const lastEventId =
       request.headers.get('last-event-id') ?? request.url.searchParams.get(LAST_EVENT_ID_PARAM);
     const resume = history && lastEventId ? parseEventId(lastEventId, tag, keys.length) : undefined;
-    const id = randomBytes(12).toString('base64url');
+    const id = connectionId();
     const connection = new Connection(
       id,
       principal,
@@ -380,7 +381,7 @@ export function createSseServer<P extends Principal = Principal>(
     });
     connections.set(connection, memberships);
     connection.positions = await startPositions(keys, resume);
-    if (closing || transport.signal.aborted) {
+    if (closing || transport.aborted) {
       connection.peerClosed();
       return closing ? retryLater(transport) : transport.reject(499, {}, '');
     }
@@ -392,10 +393,9 @@ export function createSseServer<P extends Principal = Principal>(
     const { sink, result } = transport.open(
       { ...headers, ...cors },
       Buffer.concat([retryChunk, Buffer.from(hello)]),
-      () => connection.drained(),
+      connection,
     );
     connection.attach(sink);
-    transport.signal.addEventListener('abort', () => connection.peerClosed(), { once: true });
     logger?.debug(
       { connectionId: id, userId: principal.userId, scopeId: principal.scopeId },
       'eventrail: client connected',
