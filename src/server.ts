@@ -266,9 +266,10 @@ export function createSseServer<P extends Principal = Principal>(
   }
 
   /** CORS headers for an allowed cross-origin request; null when the origin is refused. */
-  function corsHeaders(request: SseRequest): HeaderRecord | null {
-    const origin = request.headers.get('origin');
-    if (limits.allowedOrigins === undefined || origin === null) return {};
+  function corsHeaders(transport: Transport<unknown>): HeaderRecord | null {
+    if (limits.allowedOrigins === undefined) return {};
+    const origin = transport.header('origin');
+    if (origin === null) return {};
     if (!limits.allowedOrigins.has(origin)) return null;
     const cors: HeaderRecord = { 'Access-Control-Allow-Origin': origin, Vary: 'Origin' };
     if (limits.allowCredentials) cors['Access-Control-Allow-Credentials'] = 'true';
@@ -314,7 +315,7 @@ export function createSseServer<P extends Principal = Principal>(
   async function handle<R>(request: SseRequest, transport: Transport<R>): Promise<R> {
     if (closing) return retryLater(transport);
     // A foreign origin is refused before anything is resolved, subscribed or counted.
-    const cors = corsHeaders(request);
+    const cors = corsHeaders(transport);
     if (cors === null) return transport.reject(403, {}, 'Forbidden\n');
     if (request.method !== 'GET') {
       return transport.reject(405, { ...cors, Allow: 'GET' }, 'Method Not Allowed\n');
@@ -359,8 +360,7 @@ export function createSseServer<P extends Principal = Principal>(
     }
     // One scope (the common case): the hub's own tag, shared by all its connections.
     const tag = hubs.length === 1 ? (hubs[0] as Hub<P>).idTag : scopeTag(keys);
-    const lastEventId =
-      request.headers.get('last-event-id') ?? request.url.searchParams.get(LAST_EVENT_ID_PARAM);
+    const lastEventId = transport.header('last-event-id') ?? transport.query(LAST_EVENT_ID_PARAM);
     const resume = history && lastEventId ? parseEventId(lastEventId, tag, keys.length) : undefined;
     const id = connectionId();
     const connection = new Connection(

@@ -29,6 +29,10 @@ export function fetchTransport(request: Request): Transport<Response> {
     get aborted() {
       return aborted;
     },
+    header: (name) => request.headers.get(name),
+    query(name) {
+      return request.url.includes(name) ? new URL(request.url).searchParams.get(name) : null;
+    },
     reject(status: number, headers: HeaderRecord, body: string) {
       // 204 and friends may carry no body at all.
       const text = status === 204 ? null : body;

@@ -98,6 +98,20 @@ class NodeTransport implements Transport<void>, Sink {
     this.events?.peerClosed();
   }
 
+  header(name: string): string | null {
+    const value = this.req.headers[name];
+    if (value === undefined) return null;
+    return typeof value === 'string' ? value : value.join(', ');
+  }
+
+  query(name: string): string | null {
+    const url = this.req.url ?? '';
+    const start = url.indexOf('?');
+    // Most requests carry no such parameter: no parse at all then.
+    if (start < 0 || !url.includes(name, start)) return null;
+    return new URLSearchParams(url.slice(start + 1)).get(name);
+  }
+
   reject(status: number, headers: HeaderRecord, body: string): void {
     const { res } = this;
     if (res.headersSent || res.destroyed) return;

@@ -18,6 +18,13 @@ export interface StreamEvents {
 export interface Transport<R> {
   /** True as soon as the peer has gone away, even before the stream opens. */
   readonly aborted: boolean;
+  /**
+   * A request header (`name` in lower case), or null: what the server itself reads, without
+   * building the `Headers` and `URL` of the resolver's request.
+   */
+  header(name: string): string | null;
+  /** A query parameter of the request URL, or null. */
+  query(name: string): string | null;
   /** Answers with a plain response and no stream. */
   reject(status: number, headers: HeaderRecord, body: string): R;
   /**
