@@ -62,7 +62,8 @@ export interface RedisBrokerOptions extends HistoryLimits {
   subscriber?: RedisSubscribeClient;
   /**
    * How long a publish may wait (for example while Redis is unreachable) before it rejects with
-   * `broker-error`. @defaultValue `5000`
+   * `broker-error`. The same bound applies to history reads. Commands share one timer, so the
+   * rejection may come up to a tenth of this (at most 250 ms) late. @defaultValue `5000`
    */
   publishTimeoutMs?: number;
   /**
