@@ -11,7 +11,7 @@ import { connectionId } from './connection-id.js';
 import { Delivery } from './delivery.js';
 import { formatEvent, formatRetry } from './encoder.js';
 import { EventrailError, type EventrailErrorCode } from './errors.js';
-import { type Position, parseEventId, scopeTag } from './history.js';
+import { isAfter, type Position, parseEventId, scopeTag } from './history.js';
 import type { Hub } from './hub.js';
 import { resolveOptions, type SseServerOptions } from './options.js';
 import { CONNECTED_EVENT, LAST_EVENT_ID_PARAM } from './protocol.js';
@@ -299,12 +299,17 @@ export function createSseServer<P extends Principal = Principal>(
   }
 
   /** Where a new connection starts: its Last-Event-ID, else the scopes' newest positions. */
-  async function startPositions(keys: readonly string[], resume: Position[] | undefined) {
+  async function startPositions(hubs: readonly Hub<P>[], resume: Position[] | undefined) {
     if (!history) return undefined;
     if (resume) return resume.slice();
     try {
-      const positions = await Promise.all(keys.map((key) => delivery.position(key)));
-      return positions.every((p) => p !== undefined) ? (positions as Position[]) : undefined;
+      const positions = await Promise.all(hubs.map((hub) => delivery.position(hub.key)));
+      if (!positions.every((p) => p !== undefined)) return undefined;
+      // Most connections start where their hub stands: share its (immutable) position object.
+      return positions.map((p, i) => {
+        const seen = hubs[i]?.lastSeen;
+        return seen && !isAfter(p, seen) && !isAfter(seen, p) ? seen : p;
+      });
     } catch (err) {
       // No ids for this connection: it still gets live events, and resyncs when it comes back.
       report(err);
@@ -367,7 +372,7 @@ export function createSseServer<P extends Principal = Principal>(
       id,
       principal,
       routes.patterns,
-      keys,
+      hubs.length === 1 ? (hubs[0] as Hub<P>).keys : keys,
       tag,
       undefined,
       bufferLimits,
@@ -380,7 +385,7 @@ export function createSseServer<P extends Principal = Principal>(
       return { hub, topics };
     });
     connections.set(connection, memberships);
-    connection.positions = await startPositions(keys, resume);
+    connection.positions = await startPositions(hubs, resume);
     if (closing || transport.aborted) {
       connection.peerClosed();
       return closing ? retryLater(transport) : transport.reject(499, {}, '');
