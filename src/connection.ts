@@ -45,6 +45,8 @@ export interface ConnectionOwner<P extends Principal> {
   onResync(connection: Connection<P>): void;
   /** The connection ended for good; remove it from everything. Called once. */
   onClosed(connection: Connection<P>, reason: DisconnectReason): void;
+  /** Something failed in a flush at the end of a tick, where nobody else could catch it. */
+  onError(error: unknown): void;
 }
 
 /** Live events a connection may hold back while its replay runs, before it gives up and resyncs. */
@@ -284,7 +286,13 @@ export class Connection<P extends Principal = Principal> implements ClientInfo<P
 
   /** Writes what this tick queued (called by the batch; a no-op when already flushed). */
   flush(): void {
-    if (!this.ended) this.flushQueued();
+    if (this.ended) return;
+    try {
+      this.flushQueued();
+    } catch (err) {
+      // Runs from setImmediate: an error thrown here would end the process.
+      this.owner.onError(err);
+    }
   }
 
   private flushQueued(): void {
@@ -292,10 +300,11 @@ export class Connection<P extends Principal = Principal> implements ClientInfo<P
     const sink = this.sink;
     if (first === undefined || sink === undefined) return;
     const more = this.more;
-    const chunk = more === undefined ? first : Buffer.concat([first, ...more], this.queuedBytes);
+    const bytes = this.queuedBytes;
     this.queued = undefined;
     this.more = undefined;
     this.queuedBytes = 0;
+    const chunk = more === undefined ? first : Buffer.concat([first, ...more], bytes);
     try {
       if (!sink.write(chunk)) {
         this.congested = true;

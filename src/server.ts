@@ -225,6 +225,7 @@ export function createSseServer<P extends Principal = Principal>(
     onResync() {
       counts.resyncs++;
     },
+    onError: report,
     onClosed(connection, reason) {
       const memberships = connections.get(connection);
       if (memberships === undefined) return;
