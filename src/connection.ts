@@ -9,6 +9,7 @@ import type {
   OutgoingEvent,
   Principal,
 } from './types.js';
+import { FLUSH_BYTES, type Flushable, scheduleFlush } from './write-batch.js';
 
 /**
  * The transport under one SSE stream, implemented once per HTTP flavour (node:http, fetch).
@@ -44,6 +45,8 @@ export interface ConnectionOwner<P extends Principal> {
   onResync(connection: Connection<P>): void;
   /** The connection ended for good; remove it from everything. Called once. */
   onClosed(connection: Connection<P>, reason: DisconnectReason): void;
+  /** Something failed in a flush at the end of a tick, where nobody else could catch it. */
+  onError(error: unknown): void;
 }
 
 /** Live events a connection may hold back while its replay runs, before it gives up and resyncs. */
@@ -54,9 +57,15 @@ const MAX_HELD = 10_000;
  * heartbeat and the hubs' fan-out call into it. With a history it tracks, per scope, the position
  * of the last event it wrote, which both dedupes (replay and live may overlap) and makes its ids.
  */
-export class Connection<P extends Principal = Principal> implements ClientInfo<P> {
+export class Connection<P extends Principal = Principal> implements ClientInfo<P>, Flushable {
   /** Events written since the sink last reported a full buffer; 0 while it keeps up. */
   private pending = 0;
+  /** The first chunk written this tick, not yet handed to the sink (see write-batch.ts). */
+  private queued: Uint8Array | undefined;
+  /** Further chunks of this tick, in order; undefined while there is at most one. */
+  private more: Uint8Array[] | undefined;
+  /** Bytes in `queued` and `more`. */
+  private queuedBytes = 0;
   private congested = false;
   private ended = false;
   private sink: Sink | undefined;
@@ -207,7 +216,10 @@ export class Connection<P extends Principal = Principal> implements ClientInfo<P
 
   private overLimit(): boolean {
     const { bufferSize, maxBufferedBytes } = this.limits;
-    return this.pending >= bufferSize || (this.sink?.buffered() ?? 0) > maxBufferedBytes;
+    return (
+      this.pending >= bufferSize ||
+      (this.sink?.buffered() ?? 0) + this.queuedBytes > maxBufferedBytes
+    );
   }
 
   /**
@@ -248,15 +260,51 @@ export class Connection<P extends Principal = Principal> implements ClientInfo<P
     // Detach first: ending the sink may report the peer as gone, which must not count twice.
     this.finish(reason);
     if (reason === 'server-closed' || reason === 'expired') {
+      this.flushQueued();
       if (retry) this.sink?.write(retry);
       this.sink?.end();
     } else this.sink?.destroy();
   }
 
+  /**
+   * Queues a whole frame for this tick's flush (one write per connection per tick). Returns false
+   * once the connection has ended.
+   */
   private write(chunk: Uint8Array): boolean {
-    const sink = this.sink;
-    if (sink === undefined) return false;
+    if (this.sink === undefined || this.ended) return false;
     if (this.congested) this.pending++;
+    if (this.queued === undefined) {
+      this.queued = chunk;
+      scheduleFlush(this);
+    } else if (this.more === undefined) this.more = [chunk];
+    else this.more.push(chunk);
+    this.queuedBytes += chunk.byteLength;
+    // A large burst goes out at once: the transport then reports a full buffer in time.
+    if (this.queuedBytes >= FLUSH_BYTES) this.flushQueued();
+    return !this.ended;
+  }
+
+  /** Writes what this tick queued (called by the batch; a no-op when already flushed). */
+  flush(): void {
+    if (this.ended) return;
+    try {
+      this.flushQueued();
+    } catch (err) {
+      // Runs from setImmediate: an error thrown here would end the process.
+      this.owner.onError(err);
+    }
+  }
+
+  private flushQueued(): void {
+    const first = this.queued;
+    const sink = this.sink;
+    if (first === undefined || sink === undefined) return;
+    const more = this.more;
+    const bytes = this.queuedBytes;
+    this.queued = undefined;
+    this.more = undefined;
+    this.queuedBytes = 0;
+    const chunk = more === undefined ? first : Buffer.concat([first, ...more], bytes);
     try {
       if (!sink.write(chunk)) {
         this.congested = true;
@@ -267,13 +315,19 @@ export class Connection<P extends Principal = Principal> implements ClientInfo<P
       // A transport that throws on write is gone; treat it as the peer leaving.
       this.finish('error');
     }
-    return !this.ended;
   }
 
   private finish(reason: DisconnectReason): void {
     if (this.ended) return;
     this.ended = true;
     this.owner.onClosed(this, reason);
+    if (reason !== 'server-closed' && reason !== 'expired') this.dropQueued();
+  }
+
+  private dropQueued(): void {
+    this.queued = undefined;
+    this.more = undefined;
+    this.queuedBytes = 0;
   }
 }
 

@@ -25,12 +25,15 @@ export class Hub<P extends Principal = Principal> {
   waiting: BrokerMessage[] | undefined;
   /** The id tag of connections that cover this scope alone. */
   readonly idTag: string;
+  /** `[key]`: the scope keys of connections that cover this scope alone, shared by them all. */
+  readonly keys: readonly string[];
 
   constructor(
     /** `{scope}:{scope_id}` */
     readonly key: string,
   ) {
-    this.idTag = scopeTag([key]);
+    this.keys = [key];
+    this.idTag = scopeTag(this.keys);
   }
 
   /** The broker pattern of this hub. */

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { fetchRequest, fetchTransport } from './adapters/fetch.js';
 import {
   type NodeRequest,
@@ -8,10 +7,11 @@ import {
 } from './adapters/node.js';
 import type { HeaderRecord, Transport } from './adapters/transport.js';
 import { Connection, type ConnectionOwner, HEARTBEAT } from './connection.js';
+import { connectionId } from './connection-id.js';
 import { Delivery } from './delivery.js';
 import { formatEvent, formatRetry } from './encoder.js';
 import { EventrailError, type EventrailErrorCode } from './errors.js';
-import { type Position, parseEventId, scopeTag } from './history.js';
+import { isAfter, type Position, parseEventId, scopeTag } from './history.js';
 import type { Hub } from './hub.js';
 import { resolveOptions, type SseServerOptions } from './options.js';
 import { CONNECTED_EVENT, LAST_EVENT_ID_PARAM } from './protocol.js';
@@ -235,6 +235,7 @@ export function createSseServer<P extends Principal = Principal>(
     onResync() {
       counts.resyncs++;
     },
+    onError: report,
     onClosed(connection, reason) {
       const memberships = connections.get(connection);
       if (memberships === undefined) return;
@@ -260,7 +261,7 @@ export function createSseServer<P extends Principal = Principal>(
     const { sink, result } = transport.open(
       extra ? { ...headers, ...extra } : headers,
       chunk,
-      () => {},
+      undefined,
     );
     sink.end();
     return result;
@@ -276,9 +277,10 @@ export function createSseServer<P extends Principal = Principal>(
   }
 
   /** CORS headers for an allowed cross-origin request; null when the origin is refused. */
-  function corsHeaders(request: SseRequest): HeaderRecord | null {
-    const origin = request.headers.get('origin');
-    if (limits.allowedOrigins === undefined || origin === null) return {};
+  function corsHeaders(transport: Transport<unknown>): HeaderRecord | null {
+    if (limits.allowedOrigins === undefined) return {};
+    const origin = transport.header('origin');
+    if (origin === null) return {};
     if (!limits.allowedOrigins.has(origin)) return null;
     const cors: HeaderRecord = { 'Access-Control-Allow-Origin': origin, Vary: 'Origin' };
     if (limits.allowCredentials) cors['Access-Control-Allow-Credentials'] = 'true';
@@ -308,12 +310,17 @@ export function createSseServer<P extends Principal = Principal>(
   }
 
   /** Where a new connection starts: its Last-Event-ID, else the scopes' newest positions. */
-  async function startPositions(keys: readonly string[], resume: Position[] | undefined) {
+  async function startPositions(hubs: readonly Hub<P>[], resume: Position[] | undefined) {
     if (!history) return undefined;
     if (resume) return resume.slice();
     try {
-      const positions = await Promise.all(keys.map((key) => delivery.position(key)));
-      return positions.every((p) => p !== undefined) ? (positions as Position[]) : undefined;
+      const positions = await Promise.all(hubs.map((hub) => delivery.position(hub.key)));
+      if (!positions.every((p) => p !== undefined)) return undefined;
+      // Most connections start where their hub stands: share its (immutable) position object.
+      return positions.map((p, i) => {
+        const seen = hubs[i]?.lastSeen;
+        return seen && !isAfter(p, seen) && !isAfter(seen, p) ? seen : p;
+      });
     } catch (err) {
       // No ids for this connection: it still gets live events, and resyncs when it comes back.
       report(err);
@@ -324,7 +331,7 @@ export function createSseServer<P extends Principal = Principal>(
   async function handle<R>(request: SseRequest, transport: Transport<R>): Promise<R> {
     if (closing) return retryLater(transport);
     // A foreign origin is refused before anything is resolved, subscribed or counted.
-    const cors = corsHeaders(request);
+    const cors = corsHeaders(transport);
     if (cors === null) return transport.reject(403, {}, 'Forbidden\n');
     if (request.method !== 'GET') {
       return transport.reject(405, { ...cors, Allow: 'GET' }, 'Method Not Allowed\n');
@@ -367,16 +374,16 @@ export function createSseServer<P extends Principal = Principal>(
       report(err);
       return retryLater(transport, retryChunk, cors);
     }
-    const tag = scopeTag(keys);
-    const lastEventId =
-      request.headers.get('last-event-id') ?? request.url.searchParams.get(LAST_EVENT_ID_PARAM);
+    // One scope (the common case): the hub's own tag, shared by all its connections.
+    const tag = hubs.length === 1 ? (hubs[0] as Hub<P>).idTag : scopeTag(keys);
+    const lastEventId = transport.header('last-event-id') ?? transport.query(LAST_EVENT_ID_PARAM);
     const resume = history && lastEventId ? parseEventId(lastEventId, tag, keys.length) : undefined;
-    const id = randomBytes(12).toString('base64url');
+    const id = connectionId();
     const connection = new Connection(
       id,
       principal,
       routes.patterns,
-      keys,
+      hubs.length === 1 ? (hubs[0] as Hub<P>).keys : keys,
       tag,
       undefined,
       bufferLimits,
@@ -389,8 +396,8 @@ export function createSseServer<P extends Principal = Principal>(
       return { hub, topics };
     });
     connections.set(connection, memberships);
-    connection.positions = await startPositions(keys, resume);
-    if (closing || transport.signal.aborted) {
+    connection.positions = await startPositions(hubs, resume);
+    if (closing || transport.aborted) {
       connection.peerClosed();
       return closing ? retryLater(transport) : transport.reject(499, {}, '');
     }
@@ -402,10 +409,9 @@ export function createSseServer<P extends Principal = Principal>(
     const { sink, result } = transport.open(
       { ...headers, ...cors },
       Buffer.concat([retryChunk, Buffer.from(hello)]),
-      () => connection.drained(),
+      connection,
     );
     connection.attach(sink);
-    transport.signal.addEventListener('abort', () => connection.peerClosed(), { once: true });
     logger?.debug(
       { connectionId: id, userId: principal.userId, scopeId: principal.scopeId },
       'eventrail: client connected',

@@ -1,5 +1,5 @@
 import type { SseRequest } from '../types.js';
-import type { HeaderRecord, Transport } from './transport.js';
+import type { HeaderRecord, StreamEvents, Transport } from './transport.js';
 
 /** Bytes a fetch stream may hold unread before it counts as congested (node's mark too). */
 const STREAM_HIGH_WATER_MARK = 16 * 1024;
@@ -16,12 +16,23 @@ export function fetchRequest(request: Request): SseRequest {
 
 /** A transport that answers with a Web `Response` (Hono, Deno-style and any fetch server). */
 export function fetchTransport(request: Request): Transport<Response> {
-  const controller = new AbortController();
-  const abort = (): void => controller.abort();
+  let aborted = false;
+  let events: StreamEvents | undefined;
+  const abort = (): void => {
+    if (aborted) return;
+    aborted = true;
+    events?.peerClosed();
+  };
   if (request.signal.aborted) abort();
   else request.signal.addEventListener('abort', abort, { once: true });
   return {
-    signal: controller.signal,
+    get aborted() {
+      return aborted;
+    },
+    header: (name) => request.headers.get(name),
+    query(name) {
+      return request.url.includes(name) ? new URL(request.url).searchParams.get(name) : null;
+    },
     reject(status: number, headers: HeaderRecord, body: string) {
       // 204 and friends may carry no body at all.
       const text = status === 204 ? null : body;
@@ -30,7 +41,8 @@ export function fetchTransport(request: Request): Transport<Response> {
         headers: { ...headers, 'Content-Type': 'text/plain; charset=utf-8' },
       });
     },
-    open(headers: HeaderRecord, first: Uint8Array, onDrain: () => void) {
+    open(headers: HeaderRecord, first: Uint8Array, target: StreamEvents | undefined) {
+      events = target;
       let stream!: ReadableStreamDefaultController<Uint8Array>;
       let done = false;
       const body = new ReadableStream<Uint8Array>(
@@ -40,7 +52,7 @@ export function fetchTransport(request: Request): Transport<Response> {
             c.enqueue(first);
           },
           pull() {
-            onDrain();
+            events?.drained();
           },
           cancel() {
             done = true;

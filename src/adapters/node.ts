@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Sink } from '../connection.js';
 import type { SseRequest } from '../types.js';
-import type { HeaderRecord, Transport } from './transport.js';
+import type { HeaderRecord, StreamEvents, Transport } from './transport.js';
 
 /** A node:http request, or node:http2's compatibility request. */
 export type NodeRequest = IncomingMessage | Http2ServerRequest;
@@ -54,47 +55,107 @@ export function nodeRequest(req: NodeRequest): SseRequest {
   };
 }
 
+/** Where a request and its response find their transport (no closure per stream). */
+const TRANSPORT = Symbol('eventrail.transport');
+
+interface Tagged {
+  [TRANSPORT]?: NodeTransport;
+}
+
+// Shared listeners: node calls them with the emitter as `this`.
+function onGone(this: Tagged): void {
+  this[TRANSPORT]?.gone();
+}
+
+function onDrain(this: Tagged): void {
+  this[TRANSPORT]?.events?.drained();
+}
+
 /**
  * A transport over node:http's `(req, res)`, as Express, Koa (`ctx.req/res`) and Fastify
- * (`reply.raw`) expose it, and over node:http2's compatibility API.
+ * (`reply.raw`) expose it, and over node:http2's compatibility API. It is its own sink, and holds
+ * no closure: an open stream costs this one small object on top of node's own.
  */
+class NodeTransport implements Transport<void>, Sink {
+  aborted = false;
+  events: StreamEvents | undefined;
+
+  constructor(
+    private readonly req: NodeRequest,
+    private readonly res: NodeResponse,
+  ) {
+    (res as Tagged)[TRANSPORT] = this;
+    (req as Tagged)[TRANSPORT] = this;
+    res.on('close', onGone);
+    req.on('error', onGone);
+    if (res.destroyed || req.destroyed) this.aborted = true;
+  }
+
+  /** The peer went away (the response closed, the request failed). */
+  gone(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.events?.peerClosed();
+  }
+
+  header(name: string): string | null {
+    const value = this.req.headers[name];
+    if (value === undefined) return null;
+    return typeof value === 'string' ? value : value.join(', ');
+  }
+
+  query(name: string): string | null {
+    const url = this.req.url ?? '';
+    const start = url.indexOf('?');
+    // Most requests carry no such parameter: no parse at all then.
+    if (start < 0 || !url.includes(name, start)) return null;
+    return new URLSearchParams(url.slice(start + 1)).get(name);
+  }
+
+  reject(status: number, headers: HeaderRecord, body: string): void {
+    const { res } = this;
+    if (res.headersSent || res.destroyed) return;
+    const out = res as ServerResponse;
+    out.writeHead(status, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' });
+    out.end(body);
+  }
+
+  open(headers: HeaderRecord, first: Uint8Array, events: StreamEvents | undefined) {
+    // Over HTTP/1 the socket is this stream's alone: events must not wait for Nagle, and it never
+    // times out on its own. Over HTTP/2 the socket is the whole session's: leave it alone.
+    if (this.req.httpVersionMajor < 2) {
+      const socket = this.res.socket;
+      socket?.setNoDelay(true);
+      socket?.setTimeout(0);
+    }
+    this.events = events;
+    // One response type for both versions: they share every member used here.
+    const out = this.res as ServerResponse;
+    if (events) out.on('drain', onDrain);
+    out.writeHead(200, headers);
+    // Headers and the first bytes leave together, at once.
+    out.write(first);
+    return { sink: this, result: undefined };
+  }
+
+  write(chunk: Uint8Array): boolean {
+    return (this.res as ServerResponse).write(chunk);
+  }
+
+  end(): void {
+    this.res.end();
+  }
+
+  destroy(): void {
+    this.res.destroy();
+  }
+
+  buffered(): number {
+    return this.res.writableLength;
+  }
+}
+
+/** A transport over node:http's or node:http2's `(req, res)`. */
 export function nodeTransport(req: NodeRequest, res: NodeResponse): Transport<void> {
-  const controller = new AbortController();
-  const abort = (): void => controller.abort();
-  res.once('close', abort);
-  req.once('error', abort);
-  if (res.destroyed || req.destroyed) controller.abort();
-  return {
-    signal: controller.signal,
-    reject(status: number, headers: HeaderRecord, body: string) {
-      if (res.headersSent || res.destroyed) return;
-      const out = res as ServerResponse;
-      out.writeHead(status, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' });
-      out.end(body);
-    },
-    open(headers: HeaderRecord, first: Uint8Array, onDrain: () => void) {
-      // Over HTTP/1 the socket is this stream's alone: events must not wait for Nagle, and it never
-      // times out on its own. Over HTTP/2 the socket is the whole session's: leave it alone.
-      if (req.httpVersionMajor < 2) {
-        const socket = res.socket;
-        socket?.setNoDelay(true);
-        socket?.setTimeout(0);
-      }
-      // One response type for both versions: they share every member used here.
-      const out = res as ServerResponse;
-      out.on('drain', onDrain);
-      out.writeHead(200, headers);
-      // Headers and the first bytes leave together, at once.
-      out.write(first);
-      return {
-        sink: {
-          write: (chunk: Uint8Array) => out.write(chunk),
-          end: () => out.end(),
-          destroy: () => out.destroy(),
-          buffered: () => out.writableLength,
-        },
-        result: undefined,
-      };
-    },
-  };
+  return new NodeTransport(req, res);
 }

@@ -3,18 +3,37 @@ import type { Sink } from '../connection.js';
 /** Response headers as eventrail writes them. */
 export type HeaderRecord = Record<string, string>;
 
+/** What a transport tells the stream it carries (a {@link Connection} implements it). */
+export interface StreamEvents {
+  /** The transport's full buffer has emptied. */
+  drained(): void;
+  /** The peer went away. */
+  peerClosed(): void;
+}
+
 /**
  * How the server answers one request, whatever the HTTP flavour. `R` is what the framework wants
  * back: nothing for node:http, a `Response` for fetch servers.
  */
 export interface Transport<R> {
-  /** Aborted as soon as the peer goes away, even before the stream opens. */
-  readonly signal: AbortSignal;
+  /** True as soon as the peer has gone away, even before the stream opens. */
+  readonly aborted: boolean;
+  /**
+   * A request header (`name` in lower case), or null: what the server itself reads, without
+   * building the `Headers` and `URL` of the resolver's request.
+   */
+  header(name: string): string | null;
+  /** A query parameter of the request URL, or null. */
+  query(name: string): string | null;
   /** Answers with a plain response and no stream. */
   reject(status: number, headers: HeaderRecord, body: string): R;
   /**
-   * Starts the stream with `first` as its first bytes, and returns the sink to write to.
-   * `onDrain` is called whenever a full transport buffer empties.
+   * Starts the stream with `first` as its first bytes, and returns the sink to write to. `events`
+   * (when given) hears whenever a full transport buffer empties and when the peer goes away.
    */
-  open(headers: HeaderRecord, first: Uint8Array, onDrain: () => void): { sink: Sink; result: R };
+  open(
+    headers: HeaderRecord,
+    first: Uint8Array,
+    events: StreamEvents | undefined,
+  ): { sink: Sink; result: R };
 }

@@ -5,6 +5,13 @@ import type { Broker, BrokerMessage, BrokerSubscription } from '../types.js';
 
 type Handler = (message: BrokerMessage) => void;
 
+/**
+ * A pattern that is a literal (printable ASCII, no glob character) prefix ending in `:`, then
+ * `*`: every hub's (`gym:1:*`). It matches exactly the channels that start with the prefix, so
+ * it is found by a lookup per `:` of the channel instead of a glob match per pattern.
+ */
+const PREFIX_PATTERN = /^[\x20-\x29\x2b-\x3e\x40-\x5a\x5e-\x7e]*:\*$/;
+
 /** Options of {@link createMemoryBroker}. @public */
 export interface MemoryBrokerOptions extends HistoryLimits {
   /** Keep a per-scope history so that clients can resume after a reconnect. @defaultValue `true` */
@@ -27,21 +34,37 @@ export interface MemoryBrokerOptions extends HistoryLimits {
  * @public
  */
 export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
+  /** Every other pattern, matched by glob. */
   const patterns = new Map<string, Set<Handler>>();
+  /** Prefix patterns ({@link PREFIX_PATTERN}) by their pattern. */
+  const prefixes = new Map<string, Set<Handler>>();
+  const tableOf = (pattern: string) => (PREFIX_PATTERN.test(pattern) ? prefixes : patterns);
   const queue: BrokerMessage[] = [];
   let flushing = false;
   let closed = false;
 
-  function deliver(message: BrokerMessage): void {
-    for (const [pattern, handlers] of patterns) {
-      if (!globMatch(pattern, message.channel)) continue;
-      for (const handler of handlers) {
-        try {
-          handler(message);
-        } catch (err) {
-          options.onError?.(err instanceof Error ? err : new Error(String(err)));
-        }
+  function call(handlers: Set<Handler>, message: BrokerMessage): void {
+    for (const handler of handlers) {
+      try {
+        handler(message);
+      } catch (err) {
+        options.onError?.(err instanceof Error ? err : new Error(String(err)));
       }
+    }
+  }
+
+  function deliver(message: BrokerMessage): void {
+    const { channel } = message;
+    if (prefixes.size > 0) {
+      // Each `:` ends a prefix a pattern may have.
+      for (let i = channel.indexOf(':'); i >= 0; ) {
+        const handlers = prefixes.get(`${channel.slice(0, i + 1)}*`);
+        if (handlers) call(handlers, message);
+        i = channel.indexOf(':', i + 1);
+      }
+    }
+    for (const [pattern, handlers] of patterns) {
+      if (globMatch(pattern, channel)) call(handlers, message);
     }
   }
 
@@ -78,18 +101,19 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
   return {
     async subscribe(pattern, onMessage): Promise<BrokerSubscription> {
       assertOpen();
-      let handlers = patterns.get(pattern);
+      const table = tableOf(pattern);
+      let handlers = table.get(pattern);
       if (handlers === undefined) {
         handlers = new Set();
-        patterns.set(pattern, handlers);
+        table.set(pattern, handlers);
       }
       // Wrap so that the same function subscribed twice yields two independent subscriptions.
       const handler: Handler = (message) => onMessage(message);
       handlers.add(handler);
       return {
         async unsubscribe() {
-          const set = patterns.get(pattern);
-          if (set?.delete(handler) && set.size === 0) patterns.delete(pattern);
+          const set = table.get(pattern);
+          if (set?.delete(handler) && set.size === 0) table.delete(pattern);
         },
       };
     },
@@ -115,6 +139,7 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
     async close() {
       closed = true;
       patterns.clear();
+      prefixes.clear();
     },
   };
 }

@@ -2,6 +2,7 @@ import { EventrailError } from '../errors.js';
 import { announcedId } from '../history.js';
 import { HISTORY_DEFAULTS, type HistoryLimits } from '../history-store.js';
 import type { Broker, BrokerHistory, BrokerMessage, BrokerSubscription } from '../types.js';
+import { Deadlines } from './deadlines.js';
 import { createRedisHistory } from './redis-history.js';
 import { connectOwned, type OwnedClients } from './redis-owned.js';
 
@@ -20,6 +21,15 @@ export interface RedisPublishClient {
    * so it is not sent later, when Redis comes back, after the caller was told it failed.
    */
   withAbortSignal?(signal: AbortSignal): Pick<RedisPublishClient, 'publish' | 'sendCommand'>;
+  /**
+   * node-redis's per-command options, preferred to `withAbortSignal` when present: the broker
+   * passes its own shared abort signal and turns off the client's own timer per command
+   * (`timeout`), since `publishTimeoutMs` already bounds every command.
+   */
+  withCommandOptions?(options: {
+    abortSignal: AbortSignal;
+    timeout: undefined;
+  }): Pick<RedisPublishClient, 'publish' | 'sendCommand'>;
   /** Raw commands, for the history (Lua scripts and XRANGE). Without it there is no history. */
   sendCommand?(args: string[]): Promise<unknown>;
 }
@@ -52,7 +62,8 @@ export interface RedisBrokerOptions extends HistoryLimits {
   subscriber?: RedisSubscribeClient;
   /**
    * How long a publish may wait (for example while Redis is unreachable) before it rejects with
-   * `broker-error`. @defaultValue `5000`
+   * `broker-error`. The same bound applies to history reads. Commands share one timer, so the
+   * rejection may come up to a tenth of this (at most 250 ms) late. @defaultValue `5000`
    */
   publishTimeoutMs?: number;
   /**
@@ -83,18 +94,6 @@ export interface RedisBrokerOptions extends HistoryLimits {
 }
 
 const DEFAULT_PUBLISH_TIMEOUT_MS = 5000;
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(new EventrailError('broker-error', `Redis did not answer ${what} within ${ms} ms.`)),
-      ms,
-    );
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /**
  * A broker on Redis Pub/Sub: the production default. Every instance subscribes once per scope
@@ -196,19 +195,37 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
     }
   }
 
+  const deadlines = new Deadlines(
+    publishTimeoutMs,
+    (what, ms) =>
+      new EventrailError('broker-error', `Redis did not answer ${what} within ${ms} ms.`),
+  );
+
   async function bounded<T>(what: string, run: () => Promise<T>): Promise<T> {
     assertOpen();
     try {
-      return await withTimeout(ready.then(run), publishTimeoutMs, what);
+      return await deadlines.bound(ready.then(run), what);
     } catch (err) {
       if (err instanceof EventrailError) throw err;
       throw new EventrailError('broker-error', `Redis refused ${what}.`, { cause: err });
     }
   }
 
+  type Abortable = Pick<RedisPublishClient, 'publish' | 'sendCommand'>;
+  /** The client bound to the current shared signal (node-redis makes a proxy per signal). */
+  let bound: { signal: AbortSignal; client: Abortable } | undefined;
   /** The publisher, with commands withdrawn from its queue once they time out. */
-  const abortable = (): Pick<RedisPublishClient, 'publish' | 'sendCommand'> =>
-    publisher.withAbortSignal?.(AbortSignal.timeout(publishTimeoutMs)) ?? publisher;
+  const abortable = (): Abortable => {
+    if (!publisher.withCommandOptions && !publisher.withAbortSignal) return publisher;
+    const signal = deadlines.signal();
+    if (bound?.signal !== signal) {
+      const client = publisher.withCommandOptions
+        ? publisher.withCommandOptions({ abortSignal: signal, timeout: undefined })
+        : (publisher.withAbortSignal?.(signal) ?? publisher);
+      bound = { signal, client };
+    }
+    return bound.client;
+  };
   let history: BrokerHistory | undefined;
   if (options.history !== false && publisher.sendCommand) {
     const store = createRedisHistory(
