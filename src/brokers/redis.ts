@@ -308,11 +308,10 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
           if (!live.delete(entry) || closed) return;
           // While Redis is unreachable the command waits in the client's queue and runs when it
           // reconnects; a server that is closing must not wait for that.
-          const sent = subscriber().pUnsubscribe(pattern, listener);
-          await withTimeout(sent, publishTimeoutMs, `PUNSUBSCRIBE ${pattern}`).catch((err) => {
-            sent.catch(() => {}); // its late outcome, if any, changes nothing
-            throw err;
-          });
+          await deadlines.bound(
+            subscriber().pUnsubscribe(pattern, listener),
+            `PUNSUBSCRIBE ${pattern}`,
+          );
         },
       };
     },
