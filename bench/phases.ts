@@ -123,19 +123,10 @@ export async function saturate(
   try {
     refill();
     await sleep(config.warmupMs);
-    const [r0, s0, o0, t0] = await Promise.all([
-      rig.reports(),
-      rig.stats(),
-      rig.otherCpu(),
-      nowUs(),
-    ]);
+    const snapshot = () => Promise.all([rig.reports(), rig.stats(), rig.otherCpu(), nowUs()]);
+    const [r0, s0, o0, t0] = await snapshot();
     await sleep(config.saturationMs);
-    const [r1, s1, o1, t1] = await Promise.all([
-      rig.reports(),
-      rig.stats(),
-      rig.otherCpu(),
-      nowUs(),
-    ]);
+    const [r1, s1, o1, t1] = await snapshot();
     return result(r0, r1, s0, s1, o0, o1, t0, t1, events, lost);
   } finally {
     // What is still in flight is not measured: the rig is torn down next, no need to wait for it.

@@ -47,8 +47,7 @@ export class Delivery<P extends Principal> {
       const { encoder, prefix } = this.ctx;
       const event = encoder ? encoder(message, prefix) : decodePayload(message, prefix);
       if (event === null) return null;
-      const position = trusted(message.id === undefined ? undefined : parseStreamId(message.id));
-      return Frame.encode(event, position, hub.idTag);
+      return Frame.encode(event, announced(message), hub.idTag);
     } catch (err) {
       this.ctx.report(err);
       return null;
@@ -64,7 +63,7 @@ export class Delivery<P extends Principal> {
       hub.waiting.push(message);
       return;
     }
-    if (message.payload.length > this.ctx.maxMessageLength) {
+    if (this.tooLarge(message)) {
       this.oversized(hub, message);
       return;
     }
@@ -80,26 +79,40 @@ export class Delivery<P extends Principal> {
     }
     const { tracing } = this.ctx;
     if (tracing === undefined) this.fanOut(hub, channel, frame);
-    else {
-      const info = {
-        channel,
-        scope: hub.key.slice(0, hub.key.indexOf(':')),
-        eventName: frame.event.name,
-        id: message.id,
-        carrier: frame.event.traceContext,
-      };
-      // A tracer that throws, or never calls back, must not cost the event its delivery.
-      let done = false;
-      try {
-        tracing.deliver(info, () => {
-          done = true;
-          return this.fanOut(hub, channel, frame);
-        });
-      } catch (err) {
-        this.ctx.report(err);
-      }
-      if (!done) this.fanOut(hub, channel, frame);
+    else this.tracedFanOut(tracing, hub, message, frame);
+  }
+
+  /** {@link fanOut} inside the tracer's delivery span. */
+  private tracedFanOut(
+    tracing: EventTracing,
+    hub: Hub<P>,
+    message: BrokerMessage,
+    frame: Frame,
+  ): void {
+    const { channel } = message;
+    const info = {
+      channel,
+      scope: hub.key.slice(0, hub.key.indexOf(':')),
+      eventName: frame.event.name,
+      id: message.id,
+      carrier: frame.event.traceContext,
+    };
+    // A tracer that throws, or never calls back, must not cost the event its delivery.
+    let done = false;
+    try {
+      tracing.deliver(info, () => {
+        done = true;
+        return this.fanOut(hub, channel, frame);
+      });
+    } catch (err) {
+      this.ctx.report(err);
     }
+    if (!done) this.fanOut(hub, channel, frame);
+  }
+
+  /** Longer than any eventrail publisher writes: published around it, and never written. */
+  private tooLarge(message: BrokerMessage): boolean {
+    return message.payload.length > this.ctx.maxMessageLength;
   }
 
   /**
@@ -114,7 +127,7 @@ export class Delivery<P extends Principal> {
         `A broker message on ${message.channel} is ${message.payload.length} characters, over the limit (${this.ctx.maxMessageLength}); its clients resync instead.`,
       ),
     );
-    const position = trusted(message.id === undefined ? undefined : parseStreamId(message.id));
+    const position = announced(message);
     if (position && (!hub.lastSeen || isAfter(position, hub.lastSeen))) hub.lastSeen = position;
     this.resyncHub(hub).catch((err: unknown) => this.ctx.report(err));
   }
@@ -186,7 +199,7 @@ export class Delivery<P extends Principal> {
       for (const [scope, hub] of hubs.entries()) {
         const entries = await history.readSince(hub.key, streamId(resume[scope] as Position));
         // Not replayable exactly (gone, or holding a message too large to write): resync.
-        if (entries === null || entries.some((e) => e.payload.length > this.ctx.maxMessageLength)) {
+        if (entries === null || entries.some((e) => this.tooLarge(e))) {
           replays.length = 0;
           break;
         }
@@ -217,8 +230,12 @@ export class Delivery<P extends Principal> {
  */
 const MAX_ID_SKEW_MS = 60_000;
 
-/** An announced position, unless it claims to come from the future (then: no id, live only). */
-function trusted(position: Position | undefined): Position | undefined {
+/**
+ * The position a message announces, unless it claims to come from the future (then: no id, live
+ * only).
+ */
+function announced(message: BrokerMessage): Position | undefined {
+  const position = message.id === undefined ? undefined : parseStreamId(message.id);
   return position && position.ms <= Date.now() + MAX_ID_SKEW_MS ? position : undefined;
 }
 
