@@ -5,8 +5,12 @@ export type ClientKind = 'sse' | 'sio';
 /** Bench -> system server. */
 export type ServerRequest =
   | { type: 'stats'; gc: boolean }
-  /** Memory broker only: publish in-process, through the server's own publisher. */
-  | { type: 'publish'; channel: string; tick: Tick };
+  /**
+   * Memory broker only: publish in-process, through the server's own publisher. The events the
+   * bench publishes in one of its ticks travel in one message, as a burst from Redis arrives in
+   * one socket read: one IPC message per event would measure Node's IPC, not the server.
+   */
+  | { type: 'publish'; events: { channel: string; tick: Tick }[] };
 
 /** System server -> bench. */
 export type ServerReply =

@@ -17,6 +17,7 @@ import {
   payloadOf,
   type ServerReply,
   type ServerRequest,
+  type Tick,
   type WorkerReply,
   type WorkerReport,
   type WorkerRequest,
@@ -116,6 +117,12 @@ export async function startRig(
       ? new Emitter({ publish: (channel: string, msg: Buffer) => pub.publish(channel, msg) })
       : undefined;
   const holders = new Map<number, Set<number>>();
+  // IPC publishes (memory broker): one message per bench tick, sent once the tick's loop is done.
+  let pending: { channel: string; tick: Tick }[] = [];
+  const flushPending = (): void => {
+    server.send({ type: 'publish', events: pending });
+    pending = [];
+  };
 
   return {
     spec,
@@ -130,7 +137,10 @@ export async function startRig(
           .catch((err: unknown) => console.error(`publish: ${String(err)}`));
       } else if (emitter) emitter.to(`scope:${scope}`).emit(EVENT_TYPE, tick);
       else if (pub) pub.publish(channelOf(scope), payloadOf(tick));
-      else server.send({ type: 'publish', channel: channelOf(scope), tick });
+      else {
+        if (pending.length === 0) queueMicrotask(flushPending);
+        pending.push({ channel: channelOf(scope), tick });
+      }
     },
     // A saturated server answers late: its event loop is behind on purpose.
     stats: (gc = false) => server.ask({ type: 'stats', gc }, 'stats', 180_000),

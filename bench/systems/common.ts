@@ -20,7 +20,8 @@ export interface ServeOptions {
 export function serve(server: Server, options: ServeOptions = {}): void {
   process.on('message', (message: ServerRequest) => {
     if (message.type === 'publish') {
-      options.publish?.(message.channel, message.tick);
+      const publish = options.publish;
+      if (publish) for (const event of message.events) publish(event.channel, event.tick);
       return;
     }
     if (message.gc && gc) {
