@@ -2,6 +2,9 @@
 import os from 'node:os';
 import path from 'node:path';
 
+export const SCENARIOS = ['fanout', 'scopes', 'churn'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
 export interface Config {
   quick: boolean;
   json: string | undefined;
@@ -9,6 +12,8 @@ export interface Config {
   profile: boolean;
   /** Only these systems (names as in the tables). */
   only: string[] | undefined;
+  /** Only these scenarios. */
+  scenarios: Scenario[];
   connections: number;
   workers: number;
   /** Connections opened at once per worker. */
@@ -39,7 +44,14 @@ function value(args: string[], flag: string): string | undefined {
 }
 
 export function parseConfig(args: string[]): Config {
-  const known = new Set(['--quick', '--json', '--profile', '--only', '--connections']);
+  const known = new Set([
+    '--quick',
+    '--json',
+    '--profile',
+    '--only',
+    '--connections',
+    '--scenarios',
+  ]);
   for (const arg of args) {
     if (arg.startsWith('--') && !known.has(arg)) throw new Error(`unknown option ${arg}`);
   }
@@ -48,8 +60,14 @@ export function parseConfig(args: string[]): Config {
   if (!Number.isInteger(connections) || connections < 20) {
     throw new Error('--connections must be an integer >= 20');
   }
+  const scenarios = value(args, '--scenarios')?.split(',') ?? [...SCENARIOS];
+  const unknown = scenarios.filter((s) => !(SCENARIOS as readonly string[]).includes(s));
+  if (unknown.length > 0) {
+    throw new Error(`--scenarios: unknown ${unknown.join(', ')} (known: ${SCENARIOS.join(', ')})`);
+  }
   return {
     quick,
+    scenarios: scenarios as Scenario[],
     json: value(args, '--json'),
     profile: args.includes('--profile'),
     only: value(args, '--only')?.split(','),

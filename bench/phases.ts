@@ -13,40 +13,54 @@ const scopeOfSeq = (seq: number, scopes: number): number => (seq % scopes) + 1;
 
 export interface SteadyResult {
   events: number;
+  /** Published in the unmeasured warm-up before (they count in the Redis commands per event). */
+  warmupEvents: number;
   deliveries: number;
   p50Ms: number | null;
   p99Ms: number | null;
 }
 
-/** Publishes `deliveriesPerSec / connections-per-event` events per second, round-robin over scopes. */
-export async function steady(rig: Rig, config: Config, scopes: number): Promise<SteadyResult> {
-  for (const w of rig.workers) w.send({ type: 'reset' });
-  const perEvent = config.connections / scopes;
-  const rate = scopes === 1 ? config.steadyDeliveriesPerSec : config.steadyScopesDeliveriesPerSec;
-  const eventsPerSec = rate / perEvent;
+/** Publishes `eventsPerSec` for `ms`, round-robin over scopes; resolves with the count. */
+function paced(rig: Rig, eventsPerSec: number, ms: number, scopes: number): Promise<number> {
   const start = Date.now();
   let events = 0;
-  await new Promise<void>((resolve) => {
+  return new Promise<number>((resolve) => {
     const timer = setInterval(() => {
       const elapsed = Date.now() - start;
-      const due = Math.floor((Math.min(elapsed, config.steadyMs) / 1000) * eventsPerSec);
+      const due = Math.floor((Math.min(elapsed, ms) / 1000) * eventsPerSec);
       while (events < due) {
         const seq = nextSeq++;
         rig.publish(seq, scopeOfSeq(seq, scopes));
         events++;
       }
-      if (elapsed >= config.steadyMs) {
+      if (elapsed >= ms) {
         clearInterval(timer);
-        resolve();
+        resolve(events);
       }
     }, 5);
   });
+}
+
+/**
+ * Publishes `deliveriesPerSec / connections-per-event` events per second, round-robin over scopes:
+ * first for the warm-up, unmeasured (a fresh server compiles its hot path meanwhile: on
+ * eventrail that put p99 at 2x its warm value), then for the measured window.
+ */
+export async function steady(rig: Rig, config: Config, scopes: number): Promise<SteadyResult> {
+  const perEvent = config.connections / scopes;
+  const rate = scopes === 1 ? config.steadyDeliveriesPerSec : config.steadyScopesDeliveriesPerSec;
+  const eventsPerSec = rate / perEvent;
+  const warmupEvents = await paced(rig, eventsPerSec, config.warmupMs, scopes);
+  await sleep(500);
+  for (const w of rig.workers) w.send({ type: 'reset' });
+  const events = await paced(rig, eventsPerSec, config.steadyMs, scopes);
   await sleep(500);
   const reports = await rig.reports();
   const hist = new Hist();
   for (const r of reports) hist.merge(r.hist);
   return {
     events,
+    warmupEvents,
     deliveries: reports.reduce((n, r) => n + r.deliveries, 0),
     p50Ms: hist.quantileMs(0.5),
     p99Ms: hist.quantileMs(0.99),

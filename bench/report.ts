@@ -5,13 +5,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BETTER_SSE, EVENTRAIL_NO_HISTORY, FLOOR, SOCKET_IO } from './catalog.js';
 import { barChart } from './chart.js';
-import type { Config } from './config.js';
+import { type Config, SCENARIOS } from './config.js';
 import { type BenchRecord, type Results, toRecords } from './records.js';
 import type { LoadResult } from './scenarios.js';
 
-/** docs/ for complete runs; a run limited with --only writes beside the CPU profiles instead. */
+/**
+ * docs/ for complete runs; a run limited with --only or --scenarios writes beside the CPU profiles
+ * instead.
+ */
 const out = (config: Config, file: string): string =>
-  config.only === undefined
+  config.only === undefined && config.scenarios.length === SCENARIOS.length
     ? fileURLToPath(new URL(`../docs/${file}`, import.meta.url))
     : path.join(os.tmpdir(), `eventrail-${file}`);
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -69,7 +72,7 @@ function loadTable(
   lines.push(
     '',
     `delivered/s: at saturation (${config.saturationMs / 1000} s after ${config.warmupMs / 1000} s warm-up). ` +
-      `p50/p99: publish-to-receive at a steady ${int(steadyRate)} deliveries/s for ${config.steadyMs / 1000} s ` +
+      `p50/p99: publish-to-receive at a steady ${int(steadyRate)} deliveries/s for ${config.steadyMs / 1000} s, after ${config.warmupMs / 1000} s at that rate unmeasured ` +
       '(⚠: the system saturates below 1.5x that rate, so its latency includes queueing). ' +
       (memory
         ? 'idle RSS/heap per connection: the growth from N/2 to N idle connections, over N/2 (after a full GC). '

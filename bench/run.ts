@@ -1,5 +1,6 @@
 /**
- * `npm run bench [-- --quick] [--json FILE] [--profile] [--only a,b] [--connections N]`
+ * `npm run bench [-- --quick] [--json FILE] [--profile] [--only a,b] [--connections N]
+ *   [--scenarios fanout,scopes,churn]`
  *
  * Starts its own redis-server, then every system in turn (alternating, same client, loopback) for
  * each scenario, and writes docs/bench.md and docs/bench.svg. Kills every child on exit.
@@ -69,8 +70,11 @@ try {
   console.log(
     `bench: ${n} connections, ${config.quick ? 'quick' : 'full'} run, redis :${redis.port}`,
   );
-  console.log(`fan-out: ${n} connections in 1 scope`);
-  for (const spec of [...systems, ...(withSocketIo ? [SOCKET_IO] : [])]) {
+  const fanoutSystems = config.scenarios.includes('fanout')
+    ? [...systems, ...(withSocketIo ? [SOCKET_IO] : [])]
+    : [];
+  if (fanoutSystems.length > 0) console.log(`fan-out: ${n} connections in 1 scope`);
+  for (const spec of fanoutSystems) {
     const label = `fanout-${slug(spec.name)}`;
     const r = await attempt(spec.name, () => load(spec, bench, 1, label));
     if (r) {
@@ -78,8 +82,9 @@ try {
       results.windows[label] = r.saturation.window;
     }
   }
-  console.log(`scopes: ${n} connections over ${n / 10} scopes`);
-  for (const spec of systems) {
+  const scopeSystems = config.scenarios.includes('scopes') ? systems : [];
+  if (scopeSystems.length > 0) console.log(`scopes: ${n} connections over ${n / 10} scopes`);
+  for (const spec of scopeSystems) {
     const label = `scopes-${slug(spec.name)}`;
     const r = await attempt(spec.name, () => load(spec, bench, n / 10, label));
     if (r) {
@@ -87,8 +92,10 @@ try {
       results.windows[label] = r.saturation.window;
     }
   }
-  console.log(`churn: ${config.churnPerSec}/s for ${config.churnMs / 1000} s`);
-  for (const spec of systems) {
+  const churnSystems = config.scenarios.includes('churn') ? systems : [];
+  if (churnSystems.length > 0)
+    console.log(`churn: ${config.churnPerSec}/s for ${config.churnMs / 1000} s`);
+  for (const spec of churnSystems) {
     const r = await attempt(spec.name, () => churn(spec, bench, `churn-${slug(spec.name)}`));
     if (r) results.churn.set(spec.name, r);
   }

@@ -98,7 +98,7 @@ export function load(
     let commandsPerEvent: Record<string, number> | null = null;
     if (spec.via !== 'ipc') {
       commandsPerEvent = {};
-      const events = steadyResult.events + saturation.events;
+      const events = steadyResult.warmupEvents + steadyResult.events + saturation.events;
       for (const [name, calls] of commandDelta(calls0, calls1)) {
         commandsPerEvent[name] = Math.round((calls / events) * 1000) / 1000;
       }
