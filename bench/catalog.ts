@@ -2,9 +2,9 @@
 import type { ClientKind } from './protocol.js';
 
 /**
- * How the bench publishes: raw `PUBLISH` on its own connection, eventrail's own publisher (with
- * the Redis history unless the system's env says HISTORY=off), in-process over IPC (memory
- * broker), or @socket.io/redis-emitter.
+ * How the bench publishes, all on one node-redis client (the official client, as an app would):
+ * `PUBLISH`, eventrail's own publisher (with the Redis history unless the system's env says
+ * HISTORY=off), @socket.io/redis-emitter; or in-process over IPC (memory broker).
  */
 export type PublishVia = 'redis' | 'eventrail' | 'ipc' | 'emitter';
 
@@ -50,7 +50,7 @@ export const SSE_SYSTEMS: readonly SystemSpec[] = [
 ];
 
 /**
- * eventrail without the Redis history, published exactly as the floor and better-sse are (raw
+ * eventrail without the Redis history, published exactly as the floor and better-sse are (node-redis
  * `PUBLISH` of the same payload eventrail's publisher would send): the server-side comparison with
  * nothing else different. Full runs and --only.
  */

@@ -76,7 +76,7 @@ export function parseConfig(args: string[]): Config {
     concurrency: 200,
     steadyDeliveriesPerSec: 20_000,
     steadyScopesDeliveriesPerSec: 5_000,
-    steadyMs: quick ? 1500 : 10_000,
+    steadyMs: quick ? 1500 : 20_000,
     warmupMs: quick ? 750 : 2000,
     saturationMs: quick ? 2000 : 10_000,
     churnPerSec: 1000,

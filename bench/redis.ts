@@ -1,6 +1,6 @@
 /**
  * The bench's own redis-server (a free port of 127.0.0.1, never the shared 6379) and a tiny
- * binary-safe RESP client for admin commands and pipelined PUBLISH.
+ * binary-safe RESP client for its admin commands.
  */
 import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
@@ -11,8 +11,6 @@ export type Reply = string | number | null | Error | Reply[];
 
 export interface RespClient {
   command(...args: (string | Buffer)[]): Promise<Reply>;
-  /** PUBLISH without waiting for the answer (answers are still read and counted). */
-  publish(channel: string, payload: string | Buffer): void;
   close(): void;
 }
 
@@ -68,8 +66,7 @@ export async function connectResp(port: number, name: string): Promise<RespClien
     socket.once('connect', resolve);
     socket.once('error', reject);
   });
-  // null entries are fire-and-forget publishes.
-  const waiting: (((r: Reply) => void) | null)[] = [];
+  const waiting: ((r: Reply) => void)[] = [];
   let buf: Buffer = Buffer.alloc(0);
   socket.on('data', (chunk: Buffer) => {
     buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
@@ -89,10 +86,6 @@ export async function connectResp(port: number, name: string): Promise<RespClien
         waiting.push(resolve);
         socket.write(encode(args));
       });
-    },
-    publish(channel, payload) {
-      waiting.push(null);
-      socket.write(encode(['PUBLISH', channel, payload]));
     },
     close: () => socket.destroy(),
   };

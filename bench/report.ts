@@ -151,7 +151,7 @@ export function writeReport(results: Results, config: Config, elapsedMs: number)
     `- Machine: ${machine()}`,
     `- Date: ${date}; the run took ${(elapsedMs / 1000).toFixed(0)} s`,
     `- Command: \`${config.command}\``,
-    `- Load: ${n} connections from ${config.workers} load worker processes (raw TCP sockets, minimal SSE parsing), loopback; one redis-server started by the bench; every system on a fresh server per scenario, alternating.`,
+    `- Load: ${n} connections from ${config.workers} load worker processes (raw TCP sockets, minimal SSE parsing), loopback; one redis-server started by the bench; events published through one node-redis client (eventrail/redis through eventrail's publisher on it, the others with PUBLISH; the memory broker in-process, sent over IPC a tick at a time); every system on a fresh server per scenario, alternating.`,
     '',
     'Absolute numbers drift on a shared 2-core machine (client, server and Redis share the cores); the ratios of one run are what to compare.',
     '',

@@ -22,7 +22,7 @@ import {
   type WorkerReport,
   type WorkerRequest,
 } from './protocol.js';
-import { type BenchRedis, connectResp, type RespClient } from './redis.js';
+import type { BenchRedis } from './redis.js';
 
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
 
@@ -93,29 +93,26 @@ export async function startRig(
     await server.kill();
     throw err;
   });
-  const pub: RespClient | undefined =
-    spec.via === 'redis' || spec.via === 'emitter'
-      ? await connectResp(redis.port, 'bench-pub')
-      : undefined;
-  // eventrail's own publisher, as an app's worker would use it; named so that CLIENT LIST can
-  // tell it from the server's connections.
+  // Every Redis-backed system is published to through node-redis, the official client, as an
+  // app would publish: eventrail through its own publisher on it, the others with `PUBLISH` (or
+  // the Socket.IO emitter) on it. Named so that CLIENT LIST can tell it from the server's.
   const client =
-    spec.via === 'eventrail'
-      ? createClient({ url: redis.url, name: 'bench-publisher' })
-      : undefined;
+    spec.via === 'ipc' ? undefined : createClient({ url: redis.url, name: 'bench-publisher' });
   await client?.connect();
   const broker =
-    client &&
-    createRedisBroker({
-      publisher: client,
-      subscriber: client.duplicate(),
-      history: spec.env.HISTORY !== 'off',
-    });
+    client && spec.via === 'eventrail'
+      ? createRedisBroker({
+          publisher: client,
+          subscriber: client.duplicate(),
+          history: spec.env.HISTORY !== 'off',
+        })
+      : undefined;
   const publisher = broker && createPublisher({ broker });
   const emitter =
-    pub && spec.via === 'emitter'
-      ? new Emitter({ publish: (channel: string, msg: Buffer) => pub.publish(channel, msg) })
+    client && spec.via === 'emitter'
+      ? new Emitter({ publish: (channel: string, msg: Buffer) => client.publish(channel, msg) })
       : undefined;
+  const failed = (err: unknown): void => console.error(`publish: ${String(err)}`);
   const holders = new Map<number, Set<number>>();
   // IPC publishes (memory broker): one message per bench tick, sent once the tick's loop is done.
   let pending: { channel: string; tick: Tick }[] = [];
@@ -134,9 +131,9 @@ export async function startRig(
       if (publisher) {
         publisher
           .publishEvent(channelOf(scope), { eventType: EVENT_TYPE, data: tick })
-          .catch((err: unknown) => console.error(`publish: ${String(err)}`));
+          .catch(failed);
       } else if (emitter) emitter.to(`scope:${scope}`).emit(EVENT_TYPE, tick);
-      else if (pub) pub.publish(channelOf(scope), payloadOf(tick));
+      else if (client) client.publish(channelOf(scope), payloadOf(tick)).catch(failed);
       else {
         if (pending.length === 0) queueMicrotask(flushPending);
         pending.push({ channel: channelOf(scope), tick });
@@ -185,7 +182,6 @@ export async function startRig(
       return error === undefined ? { connected, failed } : { connected, failed, error };
     },
     async stop() {
-      pub?.close();
       await broker?.close();
       await client?.close();
       await Promise.all(
