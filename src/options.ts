@@ -29,7 +29,12 @@ export interface SseServerOptions<P extends Principal = Principal> extends Limit
   eventNamePrefix?: string;
   /** Aborting it shuts the server down, as `close()` does. */
   signal?: AbortSignal;
-  /** How often a comment is written to every idle stream to keep proxies from cutting it; 0 turns it off. @defaultValue `30000` */
+  /**
+   * How often a comment is written to every idle stream to keep proxies from cutting it; 0 turns
+   * it off. From 2 s up, the streams are pinged in up to 16 slices spread over the period (by the
+   * millisecond each opened in), so that many streams never get theirs in one burst.
+   * @defaultValue `30000`
+   */
   heartbeatMs?: number;
   /** The `retry:` sent first on every stream: how long a browser waits before reconnecting. @defaultValue `3000` */
   retryMs?: number;

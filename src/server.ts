@@ -426,11 +426,20 @@ export function createSseServer<P extends Principal = Principal>(
     return result;
   }
 
+  // Heartbeats go out in slices, one every heartbeatMs / slices, each to the connections opened
+  // in its share of milliseconds: 10k streams never get theirs in one burst (10k writes that
+  // every event waited behind), and each stream still gets one every heartbeatMs.
+  const slices = Math.max(1, Math.min(16, Math.floor(config.heartbeatMs / 1000)));
+  let slice = 0;
   const heartbeat =
     config.heartbeatMs > 0
       ? setInterval(() => {
-          for (const connection of connections.keys()) connection.heartbeat(HEARTBEAT);
-        }, config.heartbeatMs)
+          const current = slice;
+          slice = (slice + 1) % slices;
+          for (const connection of connections.keys()) {
+            if (connection.openedAt % slices === current) connection.heartbeat(HEARTBEAT);
+          }
+        }, config.heartbeatMs / slices)
       : undefined;
   heartbeat?.unref();
 

@@ -10,7 +10,7 @@ import {
   type RunningApp,
   startApp,
 } from './helpers/apps.js';
-import { openRaw, openSource, sleep, waitFor } from './helpers/sse.js';
+import { openRaw, openSource, type RawStream, sleep, waitFor } from './helpers/sse.js';
 
 for (const framework of FRAMEWORKS) {
   describe(`SSE server on ${framework}`, () => {
@@ -395,6 +395,46 @@ describe('server lifecycle and options', () => {
     await waitFor(() => raw.text.split(': ping\n\n').length > 3, 'three heartbeats');
     raw.abort();
     await app.stop();
+  });
+
+  it('spreads heartbeats over the period, each stream still pinged every heartbeatMs', async () => {
+    // 3 s: three slices of 1 s, each pinging the streams opened in its third of the milliseconds.
+    const heartbeatMs = 3000;
+    const app = await startApp('node:http', {
+      broker: createMemoryBroker(),
+      resolver: queryResolver,
+      router: queryRouter,
+      heartbeatMs,
+    });
+    const streams: RawStream[] = [];
+    try {
+      for (let i = 0; i < 12; i++) {
+        streams.push(await openRaw(`${app.url}/events?user=${i}`));
+        await sleep(7);
+      }
+      const pings = streams.map(() => [] as number[]);
+      const started = Date.now();
+      while (Date.now() - started < 2 * heartbeatMs + 400) {
+        streams.forEach((raw, i) => {
+          const seen = raw.text.split(': ping').length - 1;
+          while ((pings[i] as number[]).length < seen) (pings[i] as number[]).push(Date.now());
+        });
+        await sleep(10);
+      }
+      for (const [i, times] of pings.entries()) {
+        assert.ok(times.length >= 1, `stream ${i} got no heartbeat`);
+        const gaps = times.slice(1).map((t, k) => t - (times[k] as number));
+        for (const gap of gaps)
+          assert.ok(gap <= heartbeatMs + 300, `stream ${i}: ${gap} ms between pings`);
+      }
+      // Streams opened 7 ms apart fall in different slices: their first pings come at different times.
+      const firsts = pings.map((t) => t[0] as number).sort((a, b) => a - b);
+      const spread = (firsts.at(-1) as number) - (firsts[0] as number);
+      assert.ok(spread >= 900, `every stream got its first ping within ${spread} ms (one burst)`);
+    } finally {
+      for (const raw of streams) raw.abort();
+      await app.stop();
+    }
   });
 
   it('uses a custom encoder and survives throwing hooks', async () => {
