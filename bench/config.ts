@@ -26,6 +26,11 @@ export interface Config {
    */
   steadyScopesDeliveriesPerSec: number;
   steadyMs: number;
+  /**
+   * Steady-phase rounds over N/10 scopes (each on a fresh server, alternating systems): there
+   * the tails are a few ms and move from run to run, so the median round is reported.
+   */
+  latencyRounds: number;
   warmupMs: number;
   saturationMs: number;
   churnPerSec: number;
@@ -77,6 +82,7 @@ export function parseConfig(args: string[]): Config {
     steadyDeliveriesPerSec: 20_000,
     steadyScopesDeliveriesPerSec: 5_000,
     steadyMs: quick ? 1500 : 20_000,
+    latencyRounds: quick ? 1 : 3,
     warmupMs: quick ? 750 : 2000,
     saturationMs: quick ? 2000 : 10_000,
     churnPerSec: 1000,

@@ -67,6 +67,23 @@ export async function steady(rig: Rig, config: Config, scopes: number): Promise<
   };
 }
 
+/** Rounds of the steady phase as one: the median p50 and p99, the sums of the counts. */
+export function medianRound(rounds: readonly SteadyResult[]): SteadyResult {
+  const median = (values: (number | null)[]): number | null => {
+    const known = values.filter((v): v is number => v !== null).sort((a, b) => a - b);
+    return known.length === 0 ? null : (known[Math.floor((known.length - 1) / 2)] as number);
+  };
+  const sum = (key: 'events' | 'warmupEvents' | 'deliveries'): number =>
+    rounds.reduce((n, r) => n + r[key], 0);
+  return {
+    events: sum('events'),
+    warmupEvents: sum('warmupEvents'),
+    deliveries: sum('deliveries'),
+    p50Ms: median(rounds.map((r) => r.p50Ms)),
+    p99Ms: median(rounds.map((r) => r.p99Ms)),
+  };
+}
+
 export interface SaturationResult {
   events: number;
   deliveredPerSec: number;

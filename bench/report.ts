@@ -59,7 +59,9 @@ function loadTable(
       name,
       `${int(s.deliveredPerSec)}${near}`,
       ms(r.steady.p50Ms),
-      ms(r.steady.p99Ms),
+      r.steadyRounds.length > 1
+        ? `${ms(r.steady.p99Ms)} (${r.steadyRounds.map((round) => ms(round.p99Ms)).join(' / ')})`
+        : ms(r.steady.p99Ms),
       ...(memory ? [kb(r.rssPerConn), kb(r.heapPerConn)] : []),
       `${s.serverCpu}%`,
       s.serverUsPerDelivery.toFixed(2),
@@ -69,11 +71,15 @@ function loadTable(
     ];
     lines.push(`| ${cells.join(' | ')} |`);
   }
+  const rounds = Math.max(1, ...[...rows.values()].map((r) => r.steadyRounds.length));
   lines.push(
     '',
     `delivered/s: at saturation (${config.saturationMs / 1000} s after ${config.warmupMs / 1000} s warm-up). ` +
       `p50/p99: publish-to-receive at a steady ${int(steadyRate)} deliveries/s for ${config.steadyMs / 1000} s, after ${config.warmupMs / 1000} s at that rate unmeasured ` +
       '(⚠: the system saturates below 1.5x that rate, so its latency includes queueing). ' +
+      (rounds > 1
+        ? `Latency ran in ${rounds} rounds, each on a fresh server with the systems alternating: p50 and p99 are the medians over the rounds, each round's p99 in brackets. `
+        : '') +
       (memory
         ? 'idle RSS/heap per connection: the growth from N/2 to N idle connections, over N/2 (after a full GC). '
         : '') +

@@ -9,12 +9,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { EVENTRAIL_NO_HISTORY, SOCKET_IO, SSE_SYSTEMS, type SystemSpec } from './catalog.js';
 import { parseConfig } from './config.js';
+import { medianRound } from './phases.js';
 import { killAll } from './procs.js';
 import type { Results } from './records.js';
 import { startRedis } from './redis.js';
 import { writeReport } from './report.js';
 import { startWorkers } from './rig.js';
-import { type Bench, churn, load } from './scenarios.js';
+import { type Bench, churn, latency, load } from './scenarios.js';
 
 const config = parseConfig(process.argv.slice(2));
 const started = Date.now();
@@ -92,6 +93,16 @@ try {
       results.windows[label] = r.saturation.window;
     }
   }
+  for (let round = 2; round <= config.latencyRounds && scopeSystems.length > 0; round++) {
+    console.log(`scopes, latency round ${round} of ${config.latencyRounds}`);
+    for (const spec of scopeSystems) {
+      const r = results.scopes.get(spec.name);
+      const label = `scopes-latency-${round}-${slug(spec.name)}`;
+      const s = r && (await attempt(spec.name, () => latency(spec, bench, n / 10, label)));
+      if (s) r.steadyRounds.push(s);
+    }
+  }
+  for (const r of results.scopes.values()) r.steady = medianRound(r.steadyRounds);
   const churnSystems = config.scenarios.includes('churn') ? systems : [];
   if (churnSystems.length > 0)
     console.log(`churn: ${config.churnPerSec}/s for ${config.churnMs / 1000} s`);

@@ -23,7 +23,10 @@ function lap(what: string): void {
 export interface LoadResult {
   connected: number;
   failed: number;
+  /** The median of `steadyRounds` once every round ran (the first round until then). */
   steady: SteadyResult;
+  /** Every steady round: the one of this load, then further ones from {@link latency}. */
+  steadyRounds: SteadyResult[];
   saturation: SaturationResult;
   /** Idle memory per connection (after GC), bytes. */
   rssPerConn: number;
@@ -68,7 +71,7 @@ export function load(
   const { redis, config } = bench;
   return withRig(spec, bench, label, async (rig) => {
     const n = config.connections;
-    const assignment = Array.from({ length: n }, (_, i) => Math.floor((i * scopes) / n) + 1);
+    const assignment = assign(n, scopes);
     // Memory per connection is the slope over the second half: the growth from n/2 to n
     // connections, over n/2. Counted from an empty server, one-time costs (compiled code, parser
     // pools) and how much heap the process had reserved before (a Redis client's start-up does)
@@ -107,12 +110,33 @@ export function load(
       connected,
       failed,
       steady: steadyResult,
+      steadyRounds: [steadyResult],
       saturation,
       rssPerConn: Math.round((idle.rss - before.rss) / Math.max(1, rest.connected)),
       heapPerConn: Math.round((idle.heapUsed - before.heapUsed) / Math.max(1, rest.connected)),
       clients,
       commandsPerEvent,
     };
+  });
+}
+
+/** The scope of each of `n` connections: consecutive runs of n / scopes. */
+function assign(n: number, scopes: number): number[] {
+  return Array.from({ length: n }, (_, i) => Math.floor((i * scopes) / n) + 1);
+}
+
+/** Another latency round: a fresh server, every connection, then the steady phase alone. */
+export function latency(
+  spec: SystemSpec,
+  bench: Bench,
+  scopes: number,
+  label: string,
+): Promise<SteadyResult> {
+  return withRig(spec, bench, label, async (rig) => {
+    const { failed, error } = await rig.connect(assign(bench.config.connections, scopes));
+    if (failed > 0) console.warn(`  ${spec.name}: ${failed} connections failed (${error})`);
+    await sleep(300);
+    return steady(rig, bench.config, scopes);
   });
 }
 
