@@ -77,6 +77,9 @@ export async function startRig(
   config: Config,
   label: string,
 ): Promise<Rig> {
+  // Every system starts on an empty Redis (the bench's own server): the history streams an
+  // earlier system left, and their expiry, are not another system's cost.
+  await redis.admin.command('FLUSHALL', 'SYNC');
   const flags = ['--expose-gc'];
   if (config.profile && (spec.eventrail || config.only !== undefined)) {
     // One directory per scenario: the tsx loader thread writes a profile of its own beside the main one.
