@@ -10,6 +10,7 @@ interface Waiting {
   readonly due: number;
   readonly what: string;
   readonly reject: (error: Error) => void;
+  readonly onExpired: (() => void) | undefined;
 }
 
 interface Slice {
@@ -61,11 +62,12 @@ export class Deadlines {
 
   /**
    * Settles like `promise`, or rejects with the timeout error of `what` once it has waited `ms`
-   * (told at most a tenth, or 250 ms, late).
+   * (told at most a tenth, or 250 ms, late). `onExpired` runs just before that rejection, after
+   * every open slice's signal has aborted.
    */
-  bound<T>(promise: Promise<T>, what: string): Promise<T> {
+  bound<T>(promise: Promise<T>, what: string, onExpired?: () => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const entry: Waiting = { due: Date.now() + this.ms, what, reject };
+      const entry: Waiting = { due: Date.now() + this.ms, what, reject, onExpired };
       this.waiting.add(entry);
       // A waiting call keeps the process alive until it is told, as its own timer would.
       if (this.waiting.size === 1) this.arm().ref();
@@ -97,14 +99,24 @@ export class Deadlines {
 
   private sweep(): void {
     const now = Date.now();
+    const expired: Waiting[] = [];
     for (const entry of this.waiting) {
       if (entry.due > now) break;
+      expired.push(entry);
+    }
+    // A call is told it failed only once its command can no longer be sent: its slice may abort
+    // later than the call's own limit, so when any call expires every open slice aborts first
+    // (Redis has not answered for the whole limit; what else is queued fails with it).
+    let aborted = 0;
+    if (expired.length > 0) aborted = this.slices.length;
+    else
+      while (aborted < this.slices.length && (this.slices[aborted] as Slice).due <= now) aborted++;
+    for (const slice of this.slices.splice(0, aborted)) slice.controller.abort();
+    for (const entry of expired) {
       this.settled(entry);
+      entry.onExpired?.();
       entry.reject(this.timeoutError(entry.what, this.ms));
     }
-    let aborted = 0;
-    while (aborted < this.slices.length && (this.slices[aborted] as Slice).due <= now) aborted++;
-    for (const slice of this.slices.splice(0, aborted)) slice.controller.abort();
     if (this.waiting.size === 0 && this.slices.length === 0) {
       clearInterval(this.timer);
       this.timer = undefined;

@@ -203,8 +203,15 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
 
   async function bounded<T>(what: string, run: () => Promise<T>): Promise<T> {
     assertOpen();
+    // Told it failed, the caller must be able to rely on it: a command whose turn comes only
+    // after that (the connection was not ready yet) is never sent.
+    let expired = false;
+    const start = (): Promise<T> =>
+      expired ? Promise.reject(new Error(`${what} expired before it was sent`)) : run();
     try {
-      return await deadlines.bound(ready.then(run), what);
+      return await deadlines.bound(ready.then(start), what, () => {
+        expired = true;
+      });
     } catch (err) {
       if (err instanceof EventrailError) throw err;
       throw new EventrailError('broker-error', `Redis refused ${what}.`, { cause: err });
