@@ -62,8 +62,10 @@ export interface RedisBrokerOptions extends HistoryLimits {
   subscriber?: RedisSubscribeClient;
   /**
    * How long a publish may wait (for example while Redis is unreachable) before it rejects with
-   * `broker-error`. The same bound applies to history reads. Commands share one timer, so the
-   * rejection may come up to a tenth of this (at most 250 ms) late. @defaultValue `5000`
+   * `broker-error`, withdrawn: it is never sent later. The same bound applies to history reads.
+   * Commands share one timer, so the rejection may come up to a tenth of this (at most 250 ms)
+   * late; when one expires, the commands still queued behind it fail with it.
+   * @defaultValue `5000`
    */
   publishTimeoutMs?: number;
   /**
