@@ -1,5 +1,5 @@
 /** The `--json` records: one per system and scenario. */
-import type { ChurnResult, LoadResult } from './scenarios.js';
+import { type ChurnResult, type LoadResult, steadyOf } from './scenarios.js';
 
 export interface Results {
   fanout: Map<string, LoadResult>;
@@ -27,13 +27,14 @@ export function toRecords(results: Results): BenchRecord[] {
   const records: BenchRecord[] = [];
   for (const scenario of ['fanout', 'scopes'] as const) {
     for (const [system, r] of results[scenario]) {
+      const latency = steadyOf(r);
       records.push({
         scenario,
         system,
         connections: r.connected,
         deliveredPerSec: r.saturation.deliveredPerSec,
-        p50Ms: r.steady.p50Ms,
-        p99Ms: r.steady.p99Ms,
+        p50Ms: latency.p50Ms,
+        p99Ms: latency.p99Ms,
         bytesPerConn: null,
       });
     }

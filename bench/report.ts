@@ -7,7 +7,7 @@ import { BETTER_SSE, EVENTRAIL_NO_HISTORY, FLOOR, SOCKET_IO } from './catalog.js
 import { barChart } from './chart.js';
 import { type Config, SCENARIOS } from './config.js';
 import { type BenchRecord, type Results, toRecords } from './records.js';
-import type { LoadResult } from './scenarios.js';
+import { type LoadResult, steadyOf } from './scenarios.js';
 
 /**
  * docs/ for complete runs; a run limited with --only or --scenarios writes beside the CPU profiles
@@ -53,15 +53,16 @@ function loadTable(
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => ' --- ').join('|')}|`];
   for (const [name, r] of rows) {
     const s = r.saturation;
+    const latency = steadyOf(r);
     // A system that saturates near the steady rate queues during it: its latency is not comparable.
     const near = s.deliveredPerSec < 1.5 * steadyRate ? ' ⚠' : '';
     const cells = [
       name,
       `${int(s.deliveredPerSec)}${near}`,
-      ms(r.steady.p50Ms),
+      ms(latency.p50Ms),
       r.steadyRounds.length > 1
-        ? `${ms(r.steady.p99Ms)} (${r.steadyRounds.map((round) => ms(round.p99Ms)).join(' / ')})`
-        : ms(r.steady.p99Ms),
+        ? `${ms(latency.p99Ms)} (${r.steadyRounds.map((round) => ms(round.p99Ms)).join(' / ')})`
+        : ms(latency.p99Ms),
       ...(memory ? [kb(r.rssPerConn), kb(r.heapPerConn)] : []),
       `${s.serverCpu}%`,
       s.serverUsPerDelivery.toFixed(2),
@@ -93,14 +94,17 @@ function ratios(rows: Map<string, LoadResult>, system: string, memory: boolean):
   const floor = rows.get(FLOOR);
   const bsse = rows.get(BETTER_SSE);
   if (!me) return [];
+  const mine = steadyOf(me);
+  const floorSteady = floor && steadyOf(floor);
+  const bsseSteady = bsse && steadyOf(bsse);
   const dFloor = ratio(me.saturation.deliveredPerSec, floor?.saturation.deliveredPerSec);
   const dBsse = ratio(me.saturation.deliveredPerSec, bsse?.saturation.deliveredPerSec);
-  const p99 = ratio(me.steady.p99Ms, floor?.steady.p99Ms);
+  const p99 = ratio(mine.p99Ms, floorSteady?.p99Ms);
   const out = [
     `- ${system} delivered/s = **${x(dFloor)} floor** (target >= 0.9x: ${verdict(dFloor, (r) => r >= 0.9)}), ` +
       `**${x(dBsse)} better-sse** (target >= 1.5x: ${verdict(dBsse, (r) => r >= 1.5)})`,
     `- ${system} p99 = **${x(p99)} floor** (target <= 1.25x: ${verdict(p99, (r) => r <= 1.25)}); ` +
-      `p50 = ${x(ratio(me.steady.p50Ms, floor?.steady.p50Ms))} floor; p99 = ${x(ratio(me.steady.p99Ms, bsse?.steady.p99Ms))} better-sse`,
+      `p50 = ${x(ratio(mine.p50Ms, floorSteady?.p50Ms))} floor; p99 = ${x(ratio(mine.p99Ms, bsseSteady?.p99Ms))} better-sse`,
   ];
   if (memory) {
     const mem = ratio(me.rssPerConn, floor?.rssPerConn);
@@ -216,7 +220,7 @@ export function writeReport(results: Results, config: Config, elapsedMs: number)
     {
       title: 'p99 publish-to-receive ms at the steady rate (lower is better)',
       format: (v) => v.toFixed(2),
-      bars: bars((r) => r.steady.p99Ms, sse),
+      bars: bars((r) => steadyOf(r).p99Ms, sse),
     },
     {
       title: 'Idle RSS per connection (lower is better)',

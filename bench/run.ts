@@ -9,7 +9,6 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { EVENTRAIL_NO_HISTORY, SOCKET_IO, SSE_SYSTEMS, type SystemSpec } from './catalog.js';
 import { parseConfig } from './config.js';
-import { medianRound } from './phases.js';
 import { killAll } from './procs.js';
 import type { Results } from './records.js';
 import { startRedis } from './redis.js';
@@ -104,7 +103,6 @@ try {
       if (s) r.steadyRounds.push(s);
     }
   }
-  for (const r of results.scopes.values()) r.steady = medianRound(r.steadyRounds);
   const churnSystems = config.scenarios.includes('churn') ? systems : [];
   if (churnSystems.length > 0)
     console.log(`churn: ${config.churnPerSec}/s for ${config.churnMs / 1000} s`);

@@ -1,7 +1,13 @@
 /** The scenarios of issue 6, each run against one system on a fresh server and fresh workers. */
 import type { SystemSpec } from './catalog.js';
 import type { Config } from './config.js';
-import { type SaturationResult, type SteadyResult, saturate, steady } from './phases.js';
+import {
+  medianRound,
+  type SaturationResult,
+  type SteadyResult,
+  saturate,
+  steady,
+} from './phases.js';
 import {
   type BenchRedis,
   commandCalls,
@@ -23,8 +29,6 @@ function lap(what: string): void {
 export interface LoadResult {
   connected: number;
   failed: number;
-  /** The median of `steadyRounds` once every round ran (the first round until then). */
-  steady: SteadyResult;
   /** Every steady round: the one of this load, then further ones from {@link latency}. */
   steadyRounds: SteadyResult[];
   saturation: SaturationResult;
@@ -109,7 +113,6 @@ export function load(
     return {
       connected,
       failed,
-      steady: steadyResult,
       steadyRounds: [steadyResult],
       saturation,
       rssPerConn: Math.round((idle.rss - before.rss) / Math.max(1, rest.connected)),
@@ -118,6 +121,11 @@ export function load(
       commandsPerEvent,
     };
   });
+}
+
+/** A load's latency: the median over its steady rounds. */
+export function steadyOf(r: LoadResult): SteadyResult {
+  return medianRound(r.steadyRounds);
 }
 
 /** The scope of each of `n` connections: consecutive runs of n / scopes. */
