@@ -1,5 +1,6 @@
 import { formatComment, formatEvent } from './encoder.js';
 import type { Frame } from './frame.js';
+import type { Beating, HeartbeatClock } from './heartbeat.js';
 import { formatEventId, isAfter, type Position } from './history.js';
 import { RESYNC_EVENT } from './protocol.js';
 import type {
@@ -47,6 +48,8 @@ export interface ConnectionOwner<P extends Principal> {
   onClosed(connection: Connection<P>, reason: DisconnectReason): void;
   /** Something failed in a flush at the end of a tick, where nobody else could catch it. */
   onError(error: unknown): void;
+  /** The heartbeat's clock: every write records its tick (see heartbeat.ts). */
+  readonly clock: HeartbeatClock;
 }
 
 /** Live events a connection may hold back while its replay runs, before it gives up and resyncs. */
@@ -57,7 +60,9 @@ const MAX_HELD = 10_000;
  * heartbeat and the hubs' fan-out call into it. With a history it tracks, per scope, the position
  * of the last event it wrote, which both dedupes (replay and live may overlap) and makes its ids.
  */
-export class Connection<P extends Principal = Principal> implements ClientInfo<P>, Flushable {
+export class Connection<P extends Principal = Principal>
+  implements ClientInfo<P>, Flushable, Beating
+{
   /** Events written since the sink last reported a full buffer; 0 while it keeps up. */
   private pending = 0;
   /** The first chunk written this tick, not yet handed to the sink (see write-batch.ts). */
@@ -77,6 +82,10 @@ export class Connection<P extends Principal = Principal> implements ClientInfo<P
   private coalesced: Map<string, [Frame, number]> | undefined;
   /** When the stream opened (ms since epoch), for the lifetime limit. */
   readonly openedAt = Date.now();
+  /** The heartbeat tick of the last write (see heartbeat.ts). */
+  lastWrite = 0;
+  /** Where the heartbeat wheel filed this stream; -1 while not filed. */
+  heartbeatSlot = -1;
 
   constructor(
     readonly id: string,
@@ -199,7 +208,7 @@ export class Connection<P extends Principal = Principal> implements ClientInfo<P
     );
   }
 
-  /** Writes a heartbeat unless the stream is busy anyway (then it needs none). */
+  /** Writes a heartbeat unless the stream is busy anyway (congested or catching up: it needs none). */
   heartbeat(chunk: Uint8Array): void {
     if (!this.ended && !this.congested && !this.held) this.write(chunk);
   }
@@ -272,6 +281,7 @@ export class Connection<P extends Principal = Principal> implements ClientInfo<P
    */
   private write(chunk: Uint8Array): boolean {
     if (this.sink === undefined || this.ended) return false;
+    this.lastWrite = this.owner.clock.tick;
     if (this.congested) this.pending++;
     if (this.queued === undefined) {
       this.queued = chunk;

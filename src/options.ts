@@ -30,9 +30,10 @@ export interface SseServerOptions<P extends Principal = Principal> extends Limit
   /** Aborting it shuts the server down, as `close()` does. */
   signal?: AbortSignal;
   /**
-   * How often a comment is written to every idle stream to keep proxies from cutting it; 0 turns
-   * it off. From 2 s up, the streams are pinged in up to 16 slices spread over the period (by the
-   * millisecond each opened in), so that many streams never get theirs in one burst.
+   * The longest a stream stays silent: a stream that has written nothing for this long gets a
+   * comment (`: ping`), so that proxies do not cut it; 0 turns heartbeats off. Streams that receive
+   * events get none, and the idle ones are pinged spread over the period in slots of about 100 ms
+   * (one timer for the whole server), so that many streams never get theirs in one burst.
    * @defaultValue `30000`
    */
   heartbeatMs?: number;

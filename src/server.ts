@@ -11,6 +11,7 @@ import { connectionId } from './connection-id.js';
 import { Delivery } from './delivery.js';
 import { formatEvent, formatRetry } from './encoder.js';
 import { EventrailError, type EventrailErrorCode } from './errors.js';
+import { HeartbeatWheel } from './heartbeat.js';
 import { isAfter, type Position, parseEventId, scopeTag } from './history.js';
 import type { Hub } from './hub.js';
 import { resolveOptions, type SseServerOptions } from './options.js';
@@ -227,7 +228,14 @@ export function createSseServer<P extends Principal = Principal>(
     onError: report,
   });
 
+  // One timer for every stream's heartbeat; a stream that receives events gets none.
+  const heartbeat =
+    config.heartbeatMs > 0
+      ? new HeartbeatWheel<Connection<P>>(config.heartbeatMs, HEARTBEAT)
+      : undefined;
+
   const owner: ConnectionOwner<P> = {
+    clock: heartbeat ?? { tick: 0 },
     onBackpressure(connection, action, event) {
       if (action !== 'disconnect') counts.dropped++;
       hook('onClientDropped', connection, action, event);
@@ -240,6 +248,7 @@ export function createSseServer<P extends Principal = Principal>(
       const memberships = connections.get(connection);
       if (memberships === undefined) return;
       connections.delete(connection);
+      heartbeat?.remove(connection);
       unadmit(principalKey(connection.principal));
       disconnects[reason]++;
       for (const { hub, topics } of memberships) {
@@ -412,6 +421,7 @@ export function createSseServer<P extends Principal = Principal>(
       connection,
     );
     connection.attach(sink);
+    heartbeat?.add(connection);
     logger?.debug(
       { connectionId: id, userId: principal.userId, scopeId: principal.scopeId },
       'eventrail: client connected',
@@ -425,23 +435,6 @@ export function createSseServer<P extends Principal = Principal>(
     });
     return result;
   }
-
-  // Heartbeats go out in slices, one every heartbeatMs / slices, each to the connections opened
-  // in its share of milliseconds: 10k streams never get theirs in one burst (10k writes that
-  // every event waited behind), and each stream still gets one every heartbeatMs.
-  const slices = Math.max(1, Math.min(16, Math.floor(config.heartbeatMs / 1000)));
-  let slice = 0;
-  const heartbeat =
-    config.heartbeatMs > 0
-      ? setInterval(() => {
-          const current = slice;
-          slice = (slice + 1) % slices;
-          for (const connection of connections.keys()) {
-            if (connection.openedAt % slices === current) connection.heartbeat(HEARTBEAT);
-          }
-        }, config.heartbeatMs / slices)
-      : undefined;
-  heartbeat?.unref();
 
   // Streams past their lifetime are drained (checked a few times per lifetime, at most every
   // minute): the browser reconnects, is authenticated again, and resumes from its id.
@@ -489,7 +482,7 @@ export function createSseServer<P extends Principal = Principal>(
     close() {
       closing ??= (async () => {
         config.signal?.removeEventListener('abort', onAbort);
-        clearInterval(heartbeat);
+        heartbeat?.stop();
         clearInterval(sweep);
         // Drain: each browser gets its own retry delay and comes back (elsewhere) with its id.
         for (const connection of [...connections.keys()])

@@ -384,33 +384,33 @@ describe('server lifecycle and options', () => {
     await app.stop();
   });
 
-  it('writes heartbeats on an idle stream', async () => {
-    const app = await startApp('node:http', {
+  const heartbeatApp = (heartbeatMs: number) =>
+    startApp('node:http', {
       broker: createMemoryBroker(),
       resolver: queryResolver,
       router: queryRouter,
-      heartbeatMs: 50,
+      heartbeatMs,
     });
+
+  it('writes heartbeats on an idle stream', async () => {
+    const app = await heartbeatApp(50);
     const raw = await openRaw(`${app.url}/events`);
     await waitFor(() => raw.text.split(': ping\n\n').length > 3, 'three heartbeats');
     raw.abort();
     await app.stop();
   });
 
-  it('spreads heartbeats over the period, each stream still pinged every heartbeatMs', async () => {
-    // 3 s: three slices of 1 s, each pinging the streams opened in its third of the milliseconds.
+  it('spreads heartbeats over the period, each idle stream pinged every heartbeatMs', async () => {
+    // 3 s: thirty slots of 100 ms; a stream is pinged in the slot it opened in, every period.
     const heartbeatMs = 3000;
-    const app = await startApp('node:http', {
-      broker: createMemoryBroker(),
-      resolver: queryResolver,
-      router: queryRouter,
-      heartbeatMs,
-    });
+    const app = await heartbeatApp(heartbeatMs);
     const streams: RawStream[] = [];
+    const opened: number[] = [];
     try {
-      for (let i = 0; i < 12; i++) {
+      for (let i = 0; i < 10; i++) {
+        opened.push(Date.now());
         streams.push(await openRaw(`${app.url}/events?user=${i}`));
-        await sleep(7);
+        await sleep(120);
       }
       const pings = streams.map(() => [] as number[]);
       const started = Date.now();
@@ -422,17 +422,51 @@ describe('server lifecycle and options', () => {
         await sleep(10);
       }
       for (const [i, times] of pings.entries()) {
-        assert.ok(times.length >= 1, `stream ${i} got no heartbeat`);
+        assert.ok(times.length >= 2, `stream ${i} got ${times.length} heartbeats`);
+        const first = (times[0] as number) - (opened[i] as number);
+        assert.ok(
+          first >= heartbeatMs - 150 && first <= heartbeatMs + 300,
+          `stream ${i}: first ping ${first} ms after it opened`,
+        );
         const gaps = times.slice(1).map((t, k) => t - (times[k] as number));
         for (const gap of gaps)
           assert.ok(gap <= heartbeatMs + 300, `stream ${i}: ${gap} ms between pings`);
       }
-      // Streams opened 7 ms apart fall in different slices: their first pings come at different times.
+      // Streams opened 120 ms apart fall in different slots: their pings come spread out.
       const firsts = pings.map((t) => t[0] as number).sort((a, b) => a - b);
       const spread = (firsts.at(-1) as number) - (firsts[0] as number);
       assert.ok(spread >= 900, `every stream got its first ping within ${spread} ms (one burst)`);
     } finally {
       for (const raw of streams) raw.abort();
+      await app.stop();
+    }
+  });
+
+  it('pings a stream only once it has been silent for heartbeatMs', async () => {
+    const heartbeatMs = 1000;
+    const app = await heartbeatApp(heartbeatMs);
+    try {
+      const busy = await openRaw(`${app.url}/events`);
+      const idle = await openRaw(`${app.url}/events?scope=2`);
+      // 2.6 s of an event every 300 ms on scope 1: the busy stream is never silent for 1 s.
+      let last = 0;
+      for (let i = 0; i < 9; i++) {
+        await app.sse.publisher.publishType('gym:1:students', 'students.changed');
+        last = Date.now();
+        await sleep(300);
+      }
+      await waitFor(() => busy.events.length >= 10, 'every event delivered');
+      assert.equal(busy.text.split(': ping').length - 1, 0, 'no heartbeat while events flow');
+      assert.ok(idle.text.split(': ping').length - 1 >= 2, 'the idle stream was pinged meanwhile');
+      await waitFor(() => busy.text.includes(': ping'), 'a heartbeat once silent', 2000);
+      const silence = Date.now() - last;
+      assert.ok(
+        silence >= heartbeatMs - 100 && silence <= heartbeatMs + 400,
+        `pinged ${silence} ms after its last event`,
+      );
+      busy.abort();
+      idle.abort();
+    } finally {
       await app.stop();
     }
   });

@@ -1,0 +1,83 @@
+/**
+ * Heartbeats as a timing wheel. The period is cut into slots of about 100 ms; every stream sits in
+ * the slot where its silence would reach the period. Each tick visits one slot: a stream that has
+ * been silent for the whole period gets a comment, one that wrote meanwhile moves to the slot where
+ * its new silence would end. So a stream is never silent for longer than the period (plus a tick),
+ * a stream that receives events gets no heartbeat at all, and each tick writes to a small share of
+ * the idle streams: 10k idle streams cost about 33 writes every 100 ms, never one burst of 10k that
+ * every event arriving meanwhile would wait behind.
+ */
+
+/** What the wheel keeps alive: a connection. */
+export interface Beating {
+  /** The {@link HeartbeatWheel.tick} of the stream's last write; the stream keeps it current. */
+  lastWrite: number;
+  /** The slot the wheel filed it in; -1 while not filed. */
+  heartbeatSlot: number;
+  /** Writes a heartbeat (the stream may decline: it is busy, or catching up). */
+  heartbeat(chunk: Uint8Array): void;
+}
+
+/** The slot width the period is cut into. */
+const SLOT_MS = 100;
+/** At most this many slots (a period of 60 s and more has wider slots). */
+const MAX_SLOTS = 600;
+
+/** Ticks of the wheel; streams record the current one when they write. */
+export interface HeartbeatClock {
+  readonly tick: number;
+}
+
+export class HeartbeatWheel<C extends Beating> implements HeartbeatClock {
+  tick = 0;
+  private readonly slots: Set<C>[];
+  private readonly timer: ReturnType<typeof setInterval>;
+
+  constructor(
+    periodMs: number,
+    private readonly chunk: Uint8Array,
+  ) {
+    const count = Math.max(1, Math.min(MAX_SLOTS, Math.round(periodMs / SLOT_MS)));
+    this.slots = Array.from({ length: count }, () => new Set<C>());
+    this.timer = setInterval(() => this.turn(), periodMs / count);
+    this.timer.unref();
+  }
+
+  /** Starts keeping `stream` alive; it has just written (its first bytes). */
+  add(stream: C): void {
+    stream.lastWrite = this.tick;
+    this.file(stream, this.tick);
+  }
+
+  /** Stops keeping `stream` alive. Safe to call twice. */
+  remove(stream: C): void {
+    if (stream.heartbeatSlot < 0) return;
+    this.slots[stream.heartbeatSlot]?.delete(stream);
+    stream.heartbeatSlot = -1;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private file(stream: C, tick: number): void {
+    const slot = tick % this.slots.length;
+    stream.heartbeatSlot = slot;
+    (this.slots[slot] as Set<C>).add(stream);
+  }
+
+  private turn(): void {
+    const tick = ++this.tick;
+    const period = this.slots.length;
+    const slot = this.slots[tick % period] as Set<C>;
+    for (const stream of slot) {
+      // Silent for the whole period: ping (its write sets lastWrite, it stays in this slot).
+      if (tick - stream.lastWrite >= period) stream.heartbeat(this.chunk);
+      else if (stream.lastWrite % period !== tick % period) {
+        // It wrote since: its silence reaches the period in the slot of that write.
+        slot.delete(stream);
+        this.file(stream, stream.lastWrite);
+      }
+    }
+  }
+}
