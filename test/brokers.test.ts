@@ -257,6 +257,40 @@ describe('Redis broker', { skip: skipRedis }, () => {
     }
   });
 
+  it('trims a history by age (Redis clock) and lets an idle one expire', async () => {
+    const redis = await getRedis();
+    const broker = createRedisBroker({ url: redis.url, historyTtlMs: 1500, prefix: 'ttl:' });
+    const admin = createClient({ url: redis.url });
+    await admin.connect();
+    const key = 'ttl:eventrail:history:{gym:1}';
+    try {
+      const history = broker.history;
+      assert.ok(history, 'history on by default');
+      const first = await history.append('gym:1', 'gym:1:students', '{"event_type":"a.b"}');
+      for (let i = 0; i < 299; i++)
+        await history.append('gym:1', 'gym:1:students', '{"event_type":"a.b"}');
+      assert.equal(await admin.xLen(key), 300);
+      const ttl = await admin.pTTL(key);
+      assert.ok(ttl > 0 && ttl <= 1500, `the key expires with the history (${ttl} ms left)`);
+      // Appends every 400 ms keep the key alive; past 1.5 s they trim the first 300 by age
+      // (approximately: whole stream nodes).
+      let last = first;
+      for (let i = 0; i < 5; i++) {
+        await sleep(400);
+        last = await history.append('gym:1', 'gym:1:students', '{"event_type":"a.b"}');
+      }
+      const left = await admin.xLen(key);
+      assert.ok(left < 150, `${left} of 305 entries left after the age trim`);
+      assert.equal(await history.readSince('gym:1', first), null, 'a trimmed id cannot resume');
+      assert.deepEqual(await history.readSince('gym:1', last), []);
+      await sleep(1600);
+      assert.equal(await admin.exists(key), 0, 'an idle history expires');
+    } finally {
+      await admin.quit();
+      await withDeadline(broker.close(), 5_000, 'close()');
+    }
+  });
+
   it('resubscribes by itself after its subscriber connection is killed', async () => {
     const redis = await getRedis();
     const errors: Error[] = [];

@@ -17,11 +17,11 @@ function script(source: string): Script {
 }
 
 // Store, trim by length and age, keep the key alive, and announce with the id: one atomic step,
-// so ids are unique and in order whatever the number of publishers.
+// so ids are unique and in order whatever the number of publishers. The age bound reads Redis's
+// clock from the new id (`{ms}-{seq}`, ms from Redis's own time) instead of calling TIME.
 const APPEND = script(`
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'c', ARGV[1], 'p', ARGV[2])
-local now = redis.call('TIME')
-local oldest = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[4])
+local oldest = tonumber(string.match(id, '^%d+')) - tonumber(ARGV[4])
 if oldest > 0 then redis.call('XTRIM', KEYS[1], 'MINID', '~', oldest) end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PUBLISH', ARGV[5], string.sub(ARGV[2], 1, -2) .. ',"${ANNOUNCED_ID_FIELD}":"' .. id .. '"}')
