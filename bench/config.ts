@@ -27,10 +27,16 @@ export interface Config {
   steadyScopesDeliveriesPerSec: number;
   steadyMs: number;
   /**
-   * Steady-phase rounds over N/10 scopes (each on a fresh server, alternating systems): there
-   * the tails are a few ms and move from run to run, so the median round is reported.
+   * Latency over N/10 scopes, full runs: rounds of windows with every system up at once, each
+   * system measured in its own window in turn (see interleavedLatency). There the tails are a few
+   * ms and move with whatever else the machine does, so the median window is reported. 1: the
+   * load's own steady phase alone (quick runs).
    */
   latencyRounds: number;
+  /** One system's measured window in a latency round. */
+  latencyWindowMs: number;
+  /** Unmeasured, at the steady rate, before each window. */
+  latencyWarmupMs: number;
   warmupMs: number;
   saturationMs: number;
   churnPerSec: number;
@@ -82,7 +88,9 @@ export function parseConfig(args: string[]): Config {
     steadyDeliveriesPerSec: 20_000,
     steadyScopesDeliveriesPerSec: 5_000,
     steadyMs: quick ? 1500 : 20_000,
-    latencyRounds: quick ? 1 : 3,
+    latencyRounds: quick ? 1 : 11,
+    latencyWindowMs: 3000,
+    latencyWarmupMs: 500,
     warmupMs: quick ? 750 : 2000,
     saturationMs: quick ? 2000 : 10_000,
     churnPerSec: 1000,

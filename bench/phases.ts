@@ -44,16 +44,22 @@ function paced(rig: Rig, eventsPerSec: number, ms: number, scopes: number): Prom
 /**
  * Publishes `deliveriesPerSec / connections-per-event` events per second, round-robin over scopes:
  * first for the warm-up, unmeasured (a fresh server compiles its hot path meanwhile: on
- * eventrail that put p99 at 2x its warm value), then for the measured window.
+ * eventrail that put p99 at 2x its warm value), then for the measured window. `timing` overrides
+ * the config's warm-up and window (the interleaved latency windows are shorter).
  */
-export async function steady(rig: Rig, config: Config, scopes: number): Promise<SteadyResult> {
+export async function steady(
+  rig: Rig,
+  config: Config,
+  scopes: number,
+  timing: { warmupMs: number; steadyMs: number } = config,
+): Promise<SteadyResult> {
   const perEvent = config.connections / scopes;
   const rate = scopes === 1 ? config.steadyDeliveriesPerSec : config.steadyScopesDeliveriesPerSec;
   const eventsPerSec = rate / perEvent;
-  const warmupEvents = await paced(rig, eventsPerSec, config.warmupMs, scopes);
+  const warmupEvents = await paced(rig, eventsPerSec, timing.warmupMs, scopes);
   await sleep(500);
   for (const w of rig.workers) w.send({ type: 'reset' });
-  const events = await paced(rig, eventsPerSec, config.steadyMs, scopes);
+  const events = await paced(rig, eventsPerSec, timing.steadyMs, scopes);
   await sleep(500);
   const reports = await rig.reports();
   const hist = new Hist();

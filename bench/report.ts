@@ -76,11 +76,10 @@ function loadTable(
   lines.push(
     '',
     `delivered/s: at saturation (${config.saturationMs / 1000} s after ${config.warmupMs / 1000} s warm-up). ` +
-      `p50/p99: publish-to-receive at a steady ${int(steadyRate)} deliveries/s for ${config.steadyMs / 1000} s, after ${config.warmupMs / 1000} s at that rate unmeasured ` +
-      '(⚠: the system saturates below 1.5x that rate, so its latency includes queueing). ' +
       (rounds > 1
-        ? `Latency ran in ${rounds} rounds, each on a fresh server with the systems alternating: p50 and p99 are the medians over the rounds, each round's p99 in brackets. `
-        : '') +
+        ? `p50/p99: publish-to-receive at a steady ${int(steadyRate)} deliveries/s, measured with every system up at once (each with its ${int(config.connections)} connections; every Redis-backed one on a redis-server of its own) in ${rounds} rounds: in each, every system in turn gets ${config.latencyWarmupMs} ms at that rate unmeasured, then a ${config.latencyWindowMs / 1000} s window, while the others idle (each warmed up ${config.warmupMs / 1000} s before the first round). p50 and p99 are the medians over a system's windows, each window's p99 in brackets. `
+        : `p50/p99: publish-to-receive at a steady ${int(steadyRate)} deliveries/s for ${config.steadyMs / 1000} s, after ${config.warmupMs / 1000} s at that rate unmeasured. `) +
+      '(⚠: the system saturates below 1.5x the steady rate, so its latency includes queueing.) ' +
       (memory
         ? 'idle RSS/heap per connection: the growth from N/2 to N idle connections, over N/2 (after a full GC). '
         : '') +

@@ -14,7 +14,7 @@ import type { Results } from './records.js';
 import { startRedis } from './redis.js';
 import { writeReport } from './report.js';
 import { startWorkers } from './rig.js';
-import { type Bench, churn, latency, load } from './scenarios.js';
+import { type Bench, churn, interleavedLatency, load } from './scenarios.js';
 
 const config = parseConfig(process.argv.slice(2));
 const started = Date.now();
@@ -92,15 +92,17 @@ try {
       results.windows[label] = r.saturation.window;
     }
   }
-  for (let round = 2; round <= config.latencyRounds && scopeSystems.length > 0; round++) {
-    console.log(`scopes, latency round ${round} of ${config.latencyRounds}`);
-    // Each round starts one system further on: no system always runs right after the same one.
-    const shift = (round - 1) % scopeSystems.length;
-    for (const spec of [...scopeSystems.slice(shift), ...scopeSystems.slice(0, shift)]) {
-      const r = results.scopes.get(spec.name);
-      const label = `scopes-latency-${round}-${slug(spec.name)}`;
-      const s = r && (await attempt(spec.name, () => latency(spec, bench, n / 10, label)));
-      if (s) r.steadyRounds.push(s);
+  const measured = scopeSystems.filter((spec) => results.scopes.has(spec.name));
+  if (config.latencyRounds > 1 && measured.length > 0) {
+    console.log(
+      `scopes, latency: ${config.latencyRounds} rounds of ${config.latencyWindowMs / 1000} s windows, every system up at once`,
+    );
+    const windows = await attempt('interleaved latency', () =>
+      interleavedLatency(measured, bench, n / 10),
+    );
+    for (const [name, rounds] of windows ?? []) {
+      const r = results.scopes.get(name);
+      if (r && rounds.length > 0) r.steadyRounds = rounds;
     }
   }
   const churnSystems = config.scenarios.includes('churn') ? systems : [];

@@ -14,6 +14,7 @@ import {
   commandDelta,
   type RedisClients,
   redisClients,
+  startRedis,
 } from './redis.js';
 import { type Rig, type ServerStats, startRig, type Worker } from './rig.js';
 
@@ -133,19 +134,55 @@ function assign(n: number, scopes: number): number[] {
   return Array.from({ length: n }, (_, i) => Math.floor((i * scopes) / n) + 1);
 }
 
-/** Another latency round: a fresh server, every connection, then the steady phase alone. */
-export function latency(
-  spec: SystemSpec,
+/**
+ * Latency over `scopes` scopes with every system up at once, measured in short windows that take
+ * turns: round after round, each system gets a window at the steady rate while the others idle
+ * with their connections open. A disturbance of the shared machine (another tenant, the
+ * hypervisor) then falls on every system alike instead of on whichever system's round it hit: in
+ * rounds of 20 s, one system after the other, a round's p99 moved by up to 5x. Every Redis-backed
+ * system gets a redis-server of its own (the same pattern subscriptions on one Redis would make
+ * every PUBLISH match them all). Returns each system's windows, in order.
+ */
+export async function interleavedLatency(
+  specs: readonly SystemSpec[],
   bench: Bench,
   scopes: number,
-  label: string,
-): Promise<SteadyResult> {
-  return withRig(spec, bench, label, async (rig) => {
-    const { failed, error } = await rig.connect(assign(bench.config.connections, scopes));
-    if (failed > 0) console.warn(`  ${spec.name}: ${failed} connections failed (${error})`);
-    await sleep(300);
-    return steady(rig, bench.config, scopes);
-  });
+): Promise<Map<string, SteadyResult[]>> {
+  const { config, workers } = bench;
+  const own: BenchRedis[] = [];
+  const rigs: Rig[] = [];
+  const windows = new Map<string, SteadyResult[]>();
+  try {
+    for (const spec of specs) {
+      const redis = spec.via === 'ipc' ? bench.redis : await startRedis();
+      if (redis !== bench.redis) own.push(redis);
+      const rig = await startRig(spec, redis, workers, config, `latency-${spec.name}`);
+      rigs.push(rig);
+      const { failed, error } = await rig.connect(assign(config.connections, scopes));
+      if (failed > 0) console.warn(`  ${spec.name}: ${failed} connections failed (${error})`);
+      windows.set(spec.name, []);
+    }
+    lap(`connect ${rigs.length} systems`);
+    // A full warm-up each, unmeasured, before the first window.
+    for (const rig of rigs)
+      await steady(rig, config, scopes, { warmupMs: config.warmupMs, steadyMs: 0 });
+    for (let round = 0; round < config.latencyRounds; round++) {
+      // Each round starts one system further on: no system always runs right after the same one.
+      const shift = round % rigs.length;
+      for (const rig of [...rigs.slice(shift), ...rigs.slice(0, shift)]) {
+        const window = await steady(rig, config, scopes, {
+          warmupMs: config.latencyWarmupMs,
+          steadyMs: config.latencyWindowMs,
+        });
+        windows.get(rig.spec.name)?.push(window);
+      }
+      lap(`latency round ${round + 1}`);
+    }
+    return windows;
+  } finally {
+    for (const rig of rigs) await rig.stop();
+    for (const redis of own) redis.stop();
+  }
 }
 
 export interface ChurnResult {
