@@ -16,7 +16,7 @@ import {
   redisClients,
   startRedis,
 } from './redis.js';
-import { type Rig, type ServerStats, startRig, type Worker } from './rig.js';
+import { type Rig, type ServerStats, startRig, startWorkers, type Worker } from './rig.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const debug = process.env.BENCH_DEBUG !== undefined;
@@ -148,7 +148,7 @@ export async function interleavedLatency(
   bench: Bench,
   scopes: number,
 ): Promise<Map<string, SteadyResult[]>> {
-  const { config, workers } = bench;
+  const { config } = bench;
   const own: BenchRedis[] = [];
   const rigs: Rig[] = [];
   const windows = new Map<string, SteadyResult[]>();
@@ -156,7 +156,9 @@ export async function interleavedLatency(
     for (const spec of specs) {
       const redis = spec.via === 'ipc' ? bench.redis : await startRedis();
       if (redis !== bench.redis) own.push(redis);
-      const rig = await startRig(spec, redis, workers, config, `latency-${spec.name}`);
+      // Load workers of its own too: every system's connections at once would pass a worker's
+      // file limit, and its counts stay its own.
+      const rig = await startRig(spec, redis, startWorkers(config), config, `latency-${spec.name}`);
       rigs.push(rig);
       const { failed, error } = await rig.connect(assign(config.connections, scopes));
       if (failed > 0) console.warn(`  ${spec.name}: ${failed} connections failed (${error})`);
@@ -180,7 +182,10 @@ export async function interleavedLatency(
     }
     return windows;
   } finally {
-    for (const rig of rigs) await rig.stop();
+    for (const rig of rigs) {
+      await rig.stop();
+      for (const worker of rig.workers) await worker.kill();
+    }
     for (const redis of own) redis.stop();
   }
 }
