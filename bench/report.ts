@@ -38,11 +38,14 @@ function loadTable(
   memory: boolean,
   steadyRate: number,
 ): string[] {
+  const rounds = Math.max(1, ...[...rows.values()].map((r) => r.steadyRounds.length));
+  const interleaved = rounds > 1;
   const head = [
     'system',
     'delivered/s',
     'p50 ms',
     'p99 ms',
+    ...(interleaved ? ['p50 / p99 ms alone'] : []),
     ...(memory ? ['idle RSS/conn', 'idle heap/conn'] : []),
     'server CPU',
     'server µs/delivery',
@@ -63,6 +66,7 @@ function loadTable(
       r.steadyRounds.length > 1
         ? `${ms(latency.p99Ms)} (${r.steadyRounds.map((round) => ms(round.p99Ms)).join(' / ')})`
         : ms(latency.p99Ms),
+      ...(interleaved ? [`${ms(r.alone.p50Ms)} / ${ms(r.alone.p99Ms)}`] : []),
       ...(memory ? [kb(r.rssPerConn), kb(r.heapPerConn)] : []),
       `${s.serverCpu}%`,
       s.serverUsPerDelivery.toFixed(2),
@@ -72,12 +76,11 @@ function loadTable(
     ];
     lines.push(`| ${cells.join(' | ')} |`);
   }
-  const rounds = Math.max(1, ...[...rows.values()].map((r) => r.steadyRounds.length));
   lines.push(
     '',
     `delivered/s: at saturation (${config.saturationMs / 1000} s after ${config.warmupMs / 1000} s warm-up). ` +
       (rounds > 1
-        ? `p50/p99: publish-to-receive at a steady ${int(steadyRate)} deliveries/s, measured with every system up at once (each with its ${int(config.connections)} connections, from ${config.workers} load workers of its own; every Redis-backed one on a redis-server of its own) in ${rounds} rounds: in each, every system in turn gets ${config.latencyWarmupMs} ms at that rate unmeasured, then a ${config.latencyWindowMs / 1000} s window, while the others idle (each warmed up ${config.warmupMs / 1000} s before the first round). p50 and p99 are the medians over a system's windows, each window's p99 in brackets. `
+        ? `p50/p99: publish-to-receive at a steady ${int(steadyRate)} deliveries/s, measured with every system up at once (each with its ${int(config.connections)} connections, from ${config.workers} load workers of its own; every Redis-backed one on a redis-server of its own) in ${rounds} rounds: in each, every system in turn gets ${config.latencyWarmupMs} ms at that rate unmeasured, then a ${config.latencyWindowMs / 1000} s window, while the others idle (each warmed up ${config.warmupMs / 1000} s before the first round). p50 and p99 are the medians over a system's windows, each window's p99 in brackets. The other systems' idle connections (heartbeats, keep-alives, processes) load the machine meanwhile, the same for every system: absolute figures there are higher than with one system up. "alone": the same rate for ${config.steadyMs / 1000} s with only that system up (one round each, one system after the other). `
         : `p50/p99: publish-to-receive at a steady ${int(steadyRate)} deliveries/s for ${config.steadyMs / 1000} s, after ${config.warmupMs / 1000} s at that rate unmeasured. `) +
       '(⚠: the system saturates below 1.5x the steady rate, so its latency includes queueing.) ' +
       (memory
@@ -103,7 +106,10 @@ function ratios(rows: Map<string, LoadResult>, system: string, memory: boolean):
     `- ${system} delivered/s = **${x(dFloor)} floor** (target >= 0.9x: ${verdict(dFloor, (r) => r >= 0.9)}), ` +
       `**${x(dBsse)} better-sse** (target >= 1.5x: ${verdict(dBsse, (r) => r >= 1.5)})`,
     `- ${system} p99 = **${x(p99)} floor** (target <= 1.25x: ${verdict(p99, (r) => r <= 1.25)}); ` +
-      `p50 = ${x(ratio(mine.p50Ms, floorSteady?.p50Ms))} floor; p99 = ${x(ratio(mine.p99Ms, bsseSteady?.p99Ms))} better-sse`,
+      `p50 = ${x(ratio(mine.p50Ms, floorSteady?.p50Ms))} floor; p99 = ${x(ratio(mine.p99Ms, bsseSteady?.p99Ms))} better-sse` +
+      (me.steadyRounds.length > 1
+        ? `; alone: p99 = ${x(ratio(me.alone.p99Ms, floor?.alone.p99Ms))} floor, p50 = ${x(ratio(me.alone.p50Ms, floor?.alone.p50Ms))} floor`
+        : ''),
   ];
   if (memory) {
     const mem = ratio(me.rssPerConn, floor?.rssPerConn);

@@ -30,7 +30,9 @@ function lap(what: string): void {
 export interface LoadResult {
   connected: number;
   failed: number;
-  /** Every steady round: the one of this load, then further ones from {@link latency}. */
+  /** The steady phase of this load, the system alone on the machine. */
+  alone: SteadyResult;
+  /** What its latency is reported from: `[alone]`, or the windows of {@link interleavedLatency}. */
   steadyRounds: SteadyResult[];
   saturation: SaturationResult;
   /** Idle memory per connection (after GC), bytes. */
@@ -114,6 +116,7 @@ export function load(
     return {
       connected,
       failed,
+      alone: steadyResult,
       steadyRounds: [steadyResult],
       saturation,
       rssPerConn: Math.round((idle.rss - before.rss) / Math.max(1, rest.connected)),
