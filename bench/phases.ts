@@ -41,6 +41,17 @@ function paced(rig: Rig, eventsPerSec: number, ms: number, scopes: number): Prom
   });
 }
 
+/** The steady rate in events per second: the configured deliveries over connections per event. */
+function steadyEventsPerSec(config: Config, scopes: number): number {
+  const rate = scopes === 1 ? config.steadyDeliveriesPerSec : config.steadyScopesDeliveriesPerSec;
+  return rate / (config.connections / scopes);
+}
+
+/** Publishes at the steady rate for `ms`, unmeasured; resolves with the count. */
+export function warmUp(rig: Rig, config: Config, scopes: number, ms: number): Promise<number> {
+  return paced(rig, steadyEventsPerSec(config, scopes), ms, scopes);
+}
+
 /**
  * Publishes `deliveriesPerSec / connections-per-event` events per second, round-robin over scopes:
  * first for the warm-up, unmeasured (a fresh server compiles its hot path meanwhile: on
@@ -53,13 +64,10 @@ export async function steady(
   scopes: number,
   timing: { warmupMs: number; steadyMs: number } = config,
 ): Promise<SteadyResult> {
-  const perEvent = config.connections / scopes;
-  const rate = scopes === 1 ? config.steadyDeliveriesPerSec : config.steadyScopesDeliveriesPerSec;
-  const eventsPerSec = rate / perEvent;
-  const warmupEvents = await paced(rig, eventsPerSec, timing.warmupMs, scopes);
+  const warmupEvents = await warmUp(rig, config, scopes, timing.warmupMs);
   await sleep(500);
   for (const w of rig.workers) w.send({ type: 'reset' });
-  const events = await paced(rig, eventsPerSec, timing.steadyMs, scopes);
+  const events = await paced(rig, steadyEventsPerSec(config, scopes), timing.steadyMs, scopes);
   await sleep(500);
   const reports = await rig.reports();
   const hist = new Hist();

@@ -38,8 +38,8 @@ function loadTable(
   memory: boolean,
   steadyRate: number,
 ): string[] {
-  const rounds = Math.max(1, ...[...rows.values()].map((r) => r.steadyRounds.length));
-  const interleaved = rounds > 1;
+  const rounds = Math.max(0, ...[...rows.values()].map((r) => r.windows?.length ?? 0));
+  const interleaved = rounds > 0;
   const head = [
     'system',
     'delivered/s',
@@ -63,8 +63,8 @@ function loadTable(
       name,
       `${int(s.deliveredPerSec)}${near}`,
       ms(latency.p50Ms),
-      r.steadyRounds.length > 1
-        ? `${ms(latency.p99Ms)} (${r.steadyRounds.map((round) => ms(round.p99Ms)).join(' / ')})`
+      r.windows
+        ? `${ms(latency.p99Ms)} (${r.windows.map((window) => ms(window.p99Ms)).join(' / ')})`
         : ms(latency.p99Ms),
       ...(interleaved ? [`${ms(r.alone.p50Ms)} / ${ms(r.alone.p99Ms)}`] : []),
       ...(memory ? [kb(r.rssPerConn), kb(r.heapPerConn)] : []),
@@ -79,7 +79,7 @@ function loadTable(
   lines.push(
     '',
     `delivered/s: at saturation (${config.saturationMs / 1000} s after ${config.warmupMs / 1000} s warm-up). ` +
-      (rounds > 1
+      (interleaved
         ? `p50/p99: publish-to-receive at a steady ${int(steadyRate)} deliveries/s, measured with every system up at once (each with its ${int(config.connections)} connections, from ${config.workers} load workers of its own; every Redis-backed one on a redis-server of its own) in ${rounds} rounds: in each, every system in turn gets ${config.latencyWarmupMs} ms at that rate unmeasured, then a ${config.latencyWindowMs / 1000} s window, while the others idle (each warmed up ${config.warmupMs / 1000} s before the first round). p50 and p99 are the medians over a system's windows, each window's p99 in brackets. The other systems' idle connections (heartbeats, keep-alives, processes) load the machine meanwhile, the same for every system: absolute figures there are higher than with one system up. "alone": the same rate for ${config.steadyMs / 1000} s with only that system up (one round each, one system after the other). `
         : `p50/p99: publish-to-receive at a steady ${int(steadyRate)} deliveries/s for ${config.steadyMs / 1000} s, after ${config.warmupMs / 1000} s at that rate unmeasured. `) +
       '(⚠: the system saturates below 1.5x the steady rate, so its latency includes queueing.) ' +
@@ -107,7 +107,7 @@ function ratios(rows: Map<string, LoadResult>, system: string, memory: boolean):
       `**${x(dBsse)} better-sse** (target >= 1.5x: ${verdict(dBsse, (r) => r >= 1.5)})`,
     `- ${system} p99 = **${x(p99)} floor** (target <= 1.25x: ${verdict(p99, (r) => r <= 1.25)}); ` +
       `p50 = ${x(ratio(mine.p50Ms, floorSteady?.p50Ms))} floor; p99 = ${x(ratio(mine.p99Ms, bsseSteady?.p99Ms))} better-sse` +
-      (me.steadyRounds.length > 1
+      (me.windows
         ? `; alone: p99 = ${x(ratio(me.alone.p99Ms, floor?.alone.p99Ms))} floor, p50 = ${x(ratio(me.alone.p50Ms, floor?.alone.p50Ms))} floor`
         : ''),
   ];

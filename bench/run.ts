@@ -102,7 +102,7 @@ try {
     );
     for (const [name, rounds] of windows ?? []) {
       const r = results.scopes.get(name);
-      if (r && rounds.length > 0) r.steadyRounds = rounds;
+      if (r && rounds.length > 0) r.windows = rounds;
     }
   }
   const churnSystems = config.scenarios.includes('churn') ? systems : [];

@@ -7,6 +7,7 @@ import {
   type SteadyResult,
   saturate,
   steady,
+  warmUp,
 } from './phases.js';
 import {
   type BenchRedis,
@@ -32,8 +33,8 @@ export interface LoadResult {
   failed: number;
   /** The steady phase of this load, the system alone on the machine. */
   alone: SteadyResult;
-  /** What its latency is reported from: `[alone]`, or the windows of {@link interleavedLatency}. */
-  steadyRounds: SteadyResult[];
+  /** Its windows of {@link interleavedLatency} (full runs over N/10 scopes). */
+  windows?: SteadyResult[];
   saturation: SaturationResult;
   /** Idle memory per connection (after GC), bytes. */
   rssPerConn: number;
@@ -117,7 +118,6 @@ export function load(
       connected,
       failed,
       alone: steadyResult,
-      steadyRounds: [steadyResult],
       saturation,
       rssPerConn: Math.round((idle.rss - before.rss) / Math.max(1, rest.connected)),
       heapPerConn: Math.round((idle.heapUsed - before.heapUsed) / Math.max(1, rest.connected)),
@@ -127,9 +127,9 @@ export function load(
   });
 }
 
-/** A load's latency: the median over its steady rounds. */
+/** A load's latency: the median over its interleaved windows, or its steady phase alone. */
 export function steadyOf(r: LoadResult): SteadyResult {
-  return medianRound(r.steadyRounds);
+  return r.windows ? medianRound(r.windows) : r.alone;
 }
 
 /** The scope of each of `n` connections: consecutive runs of n / scopes. */
@@ -169,8 +169,7 @@ export async function interleavedLatency(
     }
     lap(`connect ${rigs.length} systems`);
     // A full warm-up each, unmeasured, before the first window.
-    for (const rig of rigs)
-      await steady(rig, config, scopes, { warmupMs: config.warmupMs, steadyMs: 0 });
+    for (const rig of rigs) await warmUp(rig, config, scopes, config.warmupMs);
     for (let round = 0; round < config.latencyRounds; round++) {
       // Each round starts one system further on: no system always runs right after the same one.
       const shift = round % rigs.length;

@@ -73,8 +73,9 @@ export class HeartbeatWheel<C extends Beating> implements HeartbeatClock {
     for (const stream of slot) {
       // Silent for the whole period: ping (its write sets lastWrite, it stays in this slot).
       if (tick - stream.lastWrite >= period) stream.heartbeat(this.chunk);
-      else if (stream.lastWrite % period !== tick % period) {
-        // It wrote since: its silence reaches the period in the slot of that write.
+      else if (stream.lastWrite !== tick) {
+        // It wrote since: its silence reaches the period in the slot of that write (another
+        // slot: one written in this very tick stays here).
         slot.delete(stream);
         this.file(stream, stream.lastWrite);
       }
