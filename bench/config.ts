@@ -37,6 +37,8 @@ export interface Config {
   latencyWindowMs: number;
   /** Unmeasured, at the steady rate, before each window. */
   latencyWarmupMs: number;
+  /** Between a window's warm-up and its start. */
+  latencySettleMs: number;
   warmupMs: number;
   saturationMs: number;
   churnPerSec: number;
@@ -87,10 +89,11 @@ export function parseConfig(args: string[]): Config {
     concurrency: 200,
     steadyDeliveriesPerSec: 20_000,
     steadyScopesDeliveriesPerSec: 5_000,
-    steadyMs: quick ? 1500 : 20_000,
-    latencyRounds: quick ? 1 : 11,
+    steadyMs: quick ? 1500 : 15_000,
+    latencyRounds: quick ? 1 : 13,
     latencyWindowMs: 3000,
     latencyWarmupMs: 500,
+    latencySettleMs: 200,
     warmupMs: quick ? 750 : 2000,
     saturationMs: quick ? 2000 : 10_000,
     churnPerSec: 1000,

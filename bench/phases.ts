@@ -56,16 +56,18 @@ export function warmUp(rig: Rig, config: Config, scopes: number, ms: number): Pr
  * Publishes `deliveriesPerSec / connections-per-event` events per second, round-robin over scopes:
  * first for the warm-up, unmeasured (a fresh server compiles its hot path meanwhile: on
  * eventrail that put p99 at 2x its warm value), then for the measured window. `timing` overrides
- * the config's warm-up and window (the interleaved latency windows are shorter).
+ * the config's warm-up and window (the interleaved latency windows are shorter), and how long the
+ * warm-up's last events get to arrive before the window starts (`settleMs`, 500 by default): an
+ * event that arrives later still counts, with its full latency.
  */
 export async function steady(
   rig: Rig,
   config: Config,
   scopes: number,
-  timing: { warmupMs: number; steadyMs: number } = config,
+  timing: { warmupMs: number; steadyMs: number; settleMs?: number } = config,
 ): Promise<SteadyResult> {
   const warmupEvents = await warmUp(rig, config, scopes, timing.warmupMs);
-  await sleep(500);
+  await sleep(timing.settleMs ?? 500);
   for (const w of rig.workers) w.send({ type: 'reset' });
   const events = await paced(rig, steadyEventsPerSec(config, scopes), timing.steadyMs, scopes);
   await sleep(500);

@@ -177,6 +177,7 @@ export async function interleavedLatency(
         const window = await steady(rig, config, scopes, {
           warmupMs: config.latencyWarmupMs,
           steadyMs: config.latencyWindowMs,
+          settleMs: config.latencySettleMs,
         });
         windows.get(rig.spec.name)?.push(window);
       }
