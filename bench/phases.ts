@@ -18,6 +18,17 @@ export interface SteadyResult {
   deliveries: number;
   p50Ms: number | null;
   p99Ms: number | null;
+  /**
+   * Server CPU µs over the measured window (and the 500 ms after it that its last events get):
+   * with `events`, the server's own cost per event at the steady rate, which the machine's other
+   * load shifts far less than it shifts the tails.
+   */
+  serverCpuUs: number;
+}
+
+/** Server CPU ms per event published in the measured window(s), or null without events. */
+export function serverMsPerEvent(r: SteadyResult): number | null {
+  return r.events === 0 ? null : r.serverCpuUs / r.events / 1000;
 }
 
 /** Publishes `eventsPerSec` for `ms`, round-robin over scopes; resolves with the count. */
@@ -69,9 +80,10 @@ export async function steady(
   const warmupEvents = await warmUp(rig, config, scopes, timing.warmupMs);
   await sleep(timing.settleMs ?? 500);
   for (const w of rig.workers) w.send({ type: 'reset' });
+  const before = await rig.stats();
   const events = await paced(rig, steadyEventsPerSec(config, scopes), timing.steadyMs, scopes);
   await sleep(500);
-  const reports = await rig.reports();
+  const [reports, after] = await Promise.all([rig.reports(), rig.stats()]);
   const hist = new Hist();
   for (const r of reports) hist.merge(r.hist);
   return {
@@ -80,6 +92,7 @@ export async function steady(
     deliveries: reports.reduce((n, r) => n + r.deliveries, 0),
     p50Ms: hist.quantileMs(0.5),
     p99Ms: hist.quantileMs(0.99),
+    serverCpuUs: after.cpuUs - before.cpuUs,
   };
 }
 
@@ -89,7 +102,7 @@ export function medianRound(rounds: readonly SteadyResult[]): SteadyResult {
     const known = values.filter((v): v is number => v !== null).sort((a, b) => a - b);
     return known.length === 0 ? null : (known[Math.floor((known.length - 1) / 2)] as number);
   };
-  const sum = (key: 'events' | 'warmupEvents' | 'deliveries'): number =>
+  const sum = (key: 'events' | 'warmupEvents' | 'deliveries' | 'serverCpuUs'): number =>
     rounds.reduce((n, r) => n + r[key], 0);
   return {
     events: sum('events'),
@@ -97,6 +110,7 @@ export function medianRound(rounds: readonly SteadyResult[]): SteadyResult {
     deliveries: sum('deliveries'),
     p50Ms: median(rounds.map((r) => r.p50Ms)),
     p99Ms: median(rounds.map((r) => r.p99Ms)),
+    serverCpuUs: sum('serverCpuUs'),
   };
 }
 

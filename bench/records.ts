@@ -1,4 +1,5 @@
 /** The `--json` records: one per system and scenario. */
+import { serverMsPerEvent } from './phases.js';
 import { type ChurnResult, type LoadResult, steadyOf } from './scenarios.js';
 
 export interface Results {
@@ -17,7 +18,7 @@ export interface BenchRecord {
   p50Ms: number | null;
   p99Ms: number | null;
   bytesPerConn: number | null;
-  /** Figures of the scenario that have no field above (Redis cost, churn). */
+  /** Figures of the scenario that have no field above (server CPU per event, Redis cost, churn). */
   details?: Record<string, unknown>;
 }
 
@@ -36,6 +37,7 @@ export function toRecords(results: Results): BenchRecord[] {
         p50Ms: latency.p50Ms,
         p99Ms: latency.p99Ms,
         bytesPerConn: null,
+        details: { serverCpuMsPerEventSteady: serverMsPerEvent(latency) },
       });
     }
   }

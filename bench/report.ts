@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { BETTER_SSE, EVENTRAIL_NO_HISTORY, FLOOR, SOCKET_IO } from './catalog.js';
 import { barChart } from './chart.js';
 import { type Config, SCENARIOS } from './config.js';
+import { serverMsPerEvent } from './phases.js';
 import { type BenchRecord, type Results, toRecords } from './records.js';
 import { type LoadResult, steadyOf } from './scenarios.js';
 
@@ -47,6 +48,7 @@ function loadTable(
     'p99 ms',
     ...(interleaved ? ['p50 / p99 ms alone'] : []),
     ...(memory ? ['idle RSS/conn', 'idle heap/conn'] : []),
+    'server CPU ms/event, steady',
     'server CPU',
     'server µs/delivery',
     'client CPU (per worker)',
@@ -68,6 +70,7 @@ function loadTable(
         : ms(latency.p99Ms),
       ...(interleaved ? [`${ms(r.alone.p50Ms)} / ${ms(r.alone.p99Ms)}`] : []),
       ...(memory ? [kb(r.rssPerConn), kb(r.heapPerConn)] : []),
+      ms(serverMsPerEvent(latency)),
       `${s.serverCpu}%`,
       s.serverUsPerDelivery.toFixed(2),
       s.clientCpu.map((c) => `${c}%`).join(' + '),
@@ -86,6 +89,7 @@ function loadTable(
       (memory
         ? 'idle RSS/heap per connection: the growth from N/2 to N idle connections, over N/2 (after a full GC). '
         : '') +
+      `server CPU ms/event, steady: the server process's CPU over the measured latency ${interleaved ? 'windows' : 'phase'} (and the 500 ms after each) per event published in ${interleaved ? 'them' : 'it'}: the server's own work, which the machine's other load moves far less than the tails (heartbeats included, and the floor sends none; the memory broker's includes publishing, which the others do in the bench process). ` +
       'CPU in % of one core over the saturation window (bench = the publisher and its bookkeeping; others = every other process on the machine, from /proc/stat: when it is high, the run was disturbed); lost = connections that failed or were ended by the server, plus events not received by all within 5 s.',
   );
   return lines;
@@ -102,6 +106,7 @@ function ratios(rows: Map<string, LoadResult>, system: string, memory: boolean):
   const dFloor = ratio(me.saturation.deliveredPerSec, floor?.saturation.deliveredPerSec);
   const dBsse = ratio(me.saturation.deliveredPerSec, bsse?.saturation.deliveredPerSec);
   const p99 = ratio(mine.p99Ms, floorSteady?.p99Ms);
+  const cpu = ratio(serverMsPerEvent(mine), floorSteady && serverMsPerEvent(floorSteady));
   const out = [
     `- ${system} delivered/s = **${x(dFloor)} floor** (target >= 0.9x: ${verdict(dFloor, (r) => r >= 0.9)}), ` +
       `**${x(dBsse)} better-sse** (target >= 1.5x: ${verdict(dBsse, (r) => r >= 1.5)})`,
@@ -109,7 +114,8 @@ function ratios(rows: Map<string, LoadResult>, system: string, memory: boolean):
       `p50 = ${x(ratio(mine.p50Ms, floorSteady?.p50Ms))} floor; p99 = ${x(ratio(mine.p99Ms, bsseSteady?.p99Ms))} better-sse` +
       (me.windows
         ? `; alone: p99 = ${x(ratio(me.alone.p99Ms, floor?.alone.p99Ms))} floor, p50 = ${x(ratio(me.alone.p50Ms, floor?.alone.p50Ms))} floor`
-        : ''),
+        : '') +
+      `; server CPU per event at the steady rate = ${x(cpu)} floor`,
   ];
   if (memory) {
     const mem = ratio(me.rssPerConn, floor?.rssPerConn);
