@@ -11,6 +11,9 @@ let nextSeq = 1;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const scopeOfSeq = (seq: number, scopes: number): number => (seq % scopes) + 1;
 
+/** How long a measured window's last events get to arrive; the server's CPU counts over it too. */
+export const TAIL_MS = 500;
+
 export interface SteadyResult {
   events: number;
   /** Published in the unmeasured warm-up before (they count in the Redis commands per event). */
@@ -19,7 +22,7 @@ export interface SteadyResult {
   p50Ms: number | null;
   p99Ms: number | null;
   /**
-   * Server CPU µs over the measured window (and the 500 ms after it that its last events get):
+   * Server CPU µs over the measured window and the {@link TAIL_MS} after it:
    * with `events`, the server's own cost per event at the steady rate, which the machine's other
    * load shifts far less than it shifts the tails.
    */
@@ -82,7 +85,7 @@ export async function steady(
   for (const w of rig.workers) w.send({ type: 'reset' });
   const before = await rig.stats();
   const events = await paced(rig, steadyEventsPerSec(config, scopes), timing.steadyMs, scopes);
-  await sleep(500);
+  await sleep(TAIL_MS);
   const [reports, after] = await Promise.all([rig.reports(), rig.stats()]);
   const hist = new Hist();
   for (const r of reports) hist.merge(r.hist);

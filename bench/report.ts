@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { BETTER_SSE, EVENTRAIL_NO_HISTORY, FLOOR, SOCKET_IO } from './catalog.js';
 import { barChart } from './chart.js';
 import { type Config, SCENARIOS } from './config.js';
-import { serverMsPerEvent } from './phases.js';
+import { serverMsPerEvent, TAIL_MS } from './phases.js';
 import { type BenchRecord, type Results, toRecords } from './records.js';
 import { type LoadResult, steadyOf } from './scenarios.js';
 
@@ -89,7 +89,7 @@ function loadTable(
       (memory
         ? 'idle RSS/heap per connection: the growth from N/2 to N idle connections, over N/2 (after a full GC). '
         : '') +
-      `server CPU ms/event, steady: the server process's CPU over the measured latency ${interleaved ? 'windows' : 'phase'} (and the 500 ms after each) per event published in ${interleaved ? 'them' : 'it'}: the server's own work, which the machine's other load moves far less than the tails (heartbeats included, and the floor sends none; the memory broker's includes publishing, which the others do in the bench process). ` +
+      `server CPU ms/event, steady: the server process's CPU over the measured latency ${interleaved ? 'windows' : 'phase'} (and the ${TAIL_MS} ms after each) per event published in ${interleaved ? 'them' : 'it'}: the server's own work, which the machine's other load moves far less than the tails (heartbeats included, and the floor sends none; the memory broker's includes publishing, which the others do in the bench process). ` +
       'CPU in % of one core over the saturation window (bench = the publisher and its bookkeeping; others = every other process on the machine, from /proc/stat: when it is high, the run was disturbed); lost = connections that failed or were ended by the server, plus events not received by all within 5 s.',
   );
   return lines;
