@@ -86,6 +86,8 @@ export class Connection<P extends Principal = Principal>
   lastWrite = 0;
   /** Where the heartbeat wheel filed this stream; -1 while not filed. */
   heartbeatSlot = -1;
+  /** Its place in that slot. */
+  heartbeatIndex = -1;
 
   constructor(
     readonly id: string,

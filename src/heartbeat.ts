@@ -14,6 +14,8 @@ export interface Beating {
   lastWrite: number;
   /** The slot the wheel filed it in; -1 while not filed. */
   heartbeatSlot: number;
+  /** Its place in that slot (the wheel's own bookkeeping). */
+  heartbeatIndex: number;
   /** Writes a heartbeat (the stream may decline: it is busy, or catching up). */
   heartbeat(chunk: Uint8Array): void;
 }
@@ -30,7 +32,12 @@ export interface HeartbeatClock {
 
 export class HeartbeatWheel<C extends Beating> implements HeartbeatClock {
   tick = 0;
-  private readonly slots: Set<C>[];
+  /**
+   * Plain arrays with swap-removal, not Sets: a stream that wrote moves between slots on every
+   * turn, and a Set that loses and gains members keeps reallocating its table (under load, a
+   * steady stream of tables that live long enough to be promoted); an array reuses its storage.
+   */
+  private readonly slots: C[][];
   private readonly timer: ReturnType<typeof setInterval>;
 
   constructor(
@@ -38,7 +45,7 @@ export class HeartbeatWheel<C extends Beating> implements HeartbeatClock {
     private readonly chunk: Uint8Array,
   ) {
     const count = Math.max(1, Math.min(MAX_SLOTS, Math.round(periodMs / SLOT_MS)));
-    this.slots = Array.from({ length: count }, () => new Set<C>());
+    this.slots = Array.from({ length: count }, (): C[] => []);
     this.timer = setInterval(() => this.turn(), periodMs / count);
     this.timer.unref();
   }
@@ -52,8 +59,7 @@ export class HeartbeatWheel<C extends Beating> implements HeartbeatClock {
   /** Stops keeping `stream` alive. Safe to call twice. */
   remove(stream: C): void {
     if (stream.heartbeatSlot < 0) return;
-    this.slots[stream.heartbeatSlot]?.delete(stream);
-    stream.heartbeatSlot = -1;
+    this.unfile(this.slots[stream.heartbeatSlot] as C[], stream);
   }
 
   stop(): void {
@@ -61,22 +67,39 @@ export class HeartbeatWheel<C extends Beating> implements HeartbeatClock {
   }
 
   private file(stream: C, tick: number): void {
-    const slot = tick % this.slots.length;
-    stream.heartbeatSlot = slot;
-    (this.slots[slot] as Set<C>).add(stream);
+    const index = tick % this.slots.length;
+    const slot = this.slots[index] as C[];
+    stream.heartbeatSlot = index;
+    stream.heartbeatIndex = slot.length;
+    slot.push(stream);
+  }
+
+  /** Takes `stream` out of `slot`, where it is filed: the slot's last stream takes its place. */
+  private unfile(slot: C[], stream: C): void {
+    const last = slot.pop() as C;
+    if (last !== stream) {
+      slot[stream.heartbeatIndex] = last;
+      last.heartbeatIndex = stream.heartbeatIndex;
+    }
+    stream.heartbeatSlot = -1;
+    stream.heartbeatIndex = -1;
   }
 
   private turn(): void {
     const tick = ++this.tick;
     const period = this.slots.length;
-    const slot = this.slots[tick % period] as Set<C>;
-    for (const stream of slot) {
+    const slot = this.slots[tick % period] as C[];
+    // From the end: a stream taken out (moved, or closed by its heartbeat) is replaced by the
+    // slot's last one, which has been visited already.
+    for (let i = slot.length - 1; i >= 0; i--) {
+      const stream = slot[i];
+      if (stream === undefined) continue;
       // Silent for the whole period: ping (its write sets lastWrite, it stays in this slot).
       if (tick - stream.lastWrite >= period) stream.heartbeat(this.chunk);
       else if (stream.lastWrite !== tick) {
         // It wrote since: its silence reaches the period in the slot of that write (another
         // slot: one written in this very tick stays here).
-        slot.delete(stream);
+        this.unfile(slot, stream);
         this.file(stream, stream.lastWrite);
       }
     }

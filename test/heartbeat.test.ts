@@ -9,18 +9,25 @@ const PING = Buffer.from(': ping\n\n');
 class Stream implements Beating {
   lastWrite = 0;
   heartbeatSlot = -1;
+  heartbeatIndex = -1;
   readonly pings: number[] = [];
   /** Times the wheel asked for a heartbeat. */
   asked = 0;
   constructor(
     private readonly wheel: { readonly tick: number },
     private readonly busy = false,
+    /** Called instead of writing a heartbeat (a stream that closes when pinged). */
+    private readonly onHeartbeat?: () => void,
   ) {}
   write(): void {
     this.lastWrite = this.wheel.tick;
   }
   heartbeat(): void {
     this.asked++;
+    if (this.onHeartbeat) {
+      this.onHeartbeat();
+      return;
+    }
     if (this.busy) return;
     this.pings.push(Date.now());
     this.write();
@@ -81,6 +88,50 @@ describe('heartbeat wheel', () => {
       assert.equal(busy.asked, 2);
       assert.deepEqual(busy.pings, []);
       assert.ok(busy.heartbeatSlot >= 0);
+    } finally {
+      wheel.stop();
+    }
+  });
+
+  it('keeps every stream of a crowded slot through removals, moves and closes while it turns', async () => {
+    // 4 slots of 100 ms (one period: 400 ms), 20 streams added every 50 ms: all of them are filed
+    // before the first one is due.
+    const wheel = new HeartbeatWheel<Stream>(400, PING);
+    try {
+      const kept: Stream[] = [];
+      const removed: Stream[] = [];
+      const closing: Stream[] = [];
+      for (let round = 0; round < 4; round++) {
+        for (let i = 0; i < 20; i++) {
+          const stream =
+            i % 5 === 0 ? new Stream(wheel, false, () => wheel.remove(stream)) : new Stream(wheel);
+          wheel.add(stream);
+          (i % 5 === 0 ? closing : i % 3 === 0 ? removed : kept).push(stream);
+        }
+        await sleep(50);
+      }
+      // Out of order, from the middle of the slots.
+      for (const stream of removed.reverse()) wheel.remove(stream);
+      // Half of those kept write now: they move to the current slot.
+      for (const stream of kept.filter((_, i) => i % 2 === 0)) stream.write();
+      await sleep(1000);
+      for (const stream of removed) {
+        assert.equal(stream.asked, 0);
+        assert.equal(stream.heartbeatSlot, -1);
+      }
+      for (const stream of closing) {
+        // Asked once, then it left the wheel from inside its heartbeat.
+        assert.equal(stream.asked, 1);
+        assert.equal(stream.heartbeatSlot, -1);
+      }
+      for (const stream of kept) {
+        // A second ping every 400 ms: 2 or 3 in the 1 s after the last write.
+        assert.ok(
+          stream.pings.length >= 2 && stream.pings.length <= 4,
+          `pings: ${stream.pings.length}`,
+        );
+        assert.ok(stream.heartbeatSlot >= 0);
+      }
     } finally {
       wheel.stop();
     }
