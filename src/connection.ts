@@ -1,7 +1,7 @@
 import { formatComment, formatEvent } from './encoder.js';
 import type { Frame } from './frame.js';
 import type { Beating, HeartbeatClock } from './heartbeat.js';
-import { formatEventId, isAfter, type Position } from './history.js';
+import { type Position, PositionMarks } from './history.js';
 import { RESYNC_EVENT } from './protocol.js';
 import type {
   BackpressurePolicy,
@@ -80,6 +80,8 @@ export class Connection<P extends Principal = Principal>
   private lost = false;
   /** `coalesce`: the newest waiting frame of each event name, oldest name first. */
   private coalesced: Map<string, [Frame, number]> | undefined;
+  /** Where the stream stands per scope (see {@link positions}). */
+  private marks: PositionMarks | undefined;
   /** When the stream opened (ms since epoch), for the lifetime limit. */
   readonly openedAt = Date.now();
   /** The heartbeat tick of the last write (see heartbeat.ts). */
@@ -97,11 +99,21 @@ export class Connection<P extends Principal = Principal>
     readonly scopes: readonly string[],
     /** The tag of `scopes` in ids (see history.ts). */
     readonly idTag: string,
-    /** Per scope, the last position written; undefined without a history. */
-    public positions: Position[] | undefined,
+    positions: Position[] | undefined,
     private readonly limits: BufferLimits,
     private readonly owner: ConnectionOwner<P>,
-  ) {}
+  ) {
+    this.positions = positions;
+  }
+
+  /** Per scope, the position of the last event written; undefined without a history. */
+  get positions(): Position[] | undefined {
+    return this.marks?.toArray();
+  }
+
+  set positions(positions: Position[] | undefined) {
+    this.marks = positions && new PositionMarks(positions);
+  }
 
   /** True once the connection has its stream. */
   get opened(): boolean {
@@ -115,7 +127,7 @@ export class Connection<P extends Principal = Principal>
 
   /** The SSE id of where this connection stands, or undefined without one. */
   eventId(): string | undefined {
-    return this.positions && formatEventId(this.idTag, this.positions);
+    return this.marks?.eventId(this.idTag);
   }
 
   /** Gives the connection its stream; nothing is written before. */
@@ -156,11 +168,8 @@ export class Connection<P extends Principal = Principal>
   sendNow(frame: Frame, scope: number): boolean {
     if (this.ended) return false;
     const position = frame.position;
-    const positions = this.positions;
-    if (position && positions) {
-      const current = positions[scope];
-      if (current && !isAfter(position, current)) return false;
-    }
+    const marks = this.marks;
+    if (position && marks && !marks.isNew(scope, position)) return false;
     if (this.congested && this.limits.policy === 'coalesce') return this.coalesce(frame, scope);
     if (this.congested && this.overLimit()) {
       this.owner.onBackpressure(this, this.limits.policy, frame.event);
@@ -170,9 +179,9 @@ export class Connection<P extends Principal = Principal>
       return false;
     }
     if (this.lost && !this.resync()) return false;
-    if (position && positions) positions[scope] = position;
+    if (position && marks) marks.set(scope, position);
     const chunk =
-      position && positions && positions.length > 1
+      position && marks && marks.size > 1
         ? Buffer.concat([Buffer.from(`id: ${this.eventId() ?? ''}\n`), frame.body()])
         : frame.chunk;
     return this.write(chunk);
@@ -185,11 +194,10 @@ export class Connection<P extends Principal = Principal>
    */
   skip(frame: Frame, scope: number): void {
     const position = frame.position;
-    const positions = this.positions;
-    if (!position || !positions || this.held || this.ended || this.congested) return;
-    const current = positions[scope];
-    if (current && !isAfter(position, current)) return;
-    positions[scope] = position;
+    const marks = this.marks;
+    if (!position || !marks || this.held || this.ended || this.congested) return;
+    if (!marks.isNew(scope, position)) return;
+    marks.set(scope, position);
     this.write(Buffer.from(`id: ${this.eventId() ?? ''}\n\n`));
   }
 

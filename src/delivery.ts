@@ -1,7 +1,7 @@
 import type { Connection } from './connection.js';
 import { EventrailError } from './errors.js';
 import { Frame } from './frame.js';
-import { isAfter, type Position, parseStreamId, streamId } from './history.js';
+import { type Position, parseStreamId, streamId } from './history.js';
 import type { Hub } from './hub.js';
 import { decodePayload } from './payload.js';
 import type { RouteTable } from './routes.js';
@@ -74,8 +74,7 @@ export class Delivery<P extends Principal> {
       // A scope's events reach its hub in id order; one that is not newer than the last seen is a
       // duplicate (an old and a new subscriber overlap while the probe replaces one) or covered
       // by a resync. Dropping it here keeps order even for connections that have no positions.
-      if (hub.lastSeen && !isAfter(position, hub.lastSeen)) return;
-      hub.lastSeen = position;
+      if (!hub.advance(position)) return;
     }
     const { tracing } = this.ctx;
     if (tracing === undefined) this.fanOut(hub, channel, frame);
@@ -128,7 +127,7 @@ export class Delivery<P extends Principal> {
       ),
     );
     const position = announced(message);
-    if (position && (!hub.lastSeen || isAfter(position, hub.lastSeen))) hub.lastSeen = position;
+    if (position) hub.advance(position);
     this.resyncHub(hub).catch((err: unknown) => this.ctx.report(err));
   }
 
@@ -170,7 +169,7 @@ export class Delivery<P extends Principal> {
     const position = await this.position(hub.key);
     if (position) hub.lastSeen = position;
     for (const [connection, scope] of hub.members()) {
-      const positions = connection.positions?.slice();
+      const positions = connection.positions;
       if (positions && position) positions[scope] = position;
       connection.resync(positions);
     }

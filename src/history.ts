@@ -42,7 +42,11 @@ export function isAfter(a: Position, b: Position): boolean {
 
 /** The compact wire form of a position. */
 export function compactPosition(position: Position): string {
-  return `${position.ms.toString(36)}-${position.seq.toString(36)}`;
+  return compact(position.ms, position.seq);
+}
+
+function compact(ms: number, seq: number): string {
+  return `${ms.toString(36)}-${seq.toString(36)}`;
 }
 
 function parseCompact(part: string): Position | undefined {
@@ -64,11 +68,57 @@ export function scopeTag(sortedKeys: readonly string[]): string {
   return hash.toString(36);
 }
 
-/** The SSE id for positions of the scopes tagged `tag`, or undefined when it would be too long. */
-export function formatEventId(tag: string, positions: readonly Position[]): string | undefined {
-  let id = tag;
-  for (const position of positions) id += `_${compactPosition(position)}`;
-  return id.length <= MAX_EVENT_ID_LENGTH ? id : undefined;
+/**
+ * Where one stream stands in each of its scopes: the position of the last event written per scope.
+ * Kept as numbers, because a connection records one for every event it gets: that then allocates
+ * nothing and leaves no pointer from the long-lived connection to the short-lived event, which the
+ * garbage collector would otherwise have to trace and promote, once per delivery.
+ */
+export class PositionMarks {
+  /** `ms, seq` per scope. */
+  private readonly pairs: Float64Array;
+
+  constructor(positions: readonly Position[]) {
+    this.pairs = new Float64Array(positions.length * 2);
+    for (const [scope, position] of positions.entries()) this.set(scope, position);
+  }
+
+  /** How many scopes. */
+  get size(): number {
+    return this.pairs.length / 2;
+  }
+
+  /** `position` is after the last one of scope `scope`. */
+  isNew(scope: number, position: Position): boolean {
+    const ms = this.pairs[scope * 2] as number;
+    return (
+      position.ms > ms ||
+      (position.ms === ms && position.seq > (this.pairs[scope * 2 + 1] as number))
+    );
+  }
+
+  set(scope: number, position: Position): void {
+    this.pairs[scope * 2] = position.ms;
+    this.pairs[scope * 2 + 1] = position.seq;
+  }
+
+  /** The position of scope `scope`. */
+  at(scope: number): Position {
+    return { ms: this.pairs[scope * 2] as number, seq: this.pairs[scope * 2 + 1] as number };
+  }
+
+  toArray(): Position[] {
+    return Array.from({ length: this.size }, (_, scope) => this.at(scope));
+  }
+
+  /** The SSE id for these positions of the scopes tagged `tag`, or undefined when too long. */
+  eventId(tag: string): string | undefined {
+    let id = tag;
+    for (let i = 0; i < this.pairs.length; i += 2) {
+      id += `_${compact(this.pairs[i] as number, this.pairs[i + 1] as number)}`;
+    }
+    return id.length <= MAX_EVENT_ID_LENGTH ? id : undefined;
+  }
 }
 
 /**

@@ -1,7 +1,10 @@
 import type { Connection } from './connection.js';
 import type { Frame } from './frame.js';
-import { type Position, scopeTag } from './history.js';
+import { type Position, PositionMarks, scopeTag } from './history.js';
 import type { BrokerMessage, BrokerSubscription, Principal } from './types.js';
+
+/** Before the first position: older than any. */
+const NONE: Position = { ms: -1, seq: -1 };
 
 /**
  * Everything one instance does for one scope (`gym:1`): the one broker subscription
@@ -19,8 +22,11 @@ export class Hub<P extends Principal = Principal> {
   refs = 0;
   subscription: BrokerSubscription | undefined;
   idleTimer: NodeJS.Timeout | undefined;
-  /** The newest history position this hub has seen: where to recover from after a gap. */
-  lastSeen: Position | undefined;
+  /**
+   * The newest history position this hub has seen (where to recover from after a gap), as numbers:
+   * it moves with every event (see {@link PositionMarks}).
+   */
+  private readonly seen = new PositionMarks([NONE]);
   /** Live messages waiting while the hub recovers from a gap; undefined when live. */
   waiting: BrokerMessage[] | undefined;
   /** The id tag of connections that cover this scope alone. */
@@ -34,6 +40,23 @@ export class Hub<P extends Principal = Principal> {
   ) {
     this.keys = [key];
     this.idTag = scopeTag(this.keys);
+  }
+
+  /** The newest history position this hub has seen, or undefined before the first. */
+  get lastSeen(): Position | undefined {
+    const position = this.seen.at(0);
+    return position.ms < 0 ? undefined : position;
+  }
+
+  set lastSeen(position: Position | undefined) {
+    this.seen.set(0, position ?? NONE);
+  }
+
+  /** Records `position` when it is newer than any seen; false when it is not (a duplicate). */
+  advance(position: Position): boolean {
+    if (!this.seen.isNew(0, position)) return false;
+    this.seen.set(0, position);
+    return true;
   }
 
   /** The broker pattern of this hub. */

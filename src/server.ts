@@ -12,7 +12,7 @@ import { Delivery } from './delivery.js';
 import { formatEvent, formatRetry } from './encoder.js';
 import { EventrailError, type EventrailErrorCode } from './errors.js';
 import { HeartbeatWheel } from './heartbeat.js';
-import { isAfter, type Position, parseEventId, scopeTag } from './history.js';
+import { type Position, parseEventId, scopeTag } from './history.js';
 import type { Hub } from './hub.js';
 import { resolveOptions, type SseServerOptions } from './options.js';
 import { CONNECTED_EVENT, LAST_EVENT_ID_PARAM } from './protocol.js';
@@ -324,12 +324,7 @@ export function createSseServer<P extends Principal = Principal>(
     if (resume) return resume.slice();
     try {
       const positions = await Promise.all(hubs.map((hub) => delivery.position(hub.key)));
-      if (!positions.every((p) => p !== undefined)) return undefined;
-      // Most connections start where their hub stands: share its (immutable) position object.
-      return positions.map((p, i) => {
-        const seen = hubs[i]?.lastSeen;
-        return seen && !isAfter(p, seen) && !isAfter(seen, p) ? seen : p;
-      });
+      return positions.every((p) => p !== undefined) ? (positions as Position[]) : undefined;
     } catch (err) {
       // No ids for this connection: it still gets live events, and resyncs when it comes back.
       report(err);

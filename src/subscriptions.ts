@@ -1,4 +1,4 @@
-import { isAfter, parseStreamId } from './history.js';
+import { parseStreamId } from './history.js';
 import { Hub } from './hub.js';
 import type { Broker, BrokerMessage, Principal } from './types.js';
 
@@ -93,7 +93,7 @@ export class Subscriptions<P extends Principal = Principal> {
       try {
         const position = parseStreamId(await history.position(key));
         // A live event may have arrived meanwhile; never move backwards.
-        if (position && (!hub.lastSeen || isAfter(position, hub.lastSeen))) hub.lastSeen = position;
+        if (position) hub.advance(position);
       } catch (err) {
         this.events.onError(err);
       }
