@@ -18,6 +18,9 @@ export interface SystemSpec {
   readonly eventrail: boolean;
 }
 
+/** A system's name as a file or directory name (profile labels). */
+export const slug = (name: string): string => name.replace(/[^a-z0-9]+/gi, '-');
+
 export const FLOOR = 'floor (node:http)';
 export const BETTER_SSE = 'better-sse + bridge';
 

@@ -10,6 +10,8 @@ export interface Config {
   json: string | undefined;
   /** Write V8 CPU profiles of the eventrail servers. */
   profile: boolean;
+  /** Log every server's garbage collections (V8 --trace-gc-nvp), for bench/gc.ts. */
+  traceGc: boolean;
   /** Only these systems (names as in the tables). */
   only: string[] | undefined;
   /** Only these scenarios. */
@@ -61,6 +63,7 @@ export function parseConfig(args: string[]): Config {
     '--quick',
     '--json',
     '--profile',
+    '--trace-gc',
     '--only',
     '--connections',
     '--scenarios',
@@ -83,6 +86,7 @@ export function parseConfig(args: string[]): Config {
     scenarios: scenarios as Scenario[],
     json: value(args, '--json'),
     profile: args.includes('--profile'),
+    traceGc: args.includes('--trace-gc'),
     only: value(args, '--only')?.split(','),
     connections,
     workers: 2,

@@ -83,10 +83,10 @@ export async function steady(
   const warmupEvents = await warmUp(rig, config, scopes, timing.warmupMs);
   await sleep(timing.settleMs ?? 500);
   for (const w of rig.workers) w.send({ type: 'reset' });
-  const before = await rig.stats();
+  const before = await rig.stats(false, 'start');
   const events = await paced(rig, steadyEventsPerSec(config, scopes), timing.steadyMs, scopes);
   await sleep(TAIL_MS);
-  const [reports, after] = await Promise.all([rig.reports(), rig.stats()]);
+  const [reports, after] = await Promise.all([rig.reports(), rig.stats(false, 'end')]);
   const hist = new Hist();
   for (const r of reports) hist.merge(r.hist);
   return {

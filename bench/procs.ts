@@ -3,6 +3,7 @@
  * on Linux `setpriv --pdeathsig KILL` also takes them down if the bench itself is killed.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import net from 'node:net';
 
 const children = new Set<ChildProcess>();
@@ -22,21 +23,27 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-/** Spawns a tracked process; with `ipc` it gets a Node IPC channel. */
+/**
+ * Spawns a tracked process; with `ipc` it gets a Node IPC channel. Its stdout is dropped, or
+ * appended to `stdoutFile`.
+ */
 export function launch(
   command: string,
   args: string[],
   label: string,
   ipc = false,
   env: Record<string, string> = {},
+  stdoutFile?: string,
 ): ChildProcess {
   const [cmd, argv] = setpriv
     ? ['setpriv', ['--pdeathsig', 'KILL', command, ...args]]
     : [command, args];
+  const stdout = stdoutFile === undefined ? 'ignore' : openSync(stdoutFile, 'a');
   const child = spawn(cmd, argv, {
-    stdio: ipc ? ['ignore', 'ignore', 'pipe', 'ipc'] : ['ignore', 'ignore', 'pipe'],
+    stdio: ipc ? ['ignore', stdout, 'pipe', 'ipc'] : ['ignore', stdout, 'pipe'],
     env: { ...process.env, NODE_OPTIONS: '', ...env },
   });
+  if (typeof stdout === 'number') closeSync(stdout);
   children.add(child);
   let tail = '';
   child.stderr?.on('data', (chunk: Buffer) => {

@@ -4,7 +4,15 @@ export type ClientKind = 'sse' | 'sio';
 
 /** Bench -> system server. */
 export type ServerRequest =
-  | { type: 'stats'; gc: boolean }
+  | {
+      type: 'stats';
+      gc: boolean;
+      /**
+       * Printed on the server's stdout with its clock (ms since it started, as V8's GC trace
+       * counts): where a measured window starts and ends in a --trace-gc log (see bench/gc.ts).
+       */
+      mark?: 'start' | 'end';
+    }
   /**
    * Memory broker only: publish in-process, through the server's own publisher. The events the
    * bench publishes in one of its ticks travel in one message, as a burst from Redis arrives in

@@ -35,7 +35,8 @@ export interface Rig {
   readonly workers: readonly Worker[];
   /** Publishes event `seq` on `scope`, stamped with the current time. */
   publish(seq: number, scope: number): void;
-  stats(gc?: boolean): Promise<ServerStats>;
+  /** The server's stats, after a full GC with `gc`; `mark` notes a measured window in its log. */
+  stats(gc?: boolean, mark?: 'start' | 'end'): Promise<ServerStats>;
   /** CPU µs used so far by redis-server and by this bench process (publisher and bookkeeping). */
   otherCpu(): Promise<{ redisUs: number; benchUs: number; machineUs: number }>;
   reports(): Promise<WorkerReport[]>;
@@ -85,11 +86,17 @@ export async function startRig(
     // One directory per scenario: the tsx loader thread writes a profile of its own beside the main one.
     flags.push('--cpu-prof', `--cpu-prof-dir=${config.profileDir}/${label}`);
   }
+  // V8 prints one line per collection (name=value pairs) on stdout: bench/gc.ts reads them.
+  if (config.traceGc) flags.push('--trace-gc', '--trace-gc-nvp');
   const server = peer<ServerRequest, ServerReply>(
-    launch(process.execPath, nodeArgs(here(`systems/${spec.file}`), flags), spec.name, true, {
-      ...spec.env,
-      REDIS_URL: redis.url,
-    }),
+    launch(
+      process.execPath,
+      nodeArgs(here(`systems/${spec.file}`), flags),
+      spec.name,
+      true,
+      { ...spec.env, REDIS_URL: redis.url },
+      config.traceGc ? `${config.profileDir}/${label}.gc.log` : undefined,
+    ),
     spec.name,
   );
   const listening = await server.ask(null, 'listening', 30_000).catch(async (err: unknown) => {
@@ -143,7 +150,8 @@ export async function startRig(
       }
     },
     // A saturated server answers late: its event loop is behind on purpose.
-    stats: (gc = false) => server.ask({ type: 'stats', gc }, 'stats', 180_000),
+    stats: (gc = false, mark?: 'start' | 'end') =>
+      server.ask({ type: 'stats', gc, ...(mark && { mark }) }, 'stats', 180_000),
     async otherCpu() {
       const info = String(await redis.admin.command('INFO', 'cpu'));
       const seconds = (key: string): number =>

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--json FILE] [--profile] [--only a,b] [--connections N]
+ * `npm run bench [-- --quick] [--json FILE] [--profile] [--trace-gc] [--only a,b] [--connections N]
  *   [--scenarios fanout,scopes,churn]`
  *
  * Starts its own redis-server, then every system in turn (alternating, same client, loopback) for
@@ -7,7 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { EVENTRAIL_NO_HISTORY, SOCKET_IO, SSE_SYSTEMS, type SystemSpec } from './catalog.js';
+import { EVENTRAIL_NO_HISTORY, SOCKET_IO, SSE_SYSTEMS, type SystemSpec, slug } from './catalog.js';
 import { parseConfig } from './config.js';
 import { killAll } from './procs.js';
 import type { Results } from './records.js';
@@ -56,9 +56,8 @@ async function attempt<T>(what: string, body: () => Promise<T>): Promise<T | und
   }
 }
 
-const slug = (name: string): string => name.replace(/[^a-z0-9]+/gi, '-');
 const results: Results = { fanout: new Map(), scopes: new Map(), churn: new Map(), windows: {} };
-if (config.profile) {
+if (config.profile || config.traceGc) {
   rmSync(config.profileDir, { recursive: true, force: true });
   mkdirSync(config.profileDir, { recursive: true });
 }

@@ -1,5 +1,5 @@
 /** The scenarios of issue 6, each run against one system on a fresh server and fresh workers. */
-import type { SystemSpec } from './catalog.js';
+import { type SystemSpec, slug } from './catalog.js';
 import type { Config } from './config.js';
 import {
   medianRound,
@@ -161,7 +161,13 @@ export async function interleavedLatency(
       if (redis !== bench.redis) own.push(redis);
       // Load workers of its own too: every system's connections at once would pass a worker's
       // file limit, and its counts stay its own.
-      const rig = await startRig(spec, redis, startWorkers(config), config, `latency-${spec.name}`);
+      const rig = await startRig(
+        spec,
+        redis,
+        startWorkers(config),
+        config,
+        `latency-${slug(spec.name)}`,
+      );
       rigs.push(rig);
       const { failed, error } = await rig.connect(assign(config.connections, scopes));
       if (failed > 0) console.warn(`  ${spec.name}: ${failed} connections failed (${error})`);

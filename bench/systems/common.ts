@@ -24,6 +24,11 @@ export function serve(server: Server, options: ServeOptions = {}): void {
       if (publish) for (const event of message.events) publish(event.channel, event.tick);
       return;
     }
+    if (message.mark) {
+      process.stdout.write(
+        `[bench] window ${message.mark} at ${performance.now().toFixed(0)} ms\n`,
+      );
+    }
     if (message.gc && gc) {
       // Twice: the first pass may only queue weak callbacks and finalizers.
       gc();
