@@ -1,7 +1,15 @@
 import { formatComment, formatEvent } from './encoder.js';
 import type { Frame } from './frame.js';
 import type { Beating, HeartbeatClock } from './heartbeat.js';
-import { type Position, PositionMarks } from './history.js';
+import {
+  formatEventId,
+  isNewMark,
+  markedPositions,
+  type Position,
+  type PositionMarks,
+  positionMarks,
+  setMark,
+} from './history.js';
 import { RESYNC_EVENT } from './protocol.js';
 import type {
   BackpressurePolicy,
@@ -108,11 +116,11 @@ export class Connection<P extends Principal = Principal>
 
   /** Per scope, the position of the last event written; undefined without a history. */
   get positions(): Position[] | undefined {
-    return this.marks?.toArray();
+    return this.marks && markedPositions(this.marks);
   }
 
   set positions(positions: Position[] | undefined) {
-    this.marks = positions && new PositionMarks(positions);
+    this.marks = positions && positionMarks(positions);
   }
 
   /** True once the connection has its stream. */
@@ -127,7 +135,7 @@ export class Connection<P extends Principal = Principal>
 
   /** The SSE id of where this connection stands, or undefined without one. */
   eventId(): string | undefined {
-    return this.marks?.eventId(this.idTag);
+    return this.marks && formatEventId(this.idTag, this.marks);
   }
 
   /** Gives the connection its stream; nothing is written before. */
@@ -169,7 +177,7 @@ export class Connection<P extends Principal = Principal>
     if (this.ended) return false;
     const position = frame.position;
     const marks = this.marks;
-    if (position && marks && !marks.isNew(scope, position)) return false;
+    if (position && marks && !isNewMark(marks, scope, position)) return false;
     if (this.congested && this.limits.policy === 'coalesce') return this.coalesce(frame, scope);
     if (this.congested && this.overLimit()) {
       this.owner.onBackpressure(this, this.limits.policy, frame.event);
@@ -179,9 +187,9 @@ export class Connection<P extends Principal = Principal>
       return false;
     }
     if (this.lost && !this.resync()) return false;
-    if (position && marks) marks.set(scope, position);
+    if (position && marks) setMark(marks, scope, position);
     const chunk =
-      position && marks && marks.size > 1
+      position && marks && marks.length > 2
         ? Buffer.concat([Buffer.from(`id: ${this.eventId() ?? ''}\n`), frame.body()])
         : frame.chunk;
     return this.write(chunk);
@@ -196,8 +204,8 @@ export class Connection<P extends Principal = Principal>
     const position = frame.position;
     const marks = this.marks;
     if (!position || !marks || this.held || this.ended || this.congested) return;
-    if (!marks.isNew(scope, position)) return;
-    marks.set(scope, position);
+    if (!isNewMark(marks, scope, position)) return;
+    setMark(marks, scope, position);
     this.write(Buffer.from(`id: ${this.eventId() ?? ''}\n\n`));
   }
 

@@ -69,56 +69,55 @@ export function scopeTag(sortedKeys: readonly string[]): string {
 }
 
 /**
- * Where one stream stands in each of its scopes: the position of the last event written per scope.
- * Kept as numbers, because a connection records one for every event it gets: that then allocates
- * nothing and leaves no pointer from the long-lived connection to the short-lived event, which the
- * garbage collector would otherwise have to trace and promote, once per delivery.
+ * Where one stream stands in each of its scopes: the position of the last event written per scope,
+ * as `ms, seq` pairs in a plain array of numbers (V8 keeps them unboxed). A connection records one
+ * for every event it gets: that then allocates nothing and leaves no pointer from the long-lived
+ * connection to the short-lived event, which the garbage collector would otherwise have to trace
+ * and promote, once per delivery. A plain array, not a class or a Float64Array: about 70 bytes
+ * per one-scope stream (against 65 for the array of one shared Position object it replaces, and
+ * 250 for a Float64Array in a class).
  */
-export class PositionMarks {
-  /** `ms, seq` per scope. */
-  private readonly pairs: Float64Array;
+export type PositionMarks = number[];
 
-  constructor(positions: readonly Position[]) {
-    this.pairs = new Float64Array(positions.length * 2);
-    for (const [scope, position] of positions.entries()) this.set(scope, position);
-  }
+/** The marks of `positions` (one per scope). */
+export function positionMarks(positions: readonly Position[]): PositionMarks {
+  // Sized at once: an array grown by push reserves room for 17 more (136 bytes per stream).
+  const marks: PositionMarks = new Array(positions.length * 2).fill(0);
+  for (const [scope, position] of positions.entries()) setMark(marks, scope, position);
+  return marks;
+}
 
-  /** How many scopes. */
-  get size(): number {
-    return this.pairs.length / 2;
-  }
+/** `position` is after the mark of scope `scope`. */
+export function isNewMark(marks: PositionMarks, scope: number, position: Position): boolean {
+  const ms = marks[scope * 2] as number;
+  return (
+    position.ms > ms || (position.ms === ms && position.seq > (marks[scope * 2 + 1] as number))
+  );
+}
 
-  /** `position` is after the last one of scope `scope`. */
-  isNew(scope: number, position: Position): boolean {
-    const ms = this.pairs[scope * 2] as number;
-    return (
-      position.ms > ms ||
-      (position.ms === ms && position.seq > (this.pairs[scope * 2 + 1] as number))
-    );
-  }
+/** Moves the mark of scope `scope` to `position`. */
+export function setMark(marks: PositionMarks, scope: number, position: Position): void {
+  marks[scope * 2] = position.ms;
+  marks[scope * 2 + 1] = position.seq;
+}
 
-  set(scope: number, position: Position): void {
-    this.pairs[scope * 2] = position.ms;
-    this.pairs[scope * 2 + 1] = position.seq;
-  }
+/** The position marked for scope `scope`. */
+export function markAt(marks: PositionMarks, scope: number): Position {
+  return { ms: marks[scope * 2] as number, seq: marks[scope * 2 + 1] as number };
+}
 
-  /** The position of scope `scope`. */
-  at(scope: number): Position {
-    return { ms: this.pairs[scope * 2] as number, seq: this.pairs[scope * 2 + 1] as number };
-  }
+/** The positions of every scope. */
+export function markedPositions(marks: PositionMarks): Position[] {
+  return Array.from({ length: marks.length / 2 }, (_, scope) => markAt(marks, scope));
+}
 
-  toArray(): Position[] {
-    return Array.from({ length: this.size }, (_, scope) => this.at(scope));
+/** The SSE id for the marks of the scopes tagged `tag`, or undefined when it would be too long. */
+export function formatEventId(tag: string, marks: PositionMarks): string | undefined {
+  let id = tag;
+  for (let i = 0; i < marks.length; i += 2) {
+    id += `_${compact(marks[i] as number, marks[i + 1] as number)}`;
   }
-
-  /** The SSE id for these positions of the scopes tagged `tag`, or undefined when too long. */
-  eventId(tag: string): string | undefined {
-    let id = tag;
-    for (let i = 0; i < this.pairs.length; i += 2) {
-      id += `_${compact(this.pairs[i] as number, this.pairs[i + 1] as number)}`;
-    }
-    return id.length <= MAX_EVENT_ID_LENGTH ? id : undefined;
-  }
+  return id.length <= MAX_EVENT_ID_LENGTH ? id : undefined;
 }
 
 /**

@@ -1,6 +1,14 @@
 import type { Connection } from './connection.js';
 import type { Frame } from './frame.js';
-import { type Position, PositionMarks, scopeTag } from './history.js';
+import {
+  isNewMark,
+  markAt,
+  type Position,
+  type PositionMarks,
+  positionMarks,
+  scopeTag,
+  setMark,
+} from './history.js';
 import type { BrokerMessage, BrokerSubscription, Principal } from './types.js';
 
 /** Before the first position: older than any. */
@@ -26,7 +34,7 @@ export class Hub<P extends Principal = Principal> {
    * The newest history position this hub has seen (where to recover from after a gap), as numbers:
    * it moves with every event (see {@link PositionMarks}).
    */
-  private readonly seen = new PositionMarks([NONE]);
+  private readonly seen: PositionMarks = positionMarks([NONE]);
   /** Live messages waiting while the hub recovers from a gap; undefined when live. */
   waiting: BrokerMessage[] | undefined;
   /** The id tag of connections that cover this scope alone. */
@@ -44,18 +52,18 @@ export class Hub<P extends Principal = Principal> {
 
   /** The newest history position this hub has seen, or undefined before the first. */
   get lastSeen(): Position | undefined {
-    const position = this.seen.at(0);
+    const position = markAt(this.seen, 0);
     return position.ms < 0 ? undefined : position;
   }
 
   set lastSeen(position: Position | undefined) {
-    this.seen.set(0, position ?? NONE);
+    setMark(this.seen, 0, position ?? NONE);
   }
 
   /** Records `position` when it is newer than any seen; false when it is not (a duplicate). */
   advance(position: Position): boolean {
-    if (!this.seen.isNew(0, position)) return false;
-    this.seen.set(0, position);
+    if (!isNewMark(this.seen, 0, position)) return false;
+    setMark(this.seen, 0, position);
     return true;
   }
 
