@@ -91,7 +91,11 @@ export class Deadlines {
 
   private arm(): NodeJS.Timeout {
     if (this.timer === undefined) {
-      this.timer = setInterval(() => this.sweep(), this.slack);
+      // The sweep runs after the I/O of the current loop turn (setImmediate), not in the timer
+      // phase before it: after the event loop was blocked past a deadline, a reply that has
+      // arrived meanwhile settles its call first, instead of the call being reported as timed
+      // out while Redis did run it.
+      this.timer = setInterval(() => setImmediate(() => this.sweep()), this.slack);
       if (this.waiting.size === 0) this.timer.unref();
     }
     return this.timer;
