@@ -403,6 +403,8 @@ describe('Redis broker', { skip: skipRedis }, () => {
       await redis.restart();
       let attempt = 0;
       let succeeded = 0;
+      /** Attempts that timed out: one may have been on its way already (see below). */
+      let timedOut = 0;
       const failed: string[] = [];
       await eventually(
         'a publish is delivered after the restart',
@@ -412,6 +414,7 @@ describe('Redis broker', { skip: skipRedis }, () => {
           const at = Date.now();
           await broker.publish('gym:1:students', `after ${attempt++}`).catch((err: unknown) => {
             failed.push(`${attempt - 1} after ${Date.now() - at} ms: ${String(err)}`);
+            if (err instanceof EventrailError && err.message.includes('did not answer')) timedOut++;
             throw err;
           });
           succeeded++;
@@ -421,14 +424,15 @@ describe('Redis broker', { skip: skipRedis }, () => {
         200,
       );
       await sleep(QUIET_MS);
-      // The restarted server counts from zero: it must have run exactly the publishes reported as
-      // done, never one reported as failed (while it was down, or while reconnecting).
+      // The restarted server counts from zero. It ran every publish reported as done, and none
+      // reported as failed, except one that timed out while already on its way (written as the
+      // client reconnected, answered after the deadline): that one runs once, as the README says.
+      // The publish made while Redis was down was withdrawn: it never runs.
       const stats = String(await redisCommand(redis.port, 'INFO', 'commandstats'));
       const ran = Number(/cmdstat_publish:calls=(\d+)/.exec(stats)?.[1] ?? 0);
-      assert.equal(
-        ran,
-        succeeded,
-        `a publish reported as failed is never sent later (failed: ${failed.join('; ') || 'none'})`,
+      assert.ok(
+        ran >= succeeded && ran <= succeeded + timedOut,
+        `Redis ran ${ran} publishes, ${succeeded} reported done, ${timedOut} timed out (failed: ${failed.join('; ') || 'none'})`,
       );
       assert.ok(!got.messages.some((m) => m.payload === 'while down'));
       assert.ok(errors.length >= 1, 'connection errors are reported to onError');
