@@ -1,7 +1,7 @@
 import type { Connection } from './connection.js';
 import { EventrailError } from './errors.js';
 import { Frame } from './frame.js';
-import { type Position, parseStreamId, streamId } from './history.js';
+import { allPositions, type Position, parseStreamId, streamId } from './history.js';
 import type { Hub } from './hub.js';
 import { decodePayload } from './payload.js';
 import type { RouteTable } from './routes.js';
@@ -216,7 +216,7 @@ export class Delivery<P extends Principal> {
         }
       } else
         connection.resync(
-          await Promise.all(hubs.map((hub) => this.position(hub.key))).then(defined),
+          await Promise.all(hubs.map((hub) => this.position(hub.key))).then(allPositions),
         );
     }
     connection.goLive();
@@ -236,8 +236,4 @@ const MAX_ID_SKEW_MS = 60_000;
 function announced(message: BrokerMessage): Position | undefined {
   const position = message.id === undefined ? undefined : parseStreamId(message.id);
   return position && position.ms <= Date.now() + MAX_ID_SKEW_MS ? position : undefined;
-}
-
-function defined(positions: Array<Position | undefined>): Position[] | undefined {
-  return positions.every((p) => p !== undefined) ? (positions as Position[]) : undefined;
 }

@@ -37,7 +37,17 @@ export function streamId(position: Position): string {
 
 /** `a` is strictly after `b`. */
 export function isAfter(a: Position, b: Position): boolean {
-  return a.ms > b.ms || (a.ms === b.ms && a.seq > b.seq);
+  return after(a.ms, a.seq, b.ms, b.seq);
+}
+
+/** Position `ms, seq` is strictly after `bMs, bSeq`: by ms, then seq. */
+function after(ms: number, seq: number, bMs: number, bSeq: number): boolean {
+  return ms > bMs || (ms === bMs && seq > bSeq);
+}
+
+/** The positions when every scope has one, else undefined. */
+export function allPositions(positions: Array<Position | undefined>): Position[] | undefined {
+  return positions.every((p) => p !== undefined) ? (positions as Position[]) : undefined;
 }
 
 /** The compact wire form of a position. */
@@ -89,9 +99,11 @@ export function positionMarks(positions: readonly Position[]): PositionMarks {
 
 /** `position` is after the mark of scope `scope`. */
 export function isNewMark(marks: PositionMarks, scope: number, position: Position): boolean {
-  const ms = marks[scope * 2] as number;
-  return (
-    position.ms > ms || (position.ms === ms && position.seq > (marks[scope * 2 + 1] as number))
+  return after(
+    position.ms,
+    position.seq,
+    marks[scope * 2] as number,
+    marks[scope * 2 + 1] as number,
   );
 }
 

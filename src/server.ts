@@ -12,7 +12,7 @@ import { Delivery } from './delivery.js';
 import { formatEvent, formatRetry } from './encoder.js';
 import { EventrailError, type EventrailErrorCode } from './errors.js';
 import { HeartbeatWheel } from './heartbeat.js';
-import { type Position, parseEventId, scopeTag } from './history.js';
+import { allPositions, type Position, parseEventId, scopeTag } from './history.js';
 import type { Hub } from './hub.js';
 import { resolveOptions, type SseServerOptions } from './options.js';
 import { CONNECTED_EVENT, LAST_EVENT_ID_PARAM } from './protocol.js';
@@ -324,7 +324,7 @@ export function createSseServer<P extends Principal = Principal>(
     if (resume) return resume.slice();
     try {
       const positions = await Promise.all(hubs.map((hub) => delivery.position(hub.key)));
-      return positions.every((p) => p !== undefined) ? (positions as Position[]) : undefined;
+      return allPositions(positions);
     } catch (err) {
       // No ids for this connection: it still gets live events, and resyncs when it comes back.
       report(err);
