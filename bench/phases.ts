@@ -6,10 +6,14 @@ import type { Config } from './config.js';
 import { Hist } from './hist.js';
 import { nowUs, type WorkerReply, type WorkerReport } from './protocol.js';
 import type { Rig, ServerStats } from './rig.js';
+import { loopDelay } from './stalls.js';
 
 let nextSeq = 1;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const scopeOfSeq = (seq: number, scopes: number): number => (seq % scopes) + 1;
+
+/** This process's own event-loop delay: it publishes, so its stalls delay events too. */
+const benchDelay = loopDelay();
 
 /** How long a measured window's last events get to arrive; the server's CPU counts over it too. */
 export const TAIL_MS = 500;
@@ -21,6 +25,20 @@ export interface SteadyResult {
   deliveries: number;
   p50Ms: number | null;
   p99Ms: number | null;
+  /**
+   * The longest event-loop delay in the window (see bench/stalls.ts) of the server, of the load
+   * workers (the longest of theirs), of this bench process (it publishes to the Redis-backed
+   * systems) and of the idle probe (the machine's); and the longest event Redis recorded itself.
+   */
+  stalls: {
+    serverMs: number;
+    workersMs: number;
+    benchMs: number;
+    redisMs: number;
+    machineMs: number;
+  };
+  /** Every measured delivery's latency, as {@link Hist} pairs (empty for rounds taken as one). */
+  latencies: [number, number][];
   /**
    * Server CPU µs over the measured window and the {@link TAIL_MS} after it:
    * with `events`, the server's own cost per event at the steady rate, which the machine's other
@@ -83,10 +101,19 @@ export async function steady(
   const warmupEvents = await warmUp(rig, config, scopes, timing.warmupMs);
   await sleep(timing.settleMs ?? 500);
   for (const w of rig.workers) w.send({ type: 'reset' });
+  rig.probe.send({ type: 'reset' });
+  await rig.redisStallMs();
+  benchDelay.reset();
   const before = await rig.stats(false, 'start');
   const events = await paced(rig, steadyEventsPerSec(config, scopes), timing.steadyMs, scopes);
   await sleep(TAIL_MS);
-  const [reports, after] = await Promise.all([rig.reports(), rig.stats(false, 'end')]);
+  const benchMs = benchDelay.maxMs();
+  const [reports, after, probe, redisMs] = await Promise.all([
+    rig.reports(),
+    rig.stats(false, 'end'),
+    rig.probe.ask({ type: 'read' }, 'delay'),
+    rig.redisStallMs(),
+  ]);
   const hist = new Hist();
   for (const r of reports) hist.merge(r.hist);
   return {
@@ -95,11 +122,25 @@ export async function steady(
     deliveries: reports.reduce((n, r) => n + r.deliveries, 0),
     p50Ms: hist.quantileMs(0.5),
     p99Ms: hist.quantileMs(0.99),
+    latencies: hist.pairs(),
+    stalls: {
+      serverMs: after.loopMaxMs,
+      workersMs: Math.max(0, ...reports.map((r) => r.loopMaxMs)),
+      benchMs,
+      redisMs,
+      machineMs: probe.maxMs,
+    },
     serverCpuUs: after.cpuUs - before.cpuUs,
   };
 }
 
-/** Rounds of the steady phase as one: the median p50 and p99, the sums of the counts. */
+/**
+ * Rounds of the steady phase as one: the median p50 and p99 of the rounds (the lower middle), the
+ * sums of the counts, the longest stalls. A round's p99 rests on its ~150 slowest deliveries, so
+ * one stall of the shared machine moves it several-fold; the median of the rounds does not move
+ * with one such round, where the rounds pooled (reported beside it, see {@link pooledP99Ms})
+ * can move with it many-fold.
+ */
 export function medianRound(rounds: readonly SteadyResult[]): SteadyResult {
   const median = (values: (number | null)[]): number | null => {
     const known = values.filter((v): v is number => v !== null).sort((a, b) => a - b);
@@ -107,14 +148,31 @@ export function medianRound(rounds: readonly SteadyResult[]): SteadyResult {
   };
   const sum = (key: 'events' | 'warmupEvents' | 'deliveries' | 'serverCpuUs'): number =>
     rounds.reduce((n, r) => n + r[key], 0);
+  const longest = (key: keyof SteadyResult['stalls']): number =>
+    Math.max(0, ...rounds.map((r) => r.stalls[key]));
   return {
     events: sum('events'),
     warmupEvents: sum('warmupEvents'),
     deliveries: sum('deliveries'),
     p50Ms: median(rounds.map((r) => r.p50Ms)),
     p99Ms: median(rounds.map((r) => r.p99Ms)),
+    latencies: [],
+    stalls: {
+      serverMs: longest('serverMs'),
+      workersMs: longest('workersMs'),
+      benchMs: longest('benchMs'),
+      redisMs: longest('redisMs'),
+      machineMs: longest('machineMs'),
+    },
     serverCpuUs: sum('serverCpuUs'),
   };
+}
+
+/** The p99 over every delivery of every round (their histograms merged), or null without any. */
+export function pooledP99Ms(rounds: readonly SteadyResult[]): number | null {
+  const hist = new Hist();
+  for (const r of rounds) hist.merge(r.latencies);
+  return hist.quantileMs(0.99);
 }
 
 export interface SaturationResult {

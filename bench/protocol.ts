@@ -31,7 +31,14 @@ export type ServerReply =
       cpuUs: number;
       /** Open TCP sockets of the process (clients and Redis). */
       sockets: number;
+      /** The longest event-loop delay since the last `mark: 'start'` (see bench/stalls.ts). */
+      loopMaxMs: number;
     };
+
+/** Bench -> stall probe (bench/probe.ts): restart its record, or read it. */
+export type ProbeRequest = { type: 'reset' } | { type: 'read' };
+/** Stall probe -> bench: the longest delay of its idle loop since the last reset. */
+export type ProbeReply = { type: 'delay'; maxMs: number };
 
 /** Bench -> load worker. */
 export type WorkerRequest =
@@ -60,6 +67,8 @@ export interface WorkerReport {
   cpuUs: number;
   /** Connections that ended while they should be open. */
   dropped: number;
+  /** The longest event-loop delay since the last reset (see bench/stalls.ts). */
+  loopMaxMs: number;
 }
 
 /** Load worker -> bench. */

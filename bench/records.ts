@@ -1,5 +1,5 @@
 /** The `--json` records: one per system and scenario. */
-import { serverMsPerEvent } from './phases.js';
+import { pooledP99Ms, serverMsPerEvent } from './phases.js';
 import { type ChurnResult, type LoadResult, steadyOf } from './scenarios.js';
 
 export interface Results {
@@ -37,7 +37,15 @@ export function toRecords(results: Results): BenchRecord[] {
         p50Ms: latency.p50Ms,
         p99Ms: latency.p99Ms,
         bytesPerConn: null,
-        details: { serverCpuMsPerEventSteady: serverMsPerEvent(latency) },
+        details: {
+          serverCpuMsPerEventSteady: serverMsPerEvent(latency),
+          stalls: latency.stalls,
+          ...(r.windows && {
+            pooledP99Ms: pooledP99Ms(r.windows),
+            windowP99Ms: r.windows.map((w) => w.p99Ms),
+            windowStalls: r.windows.map((w) => w.stalls),
+          }),
+        },
       });
     }
   }

@@ -109,6 +109,9 @@ export async function startRedis(): Promise<BenchRedis> {
       ...['--dir', os.tmpdir(), '--maxclients', '1000'],
       // A benchmark subscriber may lag: never cut it for a full output buffer.
       ...['--client-output-buffer-limit', 'pubsub 0 0 0'],
+      // Redis records its own slow events (commands, expiry cycles, ...) from 10 ms on: the
+      // bench reads the longest in each measured window (LATENCY LATEST).
+      ...['--latency-monitor-threshold', '10'],
     ],
     'redis',
   );
@@ -148,6 +151,18 @@ export async function commandCalls(admin: RespClient): Promise<Map<string, numbe
     calls.set(m[1] as string, Number(m[2]));
   }
   return calls;
+}
+
+/**
+ * The longest event Redis's latency monitor recorded since the last call (its `LATENCY LATEST`
+ * maxima, in ms; 0 when none reached the 10 ms threshold), and a fresh record from now on.
+ */
+export async function redisStallMs(admin: RespClient): Promise<number> {
+  const latest = await admin.command('LATENCY', 'LATEST');
+  await admin.command('LATENCY', 'RESET');
+  if (!Array.isArray(latest)) return 0;
+  // Each entry: [event name, unix time of the latest, latest ms, all-time max ms].
+  return Math.max(0, ...latest.map((entry) => (Array.isArray(entry) ? Number(entry[3]) || 0 : 0)));
 }
 
 /** Calls made between two snapshots by anyone but the bench's admin connection. */

@@ -6,9 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { BETTER_SSE, EVENTRAIL_NO_HISTORY, FLOOR, SOCKET_IO } from './catalog.js';
 import { barChart } from './chart.js';
 import { type Config, SCENARIOS } from './config.js';
-import { serverMsPerEvent, TAIL_MS } from './phases.js';
+import { pooledP99Ms, type SteadyResult, serverMsPerEvent, TAIL_MS } from './phases.js';
 import { type BenchRecord, type Results, toRecords } from './records.js';
 import { type LoadResult, steadyOf } from './scenarios.js';
+import { LOOP_RESOLUTION_MS } from './stalls.js';
 
 /**
  * docs/ for complete runs; a run limited with --only or --scenarios writes beside the CPU profiles
@@ -66,7 +67,7 @@ function loadTable(
       `${int(s.deliveredPerSec)}${near}`,
       ms(latency.p50Ms),
       r.windows
-        ? `${ms(latency.p99Ms)} (${r.windows.map((window) => ms(window.p99Ms)).join(' / ')})`
+        ? `${ms(latency.p99Ms)} (${r.windows.map((w) => ms(w.p99Ms)).join(' / ')})`
         : ms(latency.p99Ms),
       ...(interleaved ? [`${ms(r.alone.p50Ms)} / ${ms(r.alone.p99Ms)}`] : []),
       ...(memory ? [kb(r.rssPerConn), kb(r.heapPerConn)] : []),
@@ -83,7 +84,7 @@ function loadTable(
     '',
     `delivered/s: at saturation (${config.saturationMs / 1000} s after ${config.warmupMs / 1000} s warm-up). ` +
       (interleaved
-        ? `p50/p99: publish-to-receive at a steady ${int(steadyRate)} deliveries/s, measured with every system up at once (each with its ${int(config.connections)} connections, from ${config.workers} load workers of its own; every Redis-backed one on a redis-server of its own) in ${rounds} rounds: in each, every system in turn gets ${config.latencyWarmupMs} ms at that rate unmeasured, then a ${config.latencyWindowMs / 1000} s window, while the others idle (each warmed up ${config.warmupMs / 1000} s before the first round). p50 and p99 are the medians over a system's windows, each window's p99 in brackets. The other systems' idle connections (heartbeats, keep-alives, processes) load the machine meanwhile, the same for every system: absolute figures there are higher than with one system up. "alone": the same rate for ${config.steadyMs / 1000} s with only that system up (one round each, one system after the other). `
+        ? `p50/p99: publish-to-receive at a steady ${int(steadyRate)} deliveries/s, measured with every system up at once (each with its ${int(config.connections)} connections, from ${config.workers} load workers of its own; every Redis-backed one on a redis-server of its own) in ${rounds} rounds: in each, every system in turn gets ${config.latencyWarmupMs} ms at that rate unmeasured, then a ${config.latencyWindowMs / 1000} s window, while the others idle (each warmed up ${config.warmupMs / 1000} s before the first round). p50 and p99 are the medians over a system's windows, each window's p99 in brackets; "pooled" below is the p99 over every delivery of all its windows, which one window with a long stall moves many-fold (the stalls table says where a stall was). The other systems' idle connections (heartbeats, keep-alives, processes) load the machine meanwhile, the same for every system: absolute figures there are higher than with one system up. "alone": the same rate for ${config.steadyMs / 1000} s with only that system up (one round each, one system after the other). `
         : `p50/p99: publish-to-receive at a steady ${int(steadyRate)} deliveries/s for ${config.steadyMs / 1000} s, after ${config.warmupMs / 1000} s at that rate unmeasured. `) +
       '(⚠: the system saturates below 1.5x the steady rate, so its latency includes queueing.) ' +
       (memory
@@ -113,7 +114,8 @@ function ratios(rows: Map<string, LoadResult>, system: string, memory: boolean):
     `- ${system} p99 = **${x(p99)} floor** (target <= 1.25x: ${verdict(p99, (r) => r <= 1.25)}); ` +
       `p50 = ${x(ratio(mine.p50Ms, floorSteady?.p50Ms))} floor; p99 = ${x(ratio(mine.p99Ms, bsseSteady?.p99Ms))} better-sse` +
       (me.windows
-        ? `; alone: p99 = ${x(ratio(me.alone.p99Ms, floor?.alone.p99Ms))} floor, p50 = ${x(ratio(me.alone.p50Ms, floor?.alone.p50Ms))} floor`
+        ? `; pooled p99 = ${x(ratio(pooledP99Ms(me.windows), floor?.windows && pooledP99Ms(floor.windows)))} floor` +
+          `; alone: p99 = ${x(ratio(me.alone.p99Ms, floor?.alone.p99Ms))} floor, p50 = ${x(ratio(me.alone.p50Ms, floor?.alone.p50Ms))} floor`
         : '') +
       `; server CPU per event at the steady rate = ${x(cpu)} floor`,
   ];
@@ -125,6 +127,33 @@ function ratios(rows: Map<string, LoadResult>, system: string, memory: boolean):
     );
   }
   return out;
+}
+
+/**
+ * The longest stalls in each system's latency windows: the event-loop delays of its server, its
+ * load workers, the bench (its publisher) and the idle probe (the machine), and the longest event
+ * its Redis recorded: where a slow window's time went. Empty without interleaved windows.
+ */
+function stallsTable(rows: Map<string, LoadResult>): string[] {
+  const systems = [...rows].filter(([, r]) => r.windows !== undefined);
+  if (systems.length === 0) return [];
+  const lines = [
+    '| system | longest stall per window, server (ms) | load workers (ms) | bench (publisher) (ms) | its Redis (ms) | machine: the idle probe (ms) |',
+    '| --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const [name, r] of systems) {
+    const windows = r.windows ?? [];
+    const each = (key: keyof SteadyResult['stalls']): string =>
+      windows.map((w) => w.stalls[key].toFixed(0)).join(' / ');
+    const cells = ['serverMs', 'workersMs', 'benchMs', 'redisMs', 'machineMs'] as const;
+    lines.push(`| ${name} | ${cells.map(each).join(' | ')} |`);
+  }
+  lines.push(
+    '',
+    `Stalls: the longest delay of a ${LOOP_RESOLUTION_MS} ms timer in each process over each window and the ${TAIL_MS} ms after it (node's monitorEventLoopDelay), in window order. The server's includes its garbage collections and any event it took long over; the bench publishes to every Redis-backed system; the probe does nothing else, so a delay there is the machine's (other processes, the hypervisor). Redis: the longest event its latency monitor recorded (threshold 10 ms; 0 = none; the memory broker's is the bench's shared Redis, not in its path); a process the machine did not run for a while records nothing there.`,
+    '',
+  );
+  return lines;
 }
 
 function redisTable(results: Results): string[] {
@@ -194,6 +223,7 @@ export function writeReport(results: Results, config: Config, elapsedMs: number)
     ...ratios(results.scopes, EVENTRAIL_NO_HISTORY.name, false),
     ...ratios(results.scopes, 'eventrail/memory', false),
     '',
+    ...stallsTable(results.scopes),
     '## Redis cost',
     '',
     ...redisTable(results),

@@ -14,6 +14,8 @@ import {
   channelOf,
   EVENT_TYPE,
   nowUs,
+  type ProbeReply,
+  type ProbeRequest,
   payloadOf,
   type ServerReply,
   type ServerRequest,
@@ -22,21 +24,26 @@ import {
   type WorkerReport,
   type WorkerRequest,
 } from './protocol.js';
-import type { BenchRedis } from './redis.js';
+import { type BenchRedis, redisStallMs } from './redis.js';
 
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
 
 export type ServerStats = Extract<ServerReply, { type: 'stats' }>;
 export type Worker = Peer<WorkerRequest, WorkerReply>;
+export type Probe = Peer<ProbeRequest, ProbeReply>;
 
 export interface Rig {
   readonly spec: SystemSpec;
   readonly port: number;
   readonly workers: readonly Worker[];
+  /** The run's stall probe, shared by every rig (see bench/probe.ts). */
+  readonly probe: Probe;
   /** Publishes event `seq` on `scope`, stamped with the current time. */
   publish(seq: number, scope: number): void;
   /** The server's stats, after a full GC with `gc`; `mark` notes a measured window in its log. */
   stats(gc?: boolean, mark?: 'start' | 'end'): Promise<ServerStats>;
+  /** The longest stall Redis recorded since the last call (see redisStallMs), in ms. */
+  redisStallMs(): Promise<number>;
   /** CPU µs used so far by redis-server and by this bench process (publisher and bookkeeping). */
   otherCpu(): Promise<{ redisUs: number; benchUs: number; machineUs: number }>;
   reports(): Promise<WorkerReport[]>;
@@ -61,6 +68,11 @@ function machineBusyUs(): number {
   }
 }
 
+/** The stall probe: an idle process, started once per run (see bench/probe.ts). */
+export function startProbe(): Probe {
+  return peer(launch(process.execPath, nodeArgs(here('probe.ts')), 'probe', true), 'probe');
+}
+
 /** The load workers, started once per run and shared by every rig in turn. */
 export function startWorkers(config: Config): Worker[] {
   return Array.from({ length: config.workers }, (_, i) =>
@@ -75,6 +87,7 @@ export async function startRig(
   spec: SystemSpec,
   redis: BenchRedis,
   workers: readonly Worker[],
+  probe: Probe,
   config: Config,
   label: string,
 ): Promise<Rig> {
@@ -135,6 +148,7 @@ export async function startRig(
     spec,
     port: listening.port,
     workers,
+    probe,
     holders,
     publish(seq, scope) {
       const tick = { s: seq, t: nowUs() };
@@ -152,6 +166,7 @@ export async function startRig(
     // A saturated server answers late: its event loop is behind on purpose.
     stats: (gc = false, mark?: 'start' | 'end') =>
       server.ask({ type: 'stats', gc, ...(mark && { mark }) }, 'stats', 180_000),
+    redisStallMs: () => redisStallMs(redis.admin),
     async otherCpu() {
       const info = String(await redis.admin.command('INFO', 'cpu'));
       const seconds = (key: string): number =>

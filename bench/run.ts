@@ -13,7 +13,7 @@ import { killAll } from './procs.js';
 import type { Results } from './records.js';
 import { startRedis } from './redis.js';
 import { writeReport } from './report.js';
-import { startWorkers } from './rig.js';
+import { startProbe, startWorkers } from './rig.js';
 import { type Bench, churn, interleavedLatency, load } from './scenarios.js';
 
 const config = parseConfig(process.argv.slice(2));
@@ -63,7 +63,7 @@ if (config.profile || config.traceGc) {
 }
 
 const redis = await startRedis();
-const bench: Bench = { redis, workers: startWorkers(config), config };
+const bench: Bench = { redis, workers: startWorkers(config), probe: startProbe(), config };
 try {
   const n = config.connections;
   console.log(

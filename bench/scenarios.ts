@@ -17,7 +17,14 @@ import {
   redisClients,
   startRedis,
 } from './redis.js';
-import { type Rig, type ServerStats, startRig, startWorkers, type Worker } from './rig.js';
+import {
+  type Probe,
+  type Rig,
+  type ServerStats,
+  startRig,
+  startWorkers,
+  type Worker,
+} from './rig.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const debug = process.env.BENCH_DEBUG !== undefined;
@@ -49,17 +56,18 @@ export interface LoadResult {
 export interface Bench {
   readonly redis: BenchRedis;
   readonly workers: readonly Worker[];
+  readonly probe: Probe;
   readonly config: Config;
 }
 
 async function withRig<T>(
   spec: SystemSpec,
-  { redis, workers, config }: Bench,
+  { redis, workers, probe, config }: Bench,
   label: string,
   body: (rig: Rig) => Promise<T>,
 ): Promise<T> {
   lap('before start');
-  const rig = await startRig(spec, redis, workers, config, label);
+  const rig = await startRig(spec, redis, workers, probe, config, label);
   lap('start');
   try {
     return await body(rig);
@@ -165,6 +173,7 @@ export async function interleavedLatency(
         spec,
         redis,
         startWorkers(config),
+        bench.probe,
         config,
         `latency-${slug(spec.name)}`,
       );

@@ -5,6 +5,7 @@
  */
 import { Hist } from '../hist.js';
 import type { ClientKind, WorkerReply, WorkerRequest } from '../protocol.js';
+import { loopDelay } from '../stalls.js';
 import { openSio } from './sio.js';
 import { openSse } from './sse.js';
 import type { Conn, ConnEvents, Driver } from './types.js';
@@ -18,6 +19,7 @@ const perScope = new Map<number, number>();
 const pending = new Map<number, number>();
 let doneBatch: number[] = [];
 let hist = new Hist();
+const delay = loopDelay();
 let deliveries = 0;
 let frames = 0;
 let bytes = 0;
@@ -155,6 +157,7 @@ process.on('message', (message: WorkerRequest) => {
       return;
     case 'reset':
       hist = new Hist();
+      delay.reset();
       pending.clear();
       // `dropped` stays: a connection cut while connecting or idle counts too.
       deliveries = frames = bytes = 0;
@@ -169,6 +172,7 @@ process.on('message', (message: WorkerRequest) => {
         hist: hist.pairs(),
         cpuUs: cpu.user + cpu.system,
         dropped,
+        loopMaxMs: delay.maxMs(),
       });
       return;
     }

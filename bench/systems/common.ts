@@ -4,9 +4,11 @@
  */
 import type { Server } from 'node:http';
 import type { ServerReply, ServerRequest, Tick } from '../protocol.js';
+import { loopDelay } from '../stalls.js';
 
 const send = (message: ServerReply): void => void process.send?.(message);
 const gc = (globalThis as { gc?: () => void }).gc;
+const delay = loopDelay();
 
 function sockets(): number {
   return process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
@@ -24,6 +26,7 @@ export function serve(server: Server, options: ServeOptions = {}): void {
       if (publish) for (const event of message.events) publish(event.channel, event.tick);
       return;
     }
+    if (message.mark === 'start') delay.reset();
     if (message.mark) {
       process.stdout.write(
         `[bench] window ${message.mark} at ${performance.now().toFixed(0)} ms\n`,
@@ -43,6 +46,7 @@ export function serve(server: Server, options: ServeOptions = {}): void {
       external: memory.external,
       cpuUs: cpu.user + cpu.system,
       sockets: sockets(),
+      loopMaxMs: delay.maxMs(),
     });
   });
   process.on('disconnect', () => process.exit(0));
