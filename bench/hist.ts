@@ -11,16 +11,24 @@ export class Hist {
     this.counts[at] = (this.counts[at] ?? 0) + 1;
   }
 
-  pairs(): [number, number][] {
-    const out: [number, number][] = [];
+  /**
+   * The non-empty buckets as one flat array, bucket and count in turn: over IPC and kept per
+   * window, one array of small integers costs the collector far less than an array per bucket.
+   */
+  pairs(): number[] {
+    const out: number[] = [];
     this.counts.forEach((n, i) => {
-      if (n > 0) out.push([i, n]);
+      if (n > 0) out.push(i, n);
     });
     return out;
   }
 
-  merge(pairs: [number, number][]): void {
-    for (const [i, n] of pairs) this.counts[i] = (this.counts[i] ?? 0) + n;
+  /** Adds the counts of {@link pairs} output. */
+  merge(pairs: readonly number[]): void {
+    for (let k = 0; k + 1 < pairs.length; k += 2) {
+      const i = pairs[k] as number;
+      this.counts[i] = (this.counts[i] ?? 0) + (pairs[k + 1] as number);
+    }
   }
 
   get total(): number {

@@ -62,8 +62,8 @@ export interface WorkerReport {
   deliveries: number;
   frames: number;
   bytes: number;
-  /** Latency histogram as [bucket, count] pairs. */
-  hist: [number, number][];
+  /** Latency histogram: its non-empty buckets as bucket, count, bucket, count... */
+  hist: number[];
   cpuUs: number;
   /** Connections that ended while they should be open. */
   dropped: number;
