@@ -170,7 +170,7 @@ export function commandDelta(
   before: Map<string, number>,
   after: Map<string, number>,
 ): Map<string, number> {
-  const admin = /^(info|client\||pubsub\||ping|config\|)/;
+  const admin = /^(info|client\||pubsub\||ping|config\||latency\|)/;
   const delta = new Map<string, number>();
   for (const [name, n] of after) {
     const d = n - (before.get(name) ?? 0);
