@@ -44,6 +44,7 @@ export function toRecords(results: Results): BenchRecord[] {
             pooledP99Ms: pooledP99Ms(r.windows),
             windowP99Ms: r.windows.map((w) => w.p99Ms),
             windowStalls: r.windows.map((w) => w.stalls),
+            aloneStalls: r.alone.stalls,
           }),
         },
       });
