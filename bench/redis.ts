@@ -100,6 +100,9 @@ export interface BenchRedis {
   stop(): void;
 }
 
+/** The shortest event Redis's latency monitor records on the bench's servers, in ms. */
+export const REDIS_LATENCY_THRESHOLD_MS = 10;
+
 export async function startRedis(): Promise<BenchRedis> {
   const port = await freePort();
   const child: ChildProcess = launch(
@@ -109,9 +112,9 @@ export async function startRedis(): Promise<BenchRedis> {
       ...['--dir', os.tmpdir(), '--maxclients', '1000'],
       // A benchmark subscriber may lag: never cut it for a full output buffer.
       ...['--client-output-buffer-limit', 'pubsub 0 0 0'],
-      // Redis records its own slow events (commands, expiry cycles, ...) from 10 ms on: the
-      // bench reads the longest in each measured window (LATENCY LATEST).
-      ...['--latency-monitor-threshold', '10'],
+      // Redis records its own slow events (commands, expiry cycles, ...): the bench reads the
+      // longest in each measured window (LATENCY LATEST).
+      ...['--latency-monitor-threshold', String(REDIS_LATENCY_THRESHOLD_MS)],
     ],
     'redis',
   );
@@ -155,7 +158,8 @@ export async function commandCalls(admin: RespClient): Promise<Map<string, numbe
 
 /**
  * The longest event Redis's latency monitor recorded since the last call (its `LATENCY LATEST`
- * maxima, in ms; 0 when none reached the 10 ms threshold), and a fresh record from now on.
+ * maxima, in ms; 0 when none reached {@link REDIS_LATENCY_THRESHOLD_MS}), and a fresh record
+ * from now on.
  */
 export async function redisStallMs(admin: RespClient): Promise<number> {
   const latest = await admin.command('LATENCY', 'LATEST');

@@ -8,6 +8,7 @@ import { barChart } from './chart.js';
 import { type Config, SCENARIOS } from './config.js';
 import { pooledP99Ms, type SteadyResult, serverMsPerEvent, TAIL_MS } from './phases.js';
 import { type BenchRecord, type Results, toRecords } from './records.js';
+import { REDIS_LATENCY_THRESHOLD_MS } from './redis.js';
 import { type LoadResult, steadyOf } from './scenarios.js';
 import { LOOP_RESOLUTION_MS } from './stalls.js';
 
@@ -150,7 +151,7 @@ function stallsTable(rows: Map<string, LoadResult>): string[] {
   }
   lines.push(
     '',
-    `Stalls: the longest delay of a ${LOOP_RESOLUTION_MS} ms timer in each process over each window and the ${TAIL_MS} ms after it (node's monitorEventLoopDelay), in window order. The server's includes its garbage collections and any event it took long over; the bench publishes to every Redis-backed system; the probe does nothing else, so a delay there is the machine's (other processes, the hypervisor). Redis: the longest event its latency monitor recorded (threshold 10 ms; 0 = none; the memory broker's is the bench's shared Redis, not in its path); a process the machine did not run for a while records nothing there.`,
+    `Stalls: the longest delay of a ${LOOP_RESOLUTION_MS} ms timer in each process over each window and the ${TAIL_MS} ms after it (node's monitorEventLoopDelay), in window order. The server's includes its garbage collections and any event it took long over; the bench publishes to every Redis-backed system; the probe does nothing else, so a delay there is the machine's (other processes, the hypervisor). Redis: the longest event its latency monitor recorded (threshold ${REDIS_LATENCY_THRESHOLD_MS} ms; 0 = none; the memory broker's is the bench's shared Redis, not in its path); a process the machine did not run for a while records nothing there.`,
     '',
   );
   return lines;
