@@ -4,7 +4,8 @@
  */
 import type { Config } from './config.js';
 import { Hist } from './hist.js';
-import { nowUs, type WorkerReply, type WorkerReport } from './protocol.js';
+import { InFlight } from './in-flight.js';
+import { nowUs, type WorkerReport } from './protocol.js';
 import type { Rig, ServerStats } from './rig.js';
 import { loopDelay } from './stalls.js';
 
@@ -17,14 +18,24 @@ const benchDelay = loopDelay();
 /** This process's full collection (`npm run bench` runs it with --expose-gc). */
 const benchGc = (globalThis as { gc?: () => void }).gc;
 
-/** How long a measured window's last events get to arrive; the server's CPU counts over it too. */
+/**
+ * How long a measured window's last events get to arrive at least; the server's CPU counts over
+ * it too. Events not received everywhere by then get up to {@link LATE_MS} more.
+ */
 export const TAIL_MS = 500;
+/** After {@link TAIL_MS}, how long the bench waits for a window's events still on their way. */
+const LATE_MS = 4500;
 
 export interface SteadyResult {
   events: number;
   /** Published in the unmeasured warm-up before (they count in the Redis commands per event). */
   warmupEvents: number;
   deliveries: number;
+  /**
+   * The window's events not received by every connection {@link TAIL_MS} + {@link LATE_MS} after
+   * it: their missing deliveries are not in the latencies.
+   */
+  undelivered: number;
   p50Ms: number | null;
   p99Ms: number | null;
   /**
@@ -54,8 +65,17 @@ export function serverMsPerEvent(r: SteadyResult): number | null {
   return r.events === 0 ? null : r.serverCpuUs / r.events / 1000;
 }
 
-/** Publishes `eventsPerSec` for `ms`, round-robin over scopes; resolves with the count. */
-function paced(rig: Rig, eventsPerSec: number, ms: number, scopes: number): Promise<number> {
+/**
+ * Publishes `eventsPerSec` for `ms`, round-robin over scopes, telling `onPublish` of each event;
+ * resolves with the count.
+ */
+function paced(
+  rig: Rig,
+  eventsPerSec: number,
+  ms: number,
+  scopes: number,
+  onPublish: (seq: number, scope: number) => void = () => {},
+): Promise<number> {
   const start = Date.now();
   let events = 0;
   return new Promise<number>((resolve) => {
@@ -64,7 +84,9 @@ function paced(rig: Rig, eventsPerSec: number, ms: number, scopes: number): Prom
       const due = Math.floor((Math.min(elapsed, ms) / 1000) * eventsPerSec);
       while (events < due) {
         const seq = nextSeq++;
-        rig.publish(seq, scopeOfSeq(seq, scopes));
+        const scope = scopeOfSeq(seq, scopes);
+        onPublish(seq, scope);
+        rig.publish(seq, scope);
         events++;
       }
       if (elapsed >= ms) {
@@ -91,8 +113,10 @@ export function warmUp(rig: Rig, config: Config, scopes: number, ms: number): Pr
  * first for the warm-up, unmeasured (a fresh server compiles its hot path meanwhile: on
  * eventrail that put p99 at 2x its warm value), then for the measured window. `timing` overrides
  * the config's warm-up and window (the interleaved latency windows are shorter), and how long the
- * warm-up's last events get to arrive before the window starts (`settleMs`, 500 by default): an
- * event that arrives later still counts, with its full latency.
+ * warm-up's last events get to arrive before the window starts (`settleMs`, 500 by default). Only
+ * the window's own events are measured: a warm-up event arriving in it loads the machine but is
+ * not counted, and a window event arriving in the {@link TAIL_MS} after it counts with its full
+ * latency.
  */
 export async function steady(
   rig: Rig,
@@ -105,13 +129,32 @@ export async function steady(
   benchGc?.();
   const warmupEvents = await warmUp(rig, config, scopes, timing.warmupMs);
   await sleep(timing.settleMs ?? 500);
-  for (const w of rig.workers) w.send({ type: 'reset' });
+  // The warm-up's events still arriving (one scope: a fan-out takes up to ~300 ms) load the
+  // window, but their latencies are the warm-up's.
+  for (const w of rig.workers) w.send({ type: 'reset', fromSeq: nextSeq });
   rig.probe.send({ type: 'reset' });
   await rig.redisStallMs();
   benchDelay.reset();
   const before = await rig.stats(false, 'start');
-  const events = await paced(rig, steadyEventsPerSec(config, scopes), timing.steadyMs, scopes);
-  await sleep(TAIL_MS);
+  const inFlight = new InFlight(rig);
+  let events: number;
+  let undelivered: number;
+  try {
+    events = await paced(
+      rig,
+      steadyEventsPerSec(config, scopes),
+      timing.steadyMs,
+      scopes,
+      (seq, scope) => inFlight.add(seq, scope),
+    );
+    await sleep(TAIL_MS);
+    // A slow fan-out's last deliveries would otherwise go uncounted: the window's tail is theirs.
+    const late = Date.now() + LATE_MS;
+    while (inFlight.size > 0 && Date.now() < late) await sleep(20);
+    undelivered = inFlight.size;
+  } finally {
+    inFlight.close();
+  }
   const benchMs = benchDelay.maxMs();
   const [reports, after, probe, redisMs] = await Promise.all([
     rig.reports(),
@@ -125,6 +168,7 @@ export async function steady(
     events,
     warmupEvents,
     deliveries: reports.reduce((n, r) => n + r.deliveries, 0),
+    undelivered,
     p50Ms: hist.quantileMs(0.5),
     p99Ms: hist.quantileMs(0.99),
     latencies: hist.pairs(),
@@ -151,14 +195,16 @@ export function medianRound(rounds: readonly SteadyResult[]): SteadyResult {
     const known = values.filter((v): v is number => v !== null).sort((a, b) => a - b);
     return known.length === 0 ? null : (known[Math.floor((known.length - 1) / 2)] as number);
   };
-  const sum = (key: 'events' | 'warmupEvents' | 'deliveries' | 'serverCpuUs'): number =>
-    rounds.reduce((n, r) => n + r[key], 0);
+  const sum = (
+    key: 'events' | 'warmupEvents' | 'deliveries' | 'undelivered' | 'serverCpuUs',
+  ): number => rounds.reduce((n, r) => n + r[key], 0);
   const longest = (key: keyof SteadyResult['stalls']): number =>
     Math.max(0, ...rounds.map((r) => r.stalls[key]));
   return {
     events: sum('events'),
     warmupEvents: sum('warmupEvents'),
     deliveries: sum('deliveries'),
+    undelivered: sum('undelivered'),
     p50Ms: median(rounds.map((r) => r.p50Ms)),
     p99Ms: median(rounds.map((r) => r.p99Ms)),
     latencies: [],
@@ -211,40 +257,22 @@ export async function saturate(
   scopes: number,
 ): Promise<SaturationResult> {
   const window = scopes === 1 ? 32 : Math.min(scopes * 8, 4096);
-  const inFlight = new Map<number, { at: number; waiting: number }>();
   let publishing = true;
   let events = 0;
   let lost = 0;
-  const publishOne = (): void => {
-    const seq = nextSeq++;
-    const scope = scopeOfSeq(seq, scopes);
-    inFlight.set(seq, { at: Date.now(), waiting: rig.holders.get(scope)?.size ?? 0 });
-    events++;
-    rig.publish(seq, scope);
-  };
   const refill = (): void => {
-    while (publishing && inFlight.size < window) publishOne();
-  };
-  const onDone = (m: WorkerReply): void => {
-    if (m.type !== 'done') return;
-    for (const seq of m.seqs) {
-      const entry = inFlight.get(seq);
-      if (entry !== undefined && --entry.waiting <= 0) inFlight.delete(seq);
+    while (publishing && inFlight.size < window) {
+      const seq = nextSeq++;
+      const scope = scopeOfSeq(seq, scopes);
+      inFlight.add(seq, scope);
+      events++;
+      rig.publish(seq, scope);
     }
-    refill();
   };
-  for (const w of rig.workers) {
-    w.send({ type: 'reset' });
-    w.child.on('message', onDone);
-  }
+  for (const w of rig.workers) w.send({ type: 'reset' });
+  const inFlight = new InFlight(rig, refill);
   const expire = setInterval(() => {
-    const old = Date.now() - 5000;
-    for (const [seq, entry] of inFlight) {
-      if (entry.at < old) {
-        inFlight.delete(seq);
-        lost++;
-      }
-    }
+    lost += inFlight.expire(5000);
     refill();
   }, 250);
   try {
@@ -259,7 +287,7 @@ export async function saturate(
     // What is still in flight is not measured: the rig is torn down next, no need to wait for it.
     publishing = false;
     clearInterval(expire);
-    for (const w of rig.workers) w.child.off('message', onDone);
+    inFlight.close();
   }
 }
 

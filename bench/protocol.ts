@@ -43,8 +43,11 @@ export type ProbeReply = { type: 'delay'; maxMs: number };
 /** Bench -> load worker. */
 export type WorkerRequest =
   | { type: 'connect'; kind: ClientKind; port: number; scopes: number[]; concurrency: number }
-  /** Resets counters and the latency histogram. */
-  | { type: 'reset' }
+  /**
+   * Resets counters and the latency histogram; with `fromSeq`, deliveries of events published
+   * before it (a warm-up's, still arriving) are not counted from then on.
+   */
+  | { type: 'reset'; fromSeq?: number }
   | { type: 'report' }
   | {
       type: 'churn';

@@ -40,6 +40,7 @@ export function toRecords(results: Results): BenchRecord[] {
         details: {
           serverCpuMsPerEventSteady: serverMsPerEvent(latency),
           stalls: latency.stalls,
+          undelivered: latency.undelivered,
           ...(r.windows && {
             pooledP99Ms: pooledP99Ms(r.windows),
             windowP99Ms: r.windows.map((w) => w.p99Ms),

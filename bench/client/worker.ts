@@ -19,6 +19,8 @@ const perScope = new Map<number, number>();
 const pending = new Map<number, number>();
 let doneBatch: number[] = [];
 let hist = new Hist();
+/** Events published before this seq are not counted (see the 'reset' request). */
+let fromSeq = 0;
 const delay = loopDelay();
 let deliveries = 0;
 let frames = 0;
@@ -47,6 +49,7 @@ function tracked(scope: number, onOpen: () => void, onFail: (r: string) => void)
       dropped++;
     },
     tick(seq, sentUs, nowUs) {
+      if (seq < fromSeq) return;
       deliveries++;
       hist.add(nowUs - sentUs);
       const have = (pending.get(seq) ?? 0) + 1;
@@ -157,6 +160,7 @@ process.on('message', (message: WorkerRequest) => {
       return;
     case 'reset':
       hist = new Hist();
+      fromSeq = message.fromSeq ?? 0;
       delay.reset();
       pending.clear();
       // `dropped` stays: a connection cut while connecting or idle counts too.
