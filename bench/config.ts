@@ -29,7 +29,12 @@ export interface Config {
   steadyScopesDeliveriesPerSec: number;
   steadyMs: number;
   /**
-   * Latency over N/10 scopes, full runs: rounds of windows with every system up at once, each
+   * The steady phase of a load whose latency is then measured in interleaved windows (full runs,
+   * every SSE system): what the system does alone at that rate, context beside the windows.
+   */
+  aloneSteadyMs: number;
+  /**
+   * Latency, full runs: rounds of windows with every system up at once, each
    * system measured in its own window in turn (see interleavedLatency). There the tails are a few
    * ms and move with whatever else the machine does, so the median window is reported. 1: the
    * load's own steady phase alone (quick runs).
@@ -94,7 +99,8 @@ export function parseConfig(args: string[]): Config {
     steadyDeliveriesPerSec: 20_000,
     steadyScopesDeliveriesPerSec: 5_000,
     steadyMs: quick ? 1500 : 15_000,
-    latencyRounds: quick ? 1 : 13,
+    aloneSteadyMs: quick ? 1500 : 5000,
+    latencyRounds: quick ? 1 : 10,
     latencyWindowMs: 3000,
     latencyWarmupMs: 500,
     latencySettleMs: 200,

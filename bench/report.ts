@@ -77,7 +77,9 @@ function loadTable(
       s.serverUsPerDelivery.toFixed(2),
       s.clientCpu.map((c) => `${c}%`).join(' + '),
       `${s.redisCpu}% / ${s.benchCpu}% / ${s.othersCpu}%`,
-      String(s.lost + s.dropped + r.failed),
+      String(
+        s.lost + s.dropped + r.failed + latency.undelivered + (r.windows ? r.alone.undelivered : 0),
+      ),
     ];
     lines.push(`| ${cells.join(' | ')} |`);
   }
@@ -85,14 +87,14 @@ function loadTable(
     '',
     `delivered/s: at saturation (${config.saturationMs / 1000} s after ${config.warmupMs / 1000} s warm-up). ` +
       (interleaved
-        ? `p50/p99: publish-to-receive at a steady ${int(steadyRate)} deliveries/s, measured with every system up at once (each with its ${int(config.connections)} connections, from ${config.workers} load workers of its own; every Redis-backed one on a redis-server of its own) in ${rounds} rounds: in each, every system in turn gets ${config.latencyWarmupMs} ms at that rate unmeasured, then a ${config.latencyWindowMs / 1000} s window, while the others idle (each warmed up ${config.warmupMs / 1000} s before the first round). p50 and p99 are the medians over a system's windows, each window's p99 in brackets; "pooled" below is the p99 over every delivery of all its windows, which one window with a long stall moves many-fold (the stalls table says where a stall was). The other systems' idle connections (heartbeats, keep-alives, processes) load the machine meanwhile, the same for every system: absolute figures there are higher than with one system up. "alone": the same rate for ${config.steadyMs / 1000} s with only that system up (one round each, one system after the other). `
+        ? `p50/p99: publish-to-receive at a steady ${int(steadyRate)} deliveries/s, measured with every system up at once (each with its ${int(config.connections)} connections, from ${config.workers} load workers of its own; every Redis-backed one on a redis-server of its own) in ${rounds} rounds: in each, every system in turn gets ${config.latencyWarmupMs} ms at that rate unmeasured, then a ${config.latencyWindowMs / 1000} s window, while the others idle (each warmed up ${config.warmupMs / 1000} s before the first round). p50 and p99 are the medians over a system's windows, each window's p99 in brackets; "pooled" below is the p99 over every delivery of all its windows, which one window with a long stall moves many-fold (the stalls table says where a stall was). The other systems' idle connections (heartbeats, keep-alives, processes) load the machine meanwhile, the same for every system: absolute figures there are higher than with one system up. "alone": the same rate for ${config.aloneSteadyMs / 1000} s with only that system up (one round each, one system after the other). `
         : `p50/p99: publish-to-receive at a steady ${int(steadyRate)} deliveries/s for ${config.steadyMs / 1000} s, after ${config.warmupMs / 1000} s at that rate unmeasured. `) +
       '(⚠: the system saturates below 1.5x the steady rate, so its latency includes queueing.) ' +
       (memory
         ? 'idle RSS/heap per connection: the growth from N/2 to N idle connections, over N/2 (after a full GC). '
         : '') +
       `server CPU ms/event, steady: the server process's CPU over the measured latency ${interleaved ? 'windows' : 'phase'} (and the ${TAIL_MS} ms after each) per event published in ${interleaved ? 'them' : 'it'}: the server's own work, which the machine's other load moves far less than the tails (heartbeats included, and the floor sends none; the memory broker's includes publishing, which the others do in the bench process). ` +
-      'CPU in % of one core over the saturation window (bench = the publisher and its bookkeeping; others = every other process on the machine, from /proc/stat: when it is high, the run was disturbed); lost = connections that failed or were ended by the server, plus events not received by all within 5 s.',
+      'CPU in % of one core over the saturation window (bench = the publisher and its bookkeeping; others = every other process on the machine, from /proc/stat: when it is high, the run was disturbed); lost = connections that failed or were ended by the server, plus events not received by all within 5 s (at saturation, or after a latency window: the latencies miss those deliveries).',
   );
   return lines;
 }
@@ -133,9 +135,10 @@ function ratios(rows: Map<string, LoadResult>, system: string, memory: boolean):
 /**
  * The longest stalls in each system's latency windows: the event-loop delays of its server, its
  * load workers, the bench (its publisher) and the idle probe (the machine), and the longest event
- * its Redis recorded: where a slow window's time went. Empty without interleaved windows.
+ * its Redis recorded: where a slow window's time went. Empty without interleaved windows; `note`
+ * adds what the columns measure (the first such table of the report).
  */
-function stallsTable(rows: Map<string, LoadResult>): string[] {
+function stallsTable(rows: Map<string, LoadResult>, note: boolean): string[] {
   const systems = [...rows].filter(([, r]) => r.windows !== undefined);
   if (systems.length === 0) return [];
   const lines = [
@@ -149,6 +152,7 @@ function stallsTable(rows: Map<string, LoadResult>): string[] {
     const cells = ['serverMs', 'workersMs', 'benchMs', 'redisMs', 'machineMs'] as const;
     lines.push(`| ${name} | ${cells.map(each).join(' | ')} |`);
   }
+  if (!note) return [...lines, ''];
   lines.push(
     '',
     `Stalls: the longest delay of a ${LOOP_RESOLUTION_MS} ms timer in each process over each window and the ${TAIL_MS} ms after it (node's monitorEventLoopDelay), in window order. The server's includes its garbage collections and any event it took long over; the bench publishes to every Redis-backed system; the probe does nothing else, so a delay there is the machine's (other processes, the hypervisor). Redis: the longest event its latency monitor recorded (threshold ${REDIS_LATENCY_THRESHOLD_MS} ms; 0 = none; the memory broker's is the bench's shared Redis, not in its path); a process the machine did not run for a while records nothing there.`,
@@ -196,6 +200,7 @@ export function writeReport(results: Results, config: Config, elapsedMs: number)
   const sse = new Map([...results.fanout].filter(([name]) => name !== SOCKET_IO.name));
   const sio = results.fanout.get(SOCKET_IO.name);
   const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const fanoutStalls = stallsTable(sse, true);
   const md = [
     '# eventrail benchmark',
     '',
@@ -216,6 +221,7 @@ export function writeReport(results: Results, config: Config, elapsedMs: number)
     ...ratios(sse, EVENTRAIL_NO_HISTORY.name, true),
     ...ratios(sse, 'eventrail/memory', true),
     '',
+    ...fanoutStalls,
     `## ${int(n)} connections over ${int(n / 10)} scopes`,
     '',
     ...loadTable(results.scopes, config, false, config.steadyScopesDeliveriesPerSec),
@@ -224,7 +230,7 @@ export function writeReport(results: Results, config: Config, elapsedMs: number)
     ...ratios(results.scopes, EVENTRAIL_NO_HISTORY.name, false),
     ...ratios(results.scopes, 'eventrail/memory', false),
     '',
-    ...stallsTable(results.scopes),
+    ...stallsTable(results.scopes, fanoutStalls.length === 0),
     '## Redis cost',
     '',
     ...redisTable(results),

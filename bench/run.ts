@@ -62,6 +62,34 @@ if (config.profile || config.traceGc) {
   mkdirSync(config.profileDir, { recursive: true });
 }
 
+/**
+ * Full runs: the latency of each system that completed the scenario's load, again in interleaved
+ * windows with every one of them up at once (see interleavedLatency); it replaces the load's own
+ * steady phase as the system's latency.
+ */
+async function interleave(
+  scenario: 'fanout' | 'scopes',
+  specs: readonly SystemSpec[],
+  scopes: number,
+): Promise<void> {
+  const measured = specs.filter((spec) => results[scenario].has(spec.name));
+  if (config.latencyRounds <= 1 || measured.length === 0) return;
+  console.log(
+    `${scenario}, latency: ${config.latencyRounds} rounds of ${config.latencyWindowMs / 1000} s windows, every system up at once`,
+  );
+  const windows = await attempt('interleaved latency', () =>
+    interleavedLatency(measured, bench, scopes),
+  );
+  for (const [name, rounds] of windows ?? []) {
+    const r = results[scenario].get(name);
+    if (r && rounds.length > 0) r.windows = rounds;
+  }
+}
+
+/** A load's steady phase: shorter where the interleaved windows measure the latency after it. */
+const aloneMs = (spec: SystemSpec): number =>
+  config.latencyRounds > 1 && spec !== SOCKET_IO ? config.aloneSteadyMs : config.steadyMs;
+
 const redis = await startRedis();
 const bench: Bench = { redis, workers: startWorkers(config), probe: startProbe(), config };
 try {
@@ -75,35 +103,25 @@ try {
   if (fanoutSystems.length > 0) console.log(`fan-out: ${n} connections in 1 scope`);
   for (const spec of fanoutSystems) {
     const label = `fanout-${slug(spec.name)}`;
-    const r = await attempt(spec.name, () => load(spec, bench, 1, label));
+    const r = await attempt(spec.name, () => load(spec, bench, 1, label, aloneMs(spec)));
     if (r) {
       results.fanout.set(spec.name, r);
       results.windows[label] = r.saturation.window;
     }
   }
+  // Socket.IO's latency is its load's own steady phase: it has a table of its own.
+  await interleave('fanout', systems, 1);
   const scopeSystems = config.scenarios.includes('scopes') ? systems : [];
   if (scopeSystems.length > 0) console.log(`scopes: ${n} connections over ${n / 10} scopes`);
   for (const spec of scopeSystems) {
     const label = `scopes-${slug(spec.name)}`;
-    const r = await attempt(spec.name, () => load(spec, bench, n / 10, label));
+    const r = await attempt(spec.name, () => load(spec, bench, n / 10, label, aloneMs(spec)));
     if (r) {
       results.scopes.set(spec.name, r);
       results.windows[label] = r.saturation.window;
     }
   }
-  const measured = scopeSystems.filter((spec) => results.scopes.has(spec.name));
-  if (config.latencyRounds > 1 && measured.length > 0) {
-    console.log(
-      `scopes, latency: ${config.latencyRounds} rounds of ${config.latencyWindowMs / 1000} s windows, every system up at once`,
-    );
-    const windows = await attempt('interleaved latency', () =>
-      interleavedLatency(measured, bench, n / 10),
-    );
-    for (const [name, rounds] of windows ?? []) {
-      const r = results.scopes.get(name);
-      if (r && rounds.length > 0) r.windows = rounds;
-    }
-  }
+  await interleave('scopes', scopeSystems, n / 10);
   const churnSystems = config.scenarios.includes('churn') ? systems : [];
   if (churnSystems.length > 0)
     console.log(`churn: ${config.churnPerSec}/s for ${config.churnMs / 1000} s`);

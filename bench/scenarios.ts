@@ -77,12 +77,16 @@ async function withRig<T>(
   }
 }
 
-/** `connections` clients over `scopes` scopes: memory, Redis cost, steady latency, saturation. */
+/**
+ * `connections` clients over `scopes` scopes: memory, Redis cost, steady latency (for `steadyMs`),
+ * saturation.
+ */
 export function load(
   spec: SystemSpec,
   bench: Bench,
   scopes: number,
   label: string,
+  steadyMs: number,
 ): Promise<LoadResult> {
   const { redis, config } = bench;
   return withRig(spec, bench, label, async (rig) => {
@@ -107,7 +111,7 @@ export function load(
     const clients = spec.via === 'ipc' ? null : await redisClients(redis.admin);
     const calls0 = await commandCalls(redis.admin);
     lap('idle stats');
-    const steadyResult = await steady(rig, config, scopes);
+    const steadyResult = await steady(rig, config, scopes, { warmupMs: config.warmupMs, steadyMs });
     lap('steady');
     const saturation = await saturate(rig, config, scopes);
     lap('saturation');
