@@ -115,8 +115,8 @@ export function warmUp(rig: Rig, config: Config, scopes: number, ms: number): Pr
  * the config's warm-up and window (the interleaved latency windows are shorter), and how long the
  * warm-up's last events get to arrive before the window starts (`settleMs`, 500 by default). Only
  * the window's own events are measured: a warm-up event arriving in it loads the machine but is
- * not counted, and a window event arriving in the {@link TAIL_MS} after it counts with its full
- * latency.
+ * not counted, and a window event arriving after it counts with its full latency (the bench waits
+ * {@link TAIL_MS}, and up to {@link LATE_MS} more for events not yet received everywhere).
  */
 export async function steady(
   rig: Rig,
