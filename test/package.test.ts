@@ -1,0 +1,158 @@
+/**
+ * The package as npm ships it. `npm pack` (whose prepack builds dist/) makes the tarball; it is
+ * unpacked where a consumer's node_modules would hold it, and a plain `node` process, without
+ * the eventrail-src condition the other tests use, imports every export and streams one event.
+ * The rest of the suite runs on src/: only this test sees what users install.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+/** What the consumer prints: each export's names, then what its one stream received. */
+interface ConsumerReport {
+  /** Where `eventrail` resolved to: the unpacked tarball, not this repository. */
+  resolved: string;
+  exports: Record<string, string[]>;
+  received: string;
+}
+
+// Plain JavaScript, as a consumer's code that only has the tarball: every export of the
+// package's map, then a server on the memory broker, one stream, one published event.
+const CONSUMER = `
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { createSseServer } from 'eventrail';
+import { createMemoryBroker } from 'eventrail/memory';
+
+const pkg = JSON.parse(readFileSync(new URL('./node_modules/eventrail/package.json', import.meta.url), 'utf8'));
+const exports = {};
+for (const key of Object.keys(pkg.exports)) {
+  if (key === './package.json') continue;
+  const specifier = key === '.' ? 'eventrail' : 'eventrail/' + key.slice(2);
+  exports[specifier] = Object.keys(await import(specifier)).sort();
+}
+
+const sse = createSseServer({
+  broker: createMemoryBroker(),
+  resolver: () => ({ userId: 1, scopeId: 7 }),
+  router: (principal) => ['gym:' + principal.scopeId + ':*'],
+  eventNamePrefix: 'app',
+});
+const server = createServer((req, res) => void sse.handler(req, res));
+await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+const response = await fetch('http://127.0.0.1:' + server.address().port + '/events');
+const reader = response.body.getReader();
+const decoder = new TextDecoder();
+let received = '';
+let published = false;
+while (!received.includes('app.students.changed')) {
+  const { value, done } = await reader.read();
+  if (done) break;
+  received += decoder.decode(value, { stream: true });
+  if (!published && received.includes('eventrail.connected')) {
+    published = true;
+    await sse.publisher.publishEvent('gym:7:students', { eventType: 'students.changed', data: { id: 123 } });
+  }
+}
+await reader.cancel();
+await sse.close();
+server.close();
+console.log(JSON.stringify({ resolved: import.meta.resolve('eventrail'), exports, received }));
+`;
+
+let dir = '';
+let packageDir = '';
+let report: ConsumerReport;
+
+before(async () => {
+  // Inside the repository, so that the unpacked package finds its peers (redis, fastify, ...)
+  // in the repository's node_modules as an application's would be found: no network needed.
+  dir = mkdtempSync(path.join(root, '.pack-test-'));
+  const { stdout } = await run('npm', ['pack', '--pack-destination', dir, '--json'], {
+    cwd: root,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const [packed] = JSON.parse(stdout) as { filename: string }[];
+  assert.ok(packed, 'npm pack reported no tarball');
+  mkdirSync(path.join(dir, 'node_modules'));
+  await run('tar', ['-xzf', path.join(dir, packed.filename), '-C', path.join(dir, 'node_modules')]);
+  packageDir = path.join(dir, 'node_modules', 'eventrail');
+  renameSync(path.join(dir, 'node_modules', 'package'), packageDir);
+  // A package of its own: without it the repository's package.json would be the consumer's scope,
+  // and `eventrail` would resolve to the repository itself (a package may import itself by name).
+  writeFileSync(
+    path.join(dir, 'package.json'),
+    JSON.stringify({ name: 'consumer', private: true, type: 'module' }),
+  );
+  writeFileSync(path.join(dir, 'consumer.mjs'), CONSUMER);
+  const consumer = await run(process.execPath, ['consumer.mjs'], { cwd: dir, timeout: 30_000 });
+  report = JSON.parse(consumer.stdout) as ConsumerReport;
+});
+
+after(() => {
+  if (dir !== '') rmSync(dir, { recursive: true, force: true });
+});
+
+test('the tarball holds the built files of every export, types included', () => {
+  const pkg = JSON.parse(readFileSync(path.join(packageDir, 'package.json'), 'utf8')) as {
+    exports: Record<string, string | Record<string, string>>;
+  };
+  const targets = Object.entries(pkg.exports).flatMap(([key, target]) =>
+    typeof target === 'string'
+      ? [[key, target]]
+      : Object.entries(target)
+          .filter(([condition]) => condition !== 'eventrail-src')
+          .map(([, file]) => [key, file]),
+  );
+  assert.ok(targets.length >= 18, `only ${targets.length} export targets`);
+  const missing = targets.filter(([, file]) => !existsSync(path.join(packageDir, file ?? '')));
+  assert.deepEqual(missing, [], 'export targets missing from the tarball');
+});
+
+test('every export loads from dist/ in plain node, with its public names', () => {
+  assert.equal(
+    fileURLToPath(report.resolved),
+    path.join(packageDir, 'dist', 'index.js'),
+    'eventrail did not resolve to the unpacked tarball',
+  );
+  const names = Object.keys(report.exports).sort();
+  assert.deepEqual(names, [
+    'eventrail',
+    'eventrail/client',
+    'eventrail/fastify',
+    'eventrail/hono',
+    'eventrail/koa',
+    'eventrail/memory',
+    'eventrail/metrics',
+    'eventrail/opentelemetry',
+    'eventrail/redis',
+  ]);
+  for (const [specifier, exported] of Object.entries(report.exports)) {
+    assert.ok(exported.length > 0, `${specifier} exports nothing`);
+  }
+  for (const name of ['createSseServer', 'createPublisher', 'EventrailError']) {
+    assert.ok(report.exports.eventrail?.includes(name), `eventrail lacks ${name}`);
+  }
+  assert.ok(report.exports['eventrail/memory']?.includes('createMemoryBroker'));
+  assert.ok(report.exports['eventrail/redis']?.includes('createRedisBroker'));
+});
+
+test('a server built from the tarball streams a published event', () => {
+  assert.match(report.received, /event: eventrail\.connected\n/);
+  assert.match(report.received, /event: app\.students\.changed\ndata: \{"id":123\}\n/);
+});
