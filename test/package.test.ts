@@ -75,6 +75,47 @@ server.close();
 console.log(JSON.stringify({ resolved: import.meta.resolve('eventrail'), exports, received }));
 `;
 
+// TypeScript, as a consumer's code would use the published types: every export, strict, and the
+// types' own declarations checked too (skipLibCheck off). The @ts-expect-error lines fail the
+// check if a type were `any` (their error would not happen).
+const TYPED_CONSUMER = `
+import { createServer } from 'node:http';
+import { type Broker, createPublisher, createSseServer, EventrailError, type Principal } from 'eventrail';
+import { connect } from 'eventrail/client';
+import { fastifyHandler } from 'eventrail/fastify';
+import { honoHandler } from 'eventrail/hono';
+import { koaMiddleware } from 'eventrail/koa';
+import { createMemoryBroker } from 'eventrail/memory';
+import { createMetrics } from 'eventrail/metrics';
+import { openTelemetry } from 'eventrail/opentelemetry';
+import { createRedisBroker } from 'eventrail/redis';
+
+const broker: Broker = process.env.REDIS_URL
+  ? createRedisBroker({ url: process.env.REDIS_URL })
+  : createMemoryBroker();
+const sse = createSseServer({
+  broker,
+  resolver: (): Principal => ({ userId: 1, scopeId: 1 }),
+  router: (principal) => ['gym:' + principal.scopeId + ':*'],
+});
+createServer((req, res) => void sse.handler(req, res));
+const publisher = createPublisher({ broker });
+await publisher.publishEvent('gym:1:students', { eventType: 'students.changed', data: { id: 1 } });
+// @ts-expect-error an event needs its type
+await publisher.publishEvent('gym:1:students', { data: {} });
+const error: unknown = null;
+if (error instanceof EventrailError) {
+  const code: string = error.code;
+  // @ts-expect-error a code is one of the documented ones
+  const wrong: typeof error.code = 'no-such-code';
+  void code;
+  void wrong;
+}
+const connection = connect({ url: '/events' });
+connection.close();
+void [fastifyHandler(sse), honoHandler(sse), koaMiddleware(sse), createMetrics, openTelemetry];
+`;
+
 let dir = '';
 let packageDir = '';
 let report: ConsumerReport;
@@ -100,6 +141,23 @@ before(async () => {
     JSON.stringify({ name: 'consumer', private: true, type: 'module' }),
   );
   writeFileSync(path.join(dir, 'consumer.mjs'), CONSUMER);
+  writeFileSync(path.join(dir, 'consumer.ts'), TYPED_CONSUMER);
+  writeFileSync(
+    path.join(dir, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        strict: true,
+        module: 'nodenext',
+        moduleResolution: 'nodenext',
+        target: 'es2022',
+        lib: ['es2022', 'dom'],
+        types: ['node'],
+        noEmit: true,
+        skipLibCheck: false,
+      },
+      files: ['consumer.ts'],
+    }),
+  );
   const consumer = await run(process.execPath, ['consumer.mjs'], { cwd: dir, timeout: 30_000 });
   report = JSON.parse(consumer.stdout) as ConsumerReport;
 });
@@ -155,4 +213,12 @@ test('every export loads from dist/ in plain node, with its public names', () =>
 test('a server built from the tarball streams a published event', () => {
   assert.match(report.received, /event: eventrail\.connected\n/);
   assert.match(report.received, /event: app\.students\.changed\ndata: \{"id":123\}\n/);
+});
+
+test('a strict TypeScript consumer compiles against the published types', async () => {
+  const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const result = await run(process.execPath, [tsc, '-p', dir], { cwd: dir }).catch(
+    (err: { stdout?: string; message: string }) => ({ stdout: err.stdout ?? err.message }),
+  );
+  assert.equal(result.stdout.trim(), '', 'tsc reported errors');
 });
