@@ -166,7 +166,7 @@ after(() => {
   if (dir !== '') rmSync(dir, { recursive: true, force: true });
 });
 
-test('the tarball holds the built files of every export, types included', () => {
+test('the tarball holds the built files of every export, types included, and the licence', () => {
   const pkg = JSON.parse(readFileSync(path.join(packageDir, 'package.json'), 'utf8')) as {
     exports: Record<string, string | Record<string, string>>;
   };
@@ -180,6 +180,9 @@ test('the tarball holds the built files of every export, types included', () => 
   assert.ok(targets.length >= 18, `only ${targets.length} export targets`);
   const missing = targets.filter(([, file]) => !existsSync(path.join(packageDir, file ?? '')));
   assert.deepEqual(missing, [], 'export targets missing from the tarball');
+  for (const file of ['README.md', 'CHANGELOG.md', 'LICENSE']) {
+    assert.ok(existsSync(path.join(packageDir, file)), `${file} missing from the tarball`);
+  }
 });
 
 test('every export loads from dist/ in plain node, with its public names', () => {
