@@ -1,0 +1,190 @@
+/**
+ * The page of examples/gym/README.md's "htmx's own SSE extension" section, for real: htmx and
+ * htmx-ext-sse (from node_modules) in Debian's Chromium against an eventrail server, with the
+ * README's markup and origin snippet. Two tabs of one scope: a change published by the app reaches
+ * both, a change made by one tab refetches only in the other, and a tab whose stream the browser
+ * gave up on (htmx-ext-sse then opens a new EventSource, which sends no Last-Event-ID) refetches
+ * when `sse:eventrail.connected` is in its trigger, as the README advises.
+ */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { createSseServer, readOrigin, type SseServer } from 'eventrail';
+import { createMemoryBroker } from 'eventrail/memory';
+import type { Browser, Page } from 'playwright-core';
+import { chromiumSkipReason, launchChromium } from './e2e/browser.js';
+
+const skip = chromiumSkipReason();
+const require = createRequire(import.meta.url);
+const DEADLINE_MS = 2_000;
+// After a change, time for a duplicate refetch to show up if there were one.
+const SETTLE_MS = 400;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const TRIGGER = 'sse:app.students.changed, sse:eventrail.resync, sse:eventrail.connected';
+
+/** The list fragment, as the app would render it: the element keeps its hx-* attributes. */
+const fragment = (version: number): string =>
+  `<section id="students" hx-get="/students/fragment" hx-trigger="${TRIGGER}" hx-swap="outerHTML">v${version}</section>`;
+
+// The README's page: the extension on <body>, the list refetched on eventrail's events, and the
+// snippet that sends the stream's connection id as the origin header on htmx's requests.
+const page = (version: number): string => `<!doctype html>
+<html><head>
+<script src="/assets/htmx.min.js"></script>
+<script src="/assets/sse.js"></script>
+</head>
+<body hx-ext="sse" sse-connect="/events">
+${fragment(version)}
+<button id="add" hx-post="/students" hx-target="#students" hx-swap="outerHTML">add</button>
+<script>
+  let connectionId;
+  document.body.addEventListener('htmx:sseOpen', (e) => {
+    e.detail.source.addEventListener('eventrail.connected', (m) => {
+      connectionId = JSON.parse(m.data).connectionId;
+    });
+  });
+  document.body.addEventListener('htmx:configRequest', (e) => {
+    if (connectionId) e.detail.headers['x-eventrail-origin'] = connectionId;
+  });
+</script>
+</body></html>`;
+
+describe('htmx-ext-sse against eventrail, in Chromium', { skip }, () => {
+  let sse: SseServer;
+  let server: Server;
+  let browser: Browser | undefined;
+  let base = '';
+  let version = 0;
+  /** Fragment fetches per tab (by the page URL htmx sends in HX-Current-URL). */
+  const fetches = new Map<string, number>();
+  const streams = new Set<ServerResponse>();
+  /** Answer this many stream requests with 503, as a proxy does while an instance restarts. */
+  let refuseStreams = 0;
+  const tabs = new Map<string, Page>();
+
+  before(
+    async () => {
+      const assets = new Map([
+        ['/assets/htmx.min.js', await readFile(require.resolve('htmx.org/dist/htmx.min.js'))],
+        ['/assets/sse.js', await readFile(require.resolve('htmx-ext-sse/dist/sse.js'))],
+      ]);
+      sse = createSseServer({
+        broker: createMemoryBroker(),
+        resolver: () => ({ userId: 1, scopeId: 1 }),
+        router: (principal) => [`gym:${principal.scopeId}:*`],
+        eventNamePrefix: 'app',
+        retryMs: 200,
+      });
+      server = createServer((req, res) => {
+        const url = req.url ?? '/';
+        const asset = assets.get(url);
+        if (asset) {
+          res.writeHead(200, { 'content-type': 'text/javascript' }).end(asset);
+        } else if (url.startsWith('/events')) {
+          if (refuseStreams > 0) {
+            refuseStreams--;
+            res.writeHead(503).end();
+            return;
+          }
+          streams.add(res);
+          res.once('close', () => streams.delete(res));
+          void sse.handler(req, res);
+        } else if (url === '/students/fragment') {
+          const tab = String(req.headers['hx-current-url'] ?? '?');
+          fetches.set(tab, (fetches.get(tab) ?? 0) + 1);
+          res.writeHead(200, { 'content-type': 'text/html' }).end(fragment(version));
+        } else if (url === '/students' && req.method === 'POST') {
+          version++;
+          void sse.publisher
+            .publishEvent('gym:1:students', {
+              eventType: 'students.changed',
+              data: { id: version },
+              origin: readOrigin(req.headers),
+            })
+            .then(() => res.writeHead(200, { 'content-type': 'text/html' }).end(fragment(version)));
+        } else if (url.startsWith('/page')) {
+          res.writeHead(200, { 'content-type': 'text/html' }).end(page(version));
+        } else {
+          res.writeHead(404).end();
+        }
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      browser = await launchChromium();
+      for (const name of ['a', 'b']) {
+        const tab = await (await browser.newContext()).newPage();
+        await tab.goto(`${base}/page?tab=${name}`);
+        tabs.set(name, tab);
+      }
+      // Both streams open, and their first eventrail.connected refetch done.
+      await waitFor(() => streams.size === 2 && countOf('a') === 1 && countOf('b') === 1);
+    },
+    { timeout: 60_000 },
+  );
+
+  after(
+    async () => {
+      await browser?.close().catch(() => {});
+      await sse?.close();
+      server?.closeAllConnections();
+      server?.close();
+    },
+    { timeout: 20_000 },
+  );
+
+  const countOf = (tab: string): number => fetches.get(`${base}/page?tab=${tab}`) ?? 0;
+  const shown = async (tab: string): Promise<string> =>
+    ((await (tabs.get(tab) as Page).locator('#students').textContent()) ?? '').trim();
+
+  async function waitFor(ready: () => boolean | Promise<boolean>, ms = DEADLINE_MS): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!(await ready())) {
+      if (Date.now() > deadline) throw new Error(`not within ${ms} ms`);
+      await sleep(25);
+    }
+  }
+
+  test('an event the app publishes refetches the list in every tab, once', async () => {
+    version++;
+    await sse.publisher.publishEvent('gym:1:students', {
+      eventType: 'students.changed',
+      data: { id: version },
+    });
+    await waitFor(
+      async () => (await shown('a')) === `v${version}` && (await shown('b')) === `v${version}`,
+    );
+    await sleep(SETTLE_MS);
+    assert.equal(countOf('a'), 2);
+    assert.equal(countOf('b'), 2);
+  });
+
+  test("a tab's own change updates it from its response; only the other tab refetches", async () => {
+    await (tabs.get('a') as Page).click('#add');
+    await waitFor(async () => (await shown('a')) === `v${version}` && countOf('b') === 3);
+    assert.equal(await shown('b'), `v${version}`);
+    await sleep(SETTLE_MS);
+    assert.equal(countOf('a'), 2, 'the acting tab refetched its own change');
+    assert.equal(countOf('b'), 3);
+  });
+
+  test('a stream the browser gave up on reopens and the list catches up', async () => {
+    // Tab b's stream drops and its next connect is refused: the browser closes the EventSource
+    // and htmx-ext-sse opens a new one, without Last-Event-ID. A change made meanwhile is not
+    // replayed to it; eventrail.connected in the trigger refetches the list instead.
+    const before = countOf('b');
+    refuseStreams = 2;
+    for (const res of streams) res.destroy();
+    version++;
+    await sse.publisher.publishEvent('gym:1:students', {
+      eventType: 'students.changed',
+      data: { id: version },
+    });
+    await waitFor(async () => streams.size === 2 && (await shown('b')) === `v${version}`, 10_000);
+    assert.equal(await shown('a'), `v${version}`);
+    assert.ok(countOf('b') > before);
+  });
+});
