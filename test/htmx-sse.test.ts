@@ -8,27 +8,31 @@
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createSseServer, readOrigin, type SseServer } from 'eventrail';
 import { createMemoryBroker } from 'eventrail/memory';
-import type { Browser, Page } from 'playwright-core';
-import { chromiumSkipReason, launchChromium } from './e2e/browser.js';
+import type { Page } from 'playwright-core';
+import { chromiumSkipReason } from './e2e/browser.js';
+import { type PageRig, startPageRig, waitUntil } from './e2e/page-rig.js';
 
 const skip = chromiumSkipReason();
 const require = createRequire(import.meta.url);
 const DEADLINE_MS = 2_000;
 // After a change, time for a duplicate refetch to show up if there were one.
 const SETTLE_MS = 400;
+// htmx attaches a swapped-in element's triggers when the swap settles; the page widens htmx's
+// default settle delay (20 ms) so that only the markup's settle:0ms keeps events from being lost
+// in between.
+const SETTLE_DELAY_MS = 500;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const TRIGGER = 'sse:app.students.changed, sse:eventrail.resync, sse:eventrail.connected';
 
 /** The list fragment, as the app would render it: the element keeps its hx-* attributes. */
 const fragment = (version: number): string =>
-  `<section id="students" hx-get="/students/fragment" hx-trigger="${TRIGGER}" hx-swap="outerHTML">v${version}</section>`;
+  `<section id="students" hx-get="/students/fragment" hx-trigger="${TRIGGER}" hx-swap="outerHTML settle:0ms" hx-sync="this:replace">v${version}</section>`;
 
 // The README's page: the extension on <body>, the list refetched on eventrail's events, and the
 // snippet that sends the stream's connection id as the origin header on htmx's requests.
@@ -36,10 +40,11 @@ const page = (version: number): string => `<!doctype html>
 <html><head>
 <script src="/assets/htmx.min.js"></script>
 <script src="/assets/sse.js"></script>
+<script>htmx.config.defaultSettleDelay = ${SETTLE_DELAY_MS};</script>
 </head>
 <body hx-ext="sse" sse-connect="/events">
 ${fragment(version)}
-<button id="add" hx-post="/students" hx-target="#students" hx-swap="outerHTML">add</button>
+<button id="add" hx-post="/students" hx-target="#students" hx-swap="outerHTML settle:0ms">add</button>
 <script>
   let connectionId;
   document.body.addEventListener('htmx:sseOpen', (e) => {
@@ -55,8 +60,7 @@ ${fragment(version)}
 
 describe('htmx-ext-sse against eventrail, in Chromium', { skip }, () => {
   let sse: SseServer;
-  let server: Server;
-  let browser: Browser | undefined;
+  let rig: PageRig | undefined;
   let base = '';
   let version = 0;
   /** Fragment fetches per tab (by the page URL htmx sends in HX-Current-URL). */
@@ -65,6 +69,17 @@ describe('htmx-ext-sse against eventrail, in Chromium', { skip }, () => {
   /** Answer this many stream requests with 503, as a proxy does while an instance restarts. */
   let refuseStreams = 0;
   const tabs = new Map<string, Page>();
+  /** Runs after tab b's next fragment response is written. */
+  let afterNextFragment: (() => void) | undefined;
+  /** Holds tab b's next fragment response 300 ms, after calling this. */
+  let holdNextFragment: (() => void) | undefined;
+  const publish = (): Promise<void> => {
+    version++;
+    return sse.publisher.publishEvent('gym:1:students', {
+      eventType: 'students.changed',
+      data: { id: version },
+    });
+  };
 
   before(
     async () => {
@@ -79,7 +94,7 @@ describe('htmx-ext-sse against eventrail, in Chromium', { skip }, () => {
         eventNamePrefix: 'app',
         retryMs: 200,
       });
-      server = createServer((req, res) => {
+      rig = await startPageRig((req, res) => {
         const url = req.url ?? '/';
         const asset = assets.get(url);
         if (asset) {
@@ -96,7 +111,23 @@ describe('htmx-ext-sse against eventrail, in Chromium', { skip }, () => {
         } else if (url === '/students/fragment') {
           const tab = String(req.headers['hx-current-url'] ?? '?');
           fetches.set(tab, (fetches.get(tab) ?? 0) + 1);
+          if (tab.endsWith('tab=b') && holdNextFragment) {
+            // Rendered now, sent later: a change published meanwhile is not in it.
+            const then = holdNextFragment;
+            holdNextFragment = undefined;
+            const body = fragment(version);
+            then();
+            // An aborted request (hx-sync replace) closes first; nothing to answer then.
+            setTimeout(() => res.writeHead(200, { 'content-type': 'text/html' }).end(body), 300);
+            return;
+          }
           res.writeHead(200, { 'content-type': 'text/html' }).end(fragment(version));
+          // Once per tab's fetch: the later one decides when the next change is published.
+          if (tab.endsWith('tab=b')) {
+            const then = afterNextFragment;
+            afterNextFragment = undefined;
+            then?.();
+          }
         } else if (url === '/students' && req.method === 'POST') {
           version++;
           void sse.publisher
@@ -112,11 +143,9 @@ describe('htmx-ext-sse against eventrail, in Chromium', { skip }, () => {
           res.writeHead(404).end();
         }
       });
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      browser = await launchChromium();
+      base = rig.base;
       for (const name of ['a', 'b']) {
-        const tab = await (await browser.newContext()).newPage();
+        const tab = await (await rig.browser.newContext()).newPage();
         await tab.goto(`${base}/page?tab=${name}`);
         tabs.set(name, tab);
       }
@@ -128,10 +157,8 @@ describe('htmx-ext-sse against eventrail, in Chromium', { skip }, () => {
 
   after(
     async () => {
-      await browser?.close().catch(() => {});
       await sse?.close();
-      server?.closeAllConnections();
-      server?.close();
+      await rig?.stop();
     },
     { timeout: 20_000 },
   );
@@ -140,13 +167,8 @@ describe('htmx-ext-sse against eventrail, in Chromium', { skip }, () => {
   const shown = async (tab: string): Promise<string> =>
     ((await (tabs.get(tab) as Page).locator('#students').textContent()) ?? '').trim();
 
-  async function waitFor(ready: () => boolean | Promise<boolean>, ms = DEADLINE_MS): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!(await ready())) {
-      if (Date.now() > deadline) throw new Error(`not within ${ms} ms`);
-      await sleep(25);
-    }
-  }
+  const waitFor = (ready: () => boolean | Promise<boolean>, ms = DEADLINE_MS): Promise<void> =>
+    waitUntil(ready, ms);
 
   test('an event the app publishes refetches the list in every tab, once', async () => {
     version++;
@@ -169,6 +191,26 @@ describe('htmx-ext-sse against eventrail, in Chromium', { skip }, () => {
     await sleep(SETTLE_MS);
     assert.equal(countOf('a'), 2, 'the acting tab refetched its own change');
     assert.equal(countOf('b'), 3);
+  });
+
+  test('an event arriving right after a swap still refetches (settle:0ms)', async () => {
+    const before = countOf('b');
+    afterNextFragment = () => setTimeout(() => void publish(), 150);
+    await publish();
+    await waitFor(async () => countOf('b') === before + 2 && (await shown('b')) === `v${version}`);
+    await sleep(SETTLE_MS);
+    assert.equal(countOf('b'), before + 2, 'one refetch per event, no more');
+  });
+
+  test('an event arriving while the list refetches refetches it again (hx-sync replace)', async () => {
+    // Without hx-sync, htmx queues the second refetch on the element and drops it when the first
+    // response replaces the element: the list would show the first change only.
+    const before = countOf('b');
+    holdNextFragment = () => setTimeout(() => void publish(), 100);
+    await publish();
+    await waitFor(async () => countOf('b') === before + 2 && (await shown('b')) === `v${version}`);
+    await sleep(SETTLE_MS);
+    assert.equal(await shown('b'), `v${version}`);
   });
 
   test('a stream the browser gave up on reopens and the list catches up', async () => {

@@ -23,9 +23,36 @@ export interface RefreshDetail {
   readonly data?: string;
 }
 
+/** What htmx exposes on `window` that the client reads (its config may rename the class below). */
+interface HtmxGlobal {
+  config?: { addedClass?: string };
+}
+
+/**
+ * The element htmx has just swapped in and not processed yet, that `target` is or is inside:
+ * htmx marks inserted content with its `addedClass` and attaches the `hx-trigger` listeners only
+ * when the swap settles (20 ms later by default), then fires `htmx:load` on it. A refresh event
+ * dispatched before that reaches no listener and is lost.
+ */
+function unprocessedHtmxRoot(target: RefreshTarget): EventTarget | null {
+  const closest = (target as { closest?: (selector: string) => EventTarget | null }).closest;
+  if (typeof closest !== 'function') return null;
+  const htmx = (globalThis as { htmx?: HtmxGlobal }).htmx;
+  // Without htmx on the page nobody would fire htmx:load: never wait for it.
+  if (htmx === undefined) return null;
+  return closest.call(target, `.${htmx.config?.addedClass ?? 'htmx-added'}`);
+}
+
 /** Finds declared elements under a root and asks them to refresh. */
 export class RefreshRegistry {
   private readonly selector: string;
+  /** Refreshes waiting for htmx to finish with their element: the latest of each. */
+  private readonly deferred = new WeakMap<
+    RefreshTarget,
+    { detail: RefreshDetail; name?: string }
+  >();
+  /** Elements with an htmx request in flight (see {@link trackHtmxRequests}). */
+  private readonly requesting = new WeakSet<EventTarget>();
 
   constructor(
     private readonly root: RefreshRoot,
@@ -66,10 +93,80 @@ export class RefreshRegistry {
       }
     }
     for (const target of matching) {
-      target.dispatchEvent(new CustomEvent<RefreshDetail>(this.eventType, { detail }));
+      this.dispatch(target, detail, eventName);
       count++;
     }
     return count;
+  }
+
+  /**
+   * Follows htmx's requests under the root until the returned function is called. An element
+   * refetching when an event arrives gets its refresh once the request is over: htmx would queue
+   * the new request on that element and drop it if the response replaced the element (an
+   * `outerHTML` swap), though the change may be newer than that response.
+   */
+  trackHtmxRequests(): () => void {
+    const onSend = (event: Event): void => {
+      const elt = event.target;
+      if (elt === null || this.requesting.has(elt)) return;
+      this.requesting.add(elt);
+      // On the element itself: once swapped out, its events no longer reach the root.
+      const onDone = (done: Event): void => {
+        if (done.target !== elt) return;
+        elt.removeEventListener('htmx:afterRequest', onDone);
+        this.requesting.delete(elt);
+      };
+      elt.addEventListener('htmx:afterRequest', onDone);
+    };
+    this.root.addEventListener('htmx:beforeSend', onSend);
+    return () => this.root.removeEventListener('htmx:beforeSend', onSend);
+  }
+
+  /**
+   * Dispatches the refresh event on `target`, or once htmx is done with it: after its request in
+   * flight (on the element that then declares it, when the response replaced it), or once htmx
+   * has processed the content it was just swapped in with. Several refreshes meanwhile make one,
+   * the latest: one refetch covers them all.
+   */
+  private dispatch(target: RefreshTarget, detail: RefreshDetail, name?: string): void {
+    const requesting = this.requesting.has(target);
+    const busy = requesting ? target : unprocessedHtmxRoot(target);
+    if (busy === null) {
+      target.dispatchEvent(new CustomEvent<RefreshDetail>(this.eventType, { detail }));
+      return;
+    }
+    const waiting = this.deferred.has(target);
+    this.deferred.set(target, name === undefined ? { detail } : { detail, name });
+    if (waiting) return;
+    const doneWith = requesting ? 'htmx:afterRequest' : 'htmx:load';
+    const onDone = (event: Event): void => {
+      // Both bubble: a request or load of content deeper inside may end first.
+      if (event.target !== busy) return;
+      busy.removeEventListener(doneWith, onDone);
+      const latest = this.deferred.get(target);
+      this.deferred.delete(target);
+      if (latest) this.redispatch(target, latest.detail, latest.name);
+    };
+    busy.addEventListener(doneWith, onDone);
+  }
+
+  /** After a wait: on `target` if still in the document, else on what replaced it. */
+  private redispatch(target: RefreshTarget, detail: RefreshDetail, name?: string): void {
+    if ((target as { isConnected?: boolean }).isConnected !== false) {
+      this.dispatch(target, detail, name);
+      return;
+    }
+    const id = (target as { id?: unknown }).id;
+    if (typeof id === 'string' && id !== '') {
+      const selector = `${this.selector}[id="${id.replace(/["\\]/g, '\\$&')}"]`;
+      const replacement = this.root.querySelectorAll(selector)[0];
+      if (replacement) {
+        this.dispatch(replacement, detail, name);
+        return;
+      }
+    }
+    // No way to tell which element replaced it: every one declaring the event refreshes.
+    this.refresh(detail, name);
   }
 
   /**

@@ -181,6 +181,7 @@ export function connect(options: ConnectOptions = {}): EventrailConnection {
   };
   scan();
   const stopWatching = registry.watch(scan);
+  const stopTracking = registry.trackHtmxRequests();
   const stopHeaders =
     options.sendOrigin === false
       ? () => {}
@@ -212,6 +213,7 @@ export function connect(options: ConnectOptions = {}): EventrailConnection {
       clearTimeout(timer);
       dispose();
       stopWatching();
+      stopTracking();
       stopHeaders();
       connectionId = undefined;
       setState('closed');
