@@ -14,11 +14,11 @@ import { createMemoryBroker } from 'eventrail/memory';
 import type { Page } from 'playwright-core';
 import { loadAssets } from '../examples/gym/assets.js';
 import { chromiumSkipReason } from './e2e/browser.js';
-import { type PageRig, startPageRig, waitUntil as waitFor } from './e2e/page-rig.js';
+import { type PageRig, startPageRig } from './e2e/page-rig.js';
+import { sleep, waitFor } from './helpers/sse.js';
 
 const skip = chromiumSkipReason();
 const SETTLE_DELAY_MS = 500;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const fragment = (version: number, attribute = 'data-eventrail-refresh'): string =>
   `<section id="students" hx-get="/students/fragment" hx-trigger="eventrail:refresh" hx-swap="outerHTML" ${attribute}="app.students.changed">v${version}</section>`;
@@ -103,6 +103,7 @@ describe('eventrail/client and htmx swaps, in Chromium', { skip }, () => {
           tab.evaluate(
             () => (window as { eventrail?: { state: string } }).eventrail?.state === 'open',
           ),
+        'the stream to open',
         10_000,
       );
     },
@@ -119,7 +120,7 @@ describe('eventrail/client and htmx swaps, in Chromium', { skip }, () => {
 
   test('an event refetches the declared element', async () => {
     await publish();
-    await waitFor(async () => (await shown()) === `v${version}`, 2_000);
+    await waitFor(async () => (await shown()) === `v${version}`, 'the refetched list', 2_000);
     assert.equal(fetches, 1);
   });
 
@@ -129,8 +130,8 @@ describe('eventrail/client and htmx swaps, in Chromium', { skip }, () => {
     await sleep(SETTLE_DELAY_MS + 100); // the previous test's swap has settled
     afterNextFragment = () => setTimeout(() => void publish(), 150);
     await publish();
-    await waitFor(() => fetches === 3, SETTLE_DELAY_MS + 2_000);
-    await waitFor(async () => (await shown()) === `v${version}`, 2_000);
+    await waitFor(() => fetches === 3, 'a refetch per event', SETTLE_DELAY_MS + 2_000);
+    await waitFor(async () => (await shown()) === `v${version}`, 'the latest list', 2_000);
     await sleep(SETTLE_DELAY_MS + 200);
     assert.equal(fetches, 3, 'one refetch per event, no more');
   });
@@ -144,8 +145,8 @@ describe('eventrail/client and htmx swaps, in Chromium', { skip }, () => {
     delayNextFragment = 300;
     whenFragmentRequested = () => setTimeout(() => void publish(), 100);
     await publish();
-    await waitFor(() => fetches === start + 2, SETTLE_DELAY_MS + 3_000);
-    await waitFor(async () => (await shown()) === `v${version}`, 2_000);
+    await waitFor(() => fetches === start + 2, 'a refetch per event', SETTLE_DELAY_MS + 3_000);
+    await waitFor(async () => (await shown()) === `v${version}`, 'the latest list', 2_000);
     await sleep(SETTLE_DELAY_MS + 200);
     assert.equal(fetches, start + 2, 'one refetch per event, no more');
   });

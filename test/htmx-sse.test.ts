@@ -15,7 +15,8 @@ import { createSseServer, readOrigin, type SseServer } from 'eventrail';
 import { createMemoryBroker } from 'eventrail/memory';
 import type { Page } from 'playwright-core';
 import { chromiumSkipReason } from './e2e/browser.js';
-import { type PageRig, startPageRig, waitUntil } from './e2e/page-rig.js';
+import { type PageRig, startPageRig } from './e2e/page-rig.js';
+import { sleep, waitFor } from './helpers/sse.js';
 
 const skip = chromiumSkipReason();
 const require = createRequire(import.meta.url);
@@ -26,7 +27,6 @@ const SETTLE_MS = 400;
 // default settle delay (20 ms) so that only the markup's settle:0ms keeps events from being lost
 // in between.
 const SETTLE_DELAY_MS = 500;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const TRIGGER = 'sse:app.students.changed, sse:eventrail.resync, sse:eventrail.connected';
 
@@ -73,11 +73,13 @@ describe('htmx-ext-sse against eventrail, in Chromium', { skip }, () => {
   let afterNextFragment: (() => void) | undefined;
   /** Holds tab b's next fragment response 300 ms, after calling this. */
   let holdNextFragment: (() => void) | undefined;
-  const publish = (): Promise<void> => {
+  /** The next change, from the app (or from the tab whose stream is `origin`). */
+  const publish = (origin?: string): Promise<void> => {
     version++;
     return sse.publisher.publishEvent('gym:1:students', {
       eventType: 'students.changed',
       data: { id: version },
+      origin,
     });
   };
 
@@ -129,14 +131,9 @@ describe('htmx-ext-sse against eventrail, in Chromium', { skip }, () => {
             then?.();
           }
         } else if (url === '/students' && req.method === 'POST') {
-          version++;
-          void sse.publisher
-            .publishEvent('gym:1:students', {
-              eventType: 'students.changed',
-              data: { id: version },
-              origin: readOrigin(req.headers),
-            })
-            .then(() => res.writeHead(200, { 'content-type': 'text/html' }).end(fragment(version)));
+          void publish(readOrigin(req.headers)).then(() =>
+            res.writeHead(200, { 'content-type': 'text/html' }).end(fragment(version)),
+          );
         } else if (url.startsWith('/page')) {
           res.writeHead(200, { 'content-type': 'text/html' }).end(page(version));
         } else {
@@ -150,7 +147,11 @@ describe('htmx-ext-sse against eventrail, in Chromium', { skip }, () => {
         tabs.set(name, tab);
       }
       // Both streams open, and their first eventrail.connected refetch done.
-      await waitFor(() => streams.size === 2 && countOf('a') === 1 && countOf('b') === 1);
+      await waitFor(
+        () => streams.size === 2 && countOf('a') === 1 && countOf('b') === 1,
+        'both streams and their first refetch',
+        DEADLINE_MS,
+      );
     },
     { timeout: 60_000 },
   );
@@ -167,17 +168,12 @@ describe('htmx-ext-sse against eventrail, in Chromium', { skip }, () => {
   const shown = async (tab: string): Promise<string> =>
     ((await (tabs.get(tab) as Page).locator('#students').textContent()) ?? '').trim();
 
-  const waitFor = (ready: () => boolean | Promise<boolean>, ms = DEADLINE_MS): Promise<void> =>
-    waitUntil(ready, ms);
-
   test('an event the app publishes refetches the list in every tab, once', async () => {
-    version++;
-    await sse.publisher.publishEvent('gym:1:students', {
-      eventType: 'students.changed',
-      data: { id: version },
-    });
+    await publish();
     await waitFor(
       async () => (await shown('a')) === `v${version}` && (await shown('b')) === `v${version}`,
+      'both tabs refetched',
+      DEADLINE_MS,
     );
     await sleep(SETTLE_MS);
     assert.equal(countOf('a'), 2);
@@ -186,7 +182,11 @@ describe('htmx-ext-sse against eventrail, in Chromium', { skip }, () => {
 
   test("a tab's own change updates it from its response; only the other tab refetches", async () => {
     await (tabs.get('a') as Page).click('#add');
-    await waitFor(async () => (await shown('a')) === `v${version}` && countOf('b') === 3);
+    await waitFor(
+      async () => (await shown('a')) === `v${version}` && countOf('b') === 3,
+      'the acting tab updated and the other refetched',
+      DEADLINE_MS,
+    );
     assert.equal(await shown('b'), `v${version}`);
     await sleep(SETTLE_MS);
     assert.equal(countOf('a'), 2, 'the acting tab refetched its own change');
@@ -197,7 +197,11 @@ describe('htmx-ext-sse against eventrail, in Chromium', { skip }, () => {
     const before = countOf('b');
     afterNextFragment = () => setTimeout(() => void publish(), 150);
     await publish();
-    await waitFor(async () => countOf('b') === before + 2 && (await shown('b')) === `v${version}`);
+    await waitFor(
+      async () => countOf('b') === before + 2 && (await shown('b')) === `v${version}`,
+      'a refetch per event',
+      DEADLINE_MS,
+    );
     await sleep(SETTLE_MS);
     assert.equal(countOf('b'), before + 2, 'one refetch per event, no more');
   });
@@ -208,7 +212,11 @@ describe('htmx-ext-sse against eventrail, in Chromium', { skip }, () => {
     const before = countOf('b');
     holdNextFragment = () => setTimeout(() => void publish(), 100);
     await publish();
-    await waitFor(async () => countOf('b') === before + 2 && (await shown('b')) === `v${version}`);
+    await waitFor(
+      async () => countOf('b') === before + 2 && (await shown('b')) === `v${version}`,
+      'a refetch per event',
+      DEADLINE_MS,
+    );
     await sleep(SETTLE_MS);
     assert.equal(await shown('b'), `v${version}`);
   });
@@ -220,12 +228,12 @@ describe('htmx-ext-sse against eventrail, in Chromium', { skip }, () => {
     const before = countOf('b');
     refuseStreams = 2;
     for (const res of streams) res.destroy();
-    version++;
-    await sse.publisher.publishEvent('gym:1:students', {
-      eventType: 'students.changed',
-      data: { id: version },
-    });
-    await waitFor(async () => streams.size === 2 && (await shown('b')) === `v${version}`, 10_000);
+    await publish();
+    await waitFor(
+      async () => streams.size === 2 && (await shown('b')) === `v${version}`,
+      'the streams back and the list caught up',
+      10_000,
+    );
     assert.equal(await shown('a'), `v${version}`);
     assert.ok(countOf('b') > before);
   });

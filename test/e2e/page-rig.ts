@@ -30,15 +30,3 @@ export async function startPageRig(handler: RequestListener): Promise<PageRig> {
     },
   };
 }
-
-/** Polls `ready` (which may ask the browser) until true; fails after `ms`. */
-export async function waitUntil(
-  ready: () => boolean | Promise<boolean>,
-  ms: number,
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await ready())) {
-    if (Date.now() > deadline) throw new Error(`not within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}

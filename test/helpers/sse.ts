@@ -13,14 +13,17 @@ export interface SeenEvent {
   readonly id: string | undefined;
 }
 
-/** Polls `predicate` until true or fails after `timeoutMs` with `what` in the message. */
+/**
+ * Polls `predicate` (which may be async, e.g. ask a browser page) until true or fails after
+ * `timeoutMs` with `what` in the message.
+ */
 export async function waitFor(
-  predicate: () => boolean,
+  predicate: () => boolean | Promise<boolean>,
   what: string,
   timeoutMs = 3000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
+  while (!(await predicate())) {
     if (Date.now() > deadline)
       throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
