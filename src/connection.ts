@@ -261,7 +261,7 @@ export class Connection<P extends Principal = Principal>
     }
     this.coalesced ??= new Map();
     const map = this.coalesced;
-    const name = frame.event.name;
+    const name = frame.key;
     // Re-insert so that the map stays in order of the newest event of each name.
     if (map.delete(name)) this.owner.onBackpressure(this, 'coalesce', frame.event);
     map.set(name, [frame, scope]);

@@ -1,5 +1,6 @@
 import { formatEvent } from './encoder.js';
 import { compactPosition, type Position } from './history.js';
+import { ORIGIN_EVENT } from './protocol.js';
 import type { OutgoingEvent } from './types.js';
 
 /**
@@ -11,13 +12,19 @@ export class Frame {
   /** What connections covering only this hub's scope write. */
   readonly chunk: Buffer;
   private bodyBytes: Buffer | undefined;
+  private tabFrame: Frame | null | undefined;
 
   constructor(
     readonly event: OutgoingEvent,
     /** The event's place in its scope's history, when it has one. */
     readonly position: Position | undefined,
     private readonly text: string,
-    idTag: string,
+    private readonly idTag: string,
+    /**
+     * What `coalesce` merges by: the event name, plus the tab for {@link Frame.forTab}'s frame,
+     * so that an event every tab needs is never merged into one a tab skips.
+     */
+    readonly key: string = event.name,
   ) {
     this.chunk = Buffer.from(
       position ? `id: ${idTag}_${compactPosition(position)}\n${text}` : text,
@@ -28,6 +35,31 @@ export class Frame {
   body(): Buffer {
     this.bodyBytes ??= this.position ? Buffer.from(this.text) : this.chunk;
     return this.bodyBytes;
+  }
+
+  /**
+   * For the connection whose id an origin `{connectionId}.{tabId}` names: the event preceded by
+   * {@link ORIGIN_EVENT} (`{"tab":"<tabId>"}`) under the same id, so that the tabs sharing that
+   * connection skip only the one that caused it. Undefined when the origin names no tab (the
+   * connection is skipped). Built once per event, on first use.
+   */
+  forTab(): Frame | undefined {
+    if (this.tabFrame === undefined) {
+      const origin = this.event.origin ?? '';
+      const dot = origin.indexOf('.');
+      const tab = origin.slice(dot + 1);
+      this.tabFrame =
+        dot === -1
+          ? null
+          : new Frame(
+              this.event,
+              this.position,
+              formatEvent({ name: ORIGIN_EVENT, data: `{"tab":"${tab}"}` }) + this.text,
+              this.idTag,
+              `${this.event.name} ${tab}`,
+            );
+    }
+    return this.tabFrame ?? undefined;
   }
 
   /**

@@ -11,6 +11,17 @@ import {
 } from './history.js';
 import type { BrokerMessage, BrokerSubscription, Principal } from './types.js';
 
+/**
+ * The event to the connection it came from: marked for the tab that caused it when the origin
+ * names one, else skipped. True when it was written.
+ */
+function sendOwn(connection: Connection, frame: Frame, scope: number): boolean {
+  const own = frame.forTab();
+  if (own !== undefined) return connection.send(own, scope);
+  connection.skip(frame, scope);
+  return false;
+}
+
 /** Before the first position: older than any. */
 const NONE: Position = { ms: -1, seq: -1 };
 
@@ -103,23 +114,30 @@ export class Hub<P extends Principal = Principal> {
   }
 
   /**
-   * Writes one encoded event to every connection routed to `topic`, except the one it came from.
-   * Returns how many connections it was written to.
+   * Writes one encoded event to every connection routed to `topic`, except the one it came from
+   * (an origin `{connectionId}.{tabId}` names a tab of a shared connection: that connection gets
+   * the event marked for the tab instead). Returns how many connections it was written to.
    */
   deliver(topic: string, frame: Frame): number {
     const origin = frame.event.origin;
+    const dot = origin === undefined ? -1 : origin.indexOf('.');
+    const from = dot === -1 ? origin : origin?.slice(0, dot);
     let recipients = 0;
     // A write can close a connection (backpressure), which removes it from these maps while we
     // iterate; Map iteration allows that and never visits an entry twice.
     for (const [connection, scope] of this.all) {
-      if (connection.id === origin) connection.skip(frame, scope);
-      else if (connection.send(frame, scope)) recipients++;
+      if (
+        connection.id === from ? sendOwn(connection, frame, scope) : connection.send(frame, scope)
+      )
+        recipients++;
     }
     const some = this.byTopic.get(topic);
     if (some !== undefined) {
       for (const [connection, scope] of some) {
-        if (connection.id === origin) connection.skip(frame, scope);
-        else if (connection.send(frame, scope)) recipients++;
+        if (
+          connection.id === from ? sendOwn(connection, frame, scope) : connection.send(frame, scope)
+        )
+          recipients++;
       }
     }
     return recipients;

@@ -7,6 +7,7 @@ export {
   CONNECTED_EVENT,
   isOrigin,
   LAST_EVENT_ID_PARAM,
+  ORIGIN_EVENT,
   ORIGIN_HEADER,
   RESYNC_EVENT,
   readOrigin,

@@ -47,7 +47,10 @@ export function encodeEvent(event: PublishableEvent): EncodedEvent {
   }
   assertEventType(eventType);
   if (origin !== undefined && !isOrigin(origin)) {
-    throw new EventrailError('invalid-data', 'origin must be 1-128 characters of [A-Za-z0-9_-].');
+    throw new EventrailError(
+      'invalid-data',
+      'origin must be a connection id (1-128 characters of [A-Za-z0-9_-]), optionally followed by "." and a tab id (1-64 of them).',
+    );
   }
   let data: string | undefined;
   try {

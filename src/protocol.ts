@@ -17,12 +17,27 @@ export const CONNECTED_EVENT = 'eventrail.connected';
  */
 export const RESYNC_EVENT = 'eventrail.resync';
 
+/**
+ * Sent, only to the connection an origin `{connectionId}.{tabId}` names, right before the event
+ * that origin published and under the same SSE id: `data` is `{"tab":"<tabId>"}`. A shared stream
+ * (`eventrail/client` with `share: true`) hands that event to every tab but that one.
+ * @public
+ */
+export const ORIGIN_EVENT = 'eventrail.origin';
+
 /** The request header that carries the connection id of the tab making a change. @public */
 export const ORIGIN_HEADER = 'x-eventrail-origin';
 
-const ORIGIN = /^[A-Za-z0-9_-]{1,128}$/;
+/** A connection id, optionally `.` and a tab id: at most 193 characters, never CR, LF or NUL. */
+const ORIGIN = /^[A-Za-z0-9_-]{1,128}(?:\.[A-Za-z0-9_-]{1,64})?$/;
 
-/** True when `value` can be an origin (a connection id): 1-128 characters of `[A-Za-z0-9_-]`. @public */
+/**
+ * True when `value` can be an origin: a connection id (1-128 characters of `[A-Za-z0-9_-]`), which
+ * skips that connection, or `{connectionId}.{tabId}` (a tab id of 1-64 such characters), which
+ * names one tab of a connection several tabs share: that connection receives the event, preceded
+ * by {@link ORIGIN_EVENT}, and skips that tab only.
+ * @public
+ */
 export function isOrigin(value: unknown): value is string {
   return typeof value === 'string' && ORIGIN.test(value);
 }
