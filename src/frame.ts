@@ -39,7 +39,7 @@ export class Frame {
 
   /**
    * For the connection whose id an origin `{connectionId}.{tabId}` names: the event preceded by
-   * {@link ORIGIN_EVENT} (`{"tab":"<tabId>"}`) under the same id, so that the tabs sharing that
+   * {@link ORIGIN_EVENT} (`{"tab":"<tabId>","event":"<name>"}`) under the same id, so that the tabs sharing that
    * connection skip only the one that caused it. Undefined when the origin names no tab (the
    * connection is skipped). Built once per event, on first use.
    */
@@ -54,7 +54,10 @@ export class Frame {
           : new Frame(
               this.event,
               this.position,
-              formatEvent({ name: ORIGIN_EVENT, data: `{"tab":"${tab}"}` }) + this.text,
+              formatEvent({
+                name: ORIGIN_EVENT,
+                data: JSON.stringify({ tab, event: this.event.name }),
+              }) + this.text,
               this.idTag,
               `${this.event.name} ${tab}`,
             );

@@ -19,8 +19,9 @@ export const RESYNC_EVENT = 'eventrail.resync';
 
 /**
  * Sent, only to the connection an origin `{connectionId}.{tabId}` names, right before the event
- * that origin published and under the same SSE id: `data` is `{"tab":"<tabId>"}`. A shared stream
- * (`eventrail/client` with `share: true`) hands that event to every tab but that one.
+ * that origin published and under the same SSE id: `data` is `{"tab":"<tabId>","event":"<name>"}`.
+ * A shared stream (`eventrail/client` with `share: true`) hands that event to every tab but that
+ * one.
  * @public
  */
 export const ORIGIN_EVENT = 'eventrail.origin';

@@ -56,7 +56,7 @@ describe('tab origins', () => {
     const text = own.chunk.toString();
     assert.match(
       text,
-      /^id: [^\n]+\nevent: eventrail\.origin\ndata: \{"tab":"tab1"\}\n\nevent: app\.a\ndata: \{\}\n\n$/,
+      /^id: [^\n]+\nevent: eventrail\.origin\ndata: \{"tab":"tab1","event":"app\.a"\}\n\nevent: app\.a\ndata: \{\}\n\n$/,
     );
     assert.equal(text.split('id: ').length, 2, 'one id line for both');
     assert.equal(own.body().toString(), text.slice(text.indexOf('\n') + 1));
@@ -97,7 +97,7 @@ describe('tab origins', () => {
       await waitFor(() => shared.events.length === 3 && other.events.length === 2, 'delivery');
       const [marker, event] = shared.events.slice(1);
       assert.equal(marker?.event, ORIGIN_EVENT);
-      assert.equal(marker?.data, '{"tab":"tab3"}');
+      assert.equal(marker?.data, '{"tab":"tab3","event":"app.students.changed"}');
       assert.equal(event?.event, 'app.students.changed');
       assert.equal(event?.data, '{"id":7}');
       // One id line before both: a browser keeps it for the event too (eventsource-parser reports
