@@ -1,7 +1,7 @@
 /**
  * Wire names the browser client shares with the server.
  *
- * The first three duplicate `src/protocol.ts` on purpose, so that the client stays one
+ * The first four duplicate `src/protocol.ts` on purpose, so that the client stays one
  * dependency-free folder a page can load as-is; `test/client.test.ts` asserts they are equal.
  */
 
@@ -10,6 +10,13 @@ export const CONNECTED_EVENT = 'eventrail.connected';
 
 /** The server says events may have been missed: refresh everything. Same as `eventrail`'s. @public */
 export const RESYNC_EVENT = 'eventrail.resync';
+
+/**
+ * Sent right before an event a tab of a shared stream caused, so that only that tab skips it.
+ * Same as `eventrail`'s.
+ * @public
+ */
+export const ORIGIN_EVENT = 'eventrail.origin';
 
 /** Carries this tab's connection id on its own requests, so its changes skip it. Same as `eventrail`'s. @public */
 export const ORIGIN_HEADER = 'x-eventrail-origin';

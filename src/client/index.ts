@@ -15,20 +15,26 @@
  *
  * @packageDocumentation
  */
-import { backoffDelay } from './backoff.js';
-import { CONNECTED_EVENT, LAST_EVENT_ID_PARAM, ORIGIN_HEADER, RESYNC_EVENT } from './constants.js';
+import { CONNECTED_EVENT, ORIGIN_HEADER, RESYNC_EVENT } from './constants.js';
+import { openDirect } from './direct.js';
 import { addHeaderToHtmxRequests, RefreshRegistry, type RefreshRoot } from './dom.js';
+import { openShared } from './share.js';
+import type { SourceConfig } from './source.js';
+import type { Stream, StreamHandlers } from './stream.js';
 import type {
   ConnectionState,
   ConnectOptions,
   EventrailConnection,
   EventrailMessage,
+  Sharing,
 } from './types.js';
+import { defaultWorker } from './worker-url.js';
 
 export { type BackoffOptions, backoffDelay } from './backoff.js';
 export {
   CONNECTED_EVENT,
   LAST_EVENT_ID_PARAM,
+  ORIGIN_EVENT,
   ORIGIN_HEADER,
   REFRESH_ATTRIBUTE,
   REFRESH_EVENT,
@@ -41,6 +47,7 @@ export type {
   EventrailConnection,
   EventrailMessage,
   EventSourceConstructor,
+  Sharing,
 } from './types.js';
 
 /** Runs a user callback; one that throws is reported and never stops a refresh. */
@@ -50,19 +57,6 @@ function safely(callback: () => void): void {
   } catch (err) {
     if (typeof reportError === 'function') reportError(err);
   }
-}
-
-function parseConnectionId(data: string): string | undefined {
-  try {
-    const value: unknown = JSON.parse(data);
-    if (value !== null && typeof value === 'object' && 'connectionId' in value) {
-      const id = value.connectionId;
-      if (typeof id === 'string' && /^[A-Za-z0-9_-]{1,128}$/.test(id)) return id;
-    }
-  } catch {
-    // not ours: ignore
-  }
-  return undefined;
 }
 
 /**
@@ -80,22 +74,18 @@ export function connect(options: ConnectOptions = {}): EventrailConnection {
   if (typeof Source !== 'function') throw new Error('eventrail/client needs EventSource.');
   const root = options.root ?? (globalThis.document as RefreshRoot | undefined);
   if (root === undefined) throw new Error('eventrail/client needs a root (document by default).');
-  const baseUrl = String(options.url ?? '/events');
+  const config: SourceConfig = {
+    url: new URL(String(options.url ?? '/events'), globalThis.location?.href).href,
+    withCredentials: options.withCredentials === true,
+    backoff: options.backoff,
+  };
   const registry = new RefreshRegistry(root);
   const listeners = new Map<string, Set<(message: EventrailMessage) => void>>();
-  const names = new Set<string>([
-    'message',
-    CONNECTED_EVENT,
-    RESYNC_EVENT,
-    ...(options.events ?? []),
-  ]);
-  let source: EventSource | undefined;
+  const names = new Set<string>(['message', ...(options.events ?? [])]);
   let state: ConnectionState = 'connecting';
   let connectionId: string | undefined;
-  let lastEventId = '';
-  let opened = false;
-  let attempt = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let sharing: Sharing = 'none';
+  let tabs = 1;
 
   function setState(next: ConnectionState): void {
     if (state === next) return;
@@ -111,69 +101,40 @@ export function connect(options: ConnectOptions = {}): EventrailConnection {
     if (refresh) registry.refresh({ reason });
   }
 
-  function onMessage(event: Event): void {
-    const { type: name, data, lastEventId: id } = event as MessageEvent<string>;
-    if (id) lastEventId = id;
-    if (name === CONNECTED_EVENT) {
-      connectionId = parseConnectionId(data);
-      const id = connectionId;
-      if (id !== undefined) safely(() => options.onConnected?.(id));
-      return;
-    }
-    if (name === RESYNC_EVENT) {
-      resync('resync');
-      return;
-    }
-    const message: EventrailMessage = { name, data, lastEventId: id };
-    safely(() => options.onEvent?.(message));
-    for (const listener of listeners.get(name) ?? []) safely(() => listener(message));
-    registry.refresh({ reason: 'event', eventName: name, data }, name);
-  }
+  const handlers: StreamHandlers = {
+    event(message) {
+      // A shared stream carries the names every tab listens to: this tab takes its own.
+      if (state === 'closed' || !names.has(message.name)) return;
+      safely(() => options.onEvent?.(message));
+      for (const listener of listeners.get(message.name) ?? []) safely(() => listener(message));
+      registry.refresh(
+        { reason: 'event', eventName: message.name, data: message.data },
+        message.name,
+      );
+    },
+    origin(origin) {
+      if (state === 'closed' || origin === connectionId) return;
+      connectionId = origin;
+      if (origin !== undefined) safely(() => options.onConnected?.(origin));
+    },
+    resync(reason) {
+      if (state !== 'closed') resync(reason);
+    },
+    state(next) {
+      if (state !== 'closed') setState(next);
+    },
+    tabs(count) {
+      if (state === 'closed' || count === tabs) return;
+      tabs = count;
+      safely(() => options.onTabsChange?.(count));
+    },
+  };
 
+  let stream: Stream | undefined;
   function listen(name: string): void {
-    if (names.has(name)) return;
+    if (names.has(name) || name === CONNECTED_EVENT || name === RESYNC_EVENT) return;
     names.add(name);
-    source?.addEventListener(name, onMessage);
-  }
-
-  function onOpen(): void {
-    attempt = 0;
-    const reopened = opened;
-    opened = true;
-    setState('open');
-    // Without event ids the server cannot replay what this tab missed while it was away.
-    if (reopened && lastEventId === '') resync('reconnect');
-  }
-
-  function onError(): void {
-    connectionId = undefined;
-    if (state === 'closed') return;
-    setState('reconnecting');
-    // CONNECTING: the browser retries by itself. CLOSED: it gave up, so we take over.
-    if (source?.readyState === 2) {
-      dispose();
-      timer = setTimeout(open, backoffDelay(attempt++, options.backoff));
-    }
-  }
-
-  function dispose(): void {
-    if (source === undefined) return;
-    source.removeEventListener('open', onOpen);
-    source.removeEventListener('error', onError);
-    for (const name of names) source.removeEventListener(name, onMessage);
-    source.close();
-    source = undefined;
-  }
-
-  function open(): void {
-    timer = undefined;
-    const url = new URL(baseUrl, globalThis.location?.href);
-    // Our own reconnects cannot send Last-Event-ID as a header: the server reads this instead.
-    if (lastEventId !== '') url.searchParams.set(LAST_EVENT_ID_PARAM, lastEventId);
-    source = new Source(url.href, { withCredentials: options.withCredentials === true });
-    source.addEventListener('open', onOpen);
-    source.addEventListener('error', onError);
-    for (const name of names) source.addEventListener(name, onMessage);
+    stream?.listen(name);
   }
 
   const scan = (): void => {
@@ -186,7 +147,24 @@ export function connect(options: ConnectOptions = {}): EventrailConnection {
     options.sendOrigin === false
       ? () => {}
       : addHeaderToHtmxRequests(root, ORIGIN_HEADER, () => connectionId);
-  open();
+  if (options.share === true) {
+    const worker = options.worker;
+    stream = openShared({
+      Source,
+      config,
+      names: () => [...names],
+      worker:
+        worker === false
+          ? undefined
+          : worker === undefined
+            ? defaultWorker()
+            : { url: worker, type: 'classic' },
+      handlers,
+      sharing: (how) => {
+        sharing = how;
+      },
+    });
+  } else stream = openDirect(Source, config, [...names], handlers);
 
   return {
     get state() {
@@ -194,6 +172,12 @@ export function connect(options: ConnectOptions = {}): EventrailConnection {
     },
     get connectionId() {
       return connectionId;
+    },
+    get sharing() {
+      return sharing;
+    },
+    get tabs() {
+      return tabs;
     },
     on(name, listener) {
       listen(name);
@@ -210,8 +194,7 @@ export function connect(options: ConnectOptions = {}): EventrailConnection {
     },
     close() {
       if (state === 'closed') return;
-      clearTimeout(timer);
-      dispose();
+      stream?.close();
       stopWatching();
       stopTracking();
       stopHeaders();

@@ -20,6 +20,13 @@ export interface EventrailMessage {
   readonly lastEventId: string;
 }
 
+/**
+ * How a stream is shared between the tabs: `worker` (a SharedWorker holds it), `locks` (the tabs
+ * elect one with Web Locks and relay over BroadcastChannel), `none` (this tab holds its own).
+ * @public
+ */
+export type Sharing = 'worker' | 'locks' | 'none';
+
 /** A constructor compatible with the browser's `EventSource` (or a polyfill). @public */
 export type EventSourceConstructor = new (url: string, init?: EventSourceInit) => EventSource;
 
@@ -37,7 +44,22 @@ export interface ConnectOptions {
   readonly backoff?: BackoffOptions;
   /** Event names to receive in `onEvent` even though no element declares them. */
   readonly events?: readonly string[];
-  /** The EventSource implementation. @defaultValue `globalThis.EventSource` */
+  /**
+   * Shares one stream between every tab of this origin that connects to the same `url` (and
+   * `withCredentials`): a SharedWorker holds it where there is one, else one tab elected with Web
+   * Locks relays it over BroadcastChannel, else each tab opens its own. Every tab still behaves as
+   * if it had its own stream: its own changes skip only it. Key `url` by the signed-in user (e.g.
+   * `/events?u=42`) when one browser may switch users, and call `close()` on sign-out.
+   * @defaultValue `false`
+   */
+  readonly share?: boolean;
+  /**
+   * The SharedWorker script of `share` (`client.worker.min.js`, shipped beside the bundles).
+   * `false` skips the SharedWorker (the tabs elect a leader instead). @defaultValue the file beside
+   * the client bundle (or `worker.js` beside the modules, loaded as a module worker)
+   */
+  readonly worker?: string | URL | false;
+  /** The EventSource implementation. @defaultValue `globalThis.EventSource` (a SharedWorker uses its own) */
   readonly EventSource?: EventSourceConstructor;
   /** Every event except eventrail's own (`eventrail.*`), before elements refresh. */
   onEvent?(message: EventrailMessage): void;
@@ -51,14 +73,23 @@ export interface ConnectOptions {
   onStateChange?(state: ConnectionState): void;
   /** A stream opened and the server named it: `connectionId` is what skips this tab. */
   onConnected?(connectionId: string): void;
+  /** How many tabs share the stream changed (always 1 without `share`). */
+  onTabsChange?(tabs: number): void;
 }
 
 /** The handle {@link connect} returns. @public */
 export interface EventrailConnection {
   /** Where the connection stands now. */
   readonly state: ConnectionState;
-  /** The server's id of the current stream, once known; undefined between streams. */
+  /**
+   * What skips this tab, once known (undefined between streams): the server's id of the stream,
+   * or for a shared one `{connectionId}.{tabId}`.
+   */
   readonly connectionId: string | undefined;
+  /** How the stream is shared ({@link Sharing}); `none` without `share`. */
+  readonly sharing: Sharing;
+  /** How many tabs share the stream, this one included (1 when not shared). */
+  readonly tabs: number;
   /** Calls `listener` for every event named `name`; returns the function that stops it. */
   on(name: string, listener: (message: EventrailMessage) => void): () => void;
   /** Asks every declared element to refresh now; returns how many were asked. */

@@ -1,0 +1,95 @@
+/**
+ * `connect({ share: true })`: one stream for every tab of one origin and events URL. A SharedWorker
+ * holds it where the browser has one; else the tabs elect a leader (Web Locks + BroadcastChannel,
+ * see leader.ts); else each tab opens its own, as without `share`.
+ */
+import { openDirect } from './direct.js';
+import { openLeader } from './leader.js';
+import type { SourceConfig } from './source.js';
+import type { Stream, StreamHandlers } from './stream.js';
+import { holdTabLock, tabReceiver } from './tab.js';
+import type { EventSourceConstructor, Sharing } from './types.js';
+import { newTabId, type TabMessage, tabLockName } from './wire.js';
+
+/** Where the SharedWorker script is, and how to load it. */
+export interface WorkerScript {
+  readonly url: string | URL;
+  readonly type: WorkerType;
+}
+
+/** Everything a shared stream needs from connect(). */
+export interface ShareRequest {
+  readonly Source: EventSourceConstructor;
+  readonly config: SourceConfig;
+  /** The names the tab listens to right now. */
+  readonly names: () => string[];
+  /** The SharedWorker script; undefined to skip straight to the leader election. */
+  readonly worker: WorkerScript | undefined;
+  readonly handlers: StreamHandlers;
+  /** Tells which way the stream is shared; may change once if the worker fails to load. */
+  readonly sharing: (sharing: Sharing) => void;
+}
+
+function openWorker(request: ShareRequest, tab: string, failed: () => void): Stream | undefined {
+  const { worker: script, config, handlers } = request;
+  if (script === undefined || typeof SharedWorker !== 'function') return undefined;
+  let worker: SharedWorker;
+  try {
+    worker = new SharedWorker(script.url, { name: `eventrail ${config.url}`, type: script.type });
+  } catch {
+    return undefined;
+  }
+  const port = worker.port;
+  const send = (message: TabMessage): void => port.postMessage(message);
+  const receive = tabReceiver(tab, handlers);
+  let heard = false;
+  port.onmessage = (event) => {
+    heard = true;
+    receive(event.data);
+  };
+  // The script did not load (404, wrong type, CSP): share another way.
+  worker.onerror = () => {
+    if (!heard) failed();
+  };
+  port.start();
+  const releaseTab = holdTabLock(tabLockName(tab), () =>
+    send({ t: 'hello', tab, names: request.names(), config }),
+  );
+  const onHide = (): void => send({ t: 'bye', tab });
+  globalThis.addEventListener?.('pagehide', onHide);
+  return {
+    listen: (name) => send({ t: 'listen', tab, names: [name] }),
+    close() {
+      globalThis.removeEventListener?.('pagehide', onHide);
+      send({ t: 'bye', tab });
+      releaseTab();
+      port.close();
+    },
+  };
+}
+
+/** Opens a shared stream, the best way this browser allows. */
+export function openShared(request: ShareRequest): Stream {
+  const tab = newTabId();
+  const { Source, config, handlers } = request;
+  const withoutWorker = (): Stream => {
+    const leader = openLeader(Source, config, request.names(), tab, handlers);
+    request.sharing(leader === undefined ? 'none' : 'locks');
+    return leader ?? openDirect(Source, config, request.names(), handlers);
+  };
+  let closed = false;
+  let stream: Stream | undefined = openWorker(request, tab, () => {
+    if (closed || stream === undefined) return;
+    stream.close();
+    stream = withoutWorker();
+  });
+  if (stream !== undefined) request.sharing('worker');
+  else stream = withoutWorker();
+  return {
+    listen: (name) => stream?.listen(name),
+    close() {
+      closed = true;
+      stream?.close();
+    },
+  };
+}
