@@ -43,6 +43,8 @@ const pkg = JSON.parse(readFileSync(new URL('./node_modules/eventrail/package.js
 const exports = {};
 for (const key of Object.keys(pkg.exports)) {
   if (key === './package.json') continue;
+  // The browser bundles (client.min.js, ...) are files to serve, checked by the tarball test.
+  if (key.endsWith('.js')) continue;
   const specifier = key === '.' ? 'eventrail' : 'eventrail/' + key.slice(2);
   exports[specifier] = Object.keys(await import(specifier)).sort();
 }
