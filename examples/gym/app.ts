@@ -6,6 +6,7 @@
  *   GET  /students/fragment            the list as an HTML fragment
  *   POST /students                     name=<1-64 chars>: adds, publishes students.changed
  *   POST /students/<sid>/delete        deletes, publishes students.changed
+ *   GET  /stats                        {"instance", "connections"}: this instance's open streams
  * Every response carries `x-instance`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -65,6 +66,10 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
       return send(res, 200, asset.body, asset.type);
     if (pathname === '/events') return void (await sse.handler(req, res));
     if (pathname === '/healthz') return send(res, 200, 'ok\n', 'text/plain; charset=utf-8');
+    if (pathname === '/stats') {
+      const stats = { instance: deps.instance, connections: sse.stats().connections };
+      return send(res, 200, JSON.stringify(stats), 'application/json');
+    }
     if (pathname === '/login' && method === 'GET') {
       const user = parseUser(url.searchParams.get('user'));
       const gym = parseGym(url.searchParams.get('gym'));

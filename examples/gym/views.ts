@@ -74,13 +74,23 @@ export function studentsFragment(students: readonly Student[]): string {
 </section>`;
 }
 
-const CLIENT_SCRIPT = `<script type="module">
-  import { connect } from '/assets/eventrail-client.js';
+/**
+ * The client, as a page without a bundler loads it. Every tab of this browser shares one stream
+ * (`share: true`); the URL names the user, so that another user signed in later never reads a
+ * stream opened with this one's cookie (the server ignores the query).
+ */
+const clientScript = (session: Session) => `<script type="module">
+  import { connect } from '/assets/eventrail/client.min.js';
   const live = document.getElementById('live');
   const events = document.getElementById('event-count');
+  const tabs = document.getElementById('tabs');
   const labels = { connecting: 'connecting', open: 'live', reconnecting: 'reconnecting', closed: 'offline' };
   window.eventrail = connect({
-    url: '/events',
+    url: '/events?gym=${session.gym}&user=${encodeURIComponent(session.user)}',
+    share: true,
+    onTabsChange(count) {
+      tabs.textContent = count === 1 ? '1 tab' : count + ' tabs';
+    },
     onStateChange(state) {
       live.dataset.state = state;
       live.textContent = labels[state];
@@ -102,6 +112,7 @@ export function gymPage(session: Session, students: readonly Student[], instance
   <span class="spacer"></span>
   <code id="instance" title="the instance that served this page">${escapeHtml(instance)}</code>
   <span id="live" class="live" data-state="connecting">connecting</span>
+  <span id="tabs" class="muted small" title="tabs of this browser sharing one event stream">1 tab</span>
   <form method="post" action="/logout"><button class="link" type="submit">Sign out</button></form>
 </header>
 <main class="card">
@@ -112,9 +123,10 @@ export function gymPage(session: Session, students: readonly Student[], instance
   </form>
   ${studentsFragment(students)}
   <p class="muted small footer">Events received: <span id="event-count">0</span> ·
-    changes made here do not come back to this tab; other tabs of gym ${session.gym} refresh at once.</p>
+    changes made here do not come back to this tab; other tabs of gym ${session.gym} refresh at once.
+    The tabs of this browser share one connection.</p>
 </main>
-${CLIENT_SCRIPT}`,
+${clientScript(session)}`,
   );
 }
 
