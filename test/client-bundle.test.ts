@@ -1,0 +1,172 @@
+/**
+ * The client as single files for pages without a bundler (scripts/bundle-client.ts, what
+ * `npm run build` writes to dist/browser/): their gzipped sizes stay under a budget, each finds
+ * the SharedWorker script beside itself, the worker serves a tab, and a plain page in Chromium
+ * loads the classic script and shares its stream through that worker.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import vm from 'node:vm';
+import { gzipSync } from 'node:zlib';
+import { createSseServer } from 'eventrail';
+import { createMemoryBroker } from 'eventrail/memory';
+import { bundleClient, GLOBAL_NAME, WORKER_FILE } from '../scripts/bundle-client.js';
+import { chromiumSkipReason } from './e2e/browser.js';
+import { type PageRig, startPageRig } from './e2e/page-rig.js';
+import { waitFor } from './helpers/sse.js';
+
+/** Gzipped bytes each file may reach (the README states the sizes). */
+const BUDGET: Record<string, number> = {
+  'client.min.js': 5_500,
+  'client.global.min.js': 5_600,
+  [WORKER_FILE]: 2_200,
+};
+
+/** Globals a page would have, recording the SharedWorker the client asks for. */
+function pageGlobals(workers: Array<{ url: string; type: string | undefined }>) {
+  return {
+    EventSource: class extends EventTarget {
+      close(): void {}
+    },
+    SharedWorker: class {
+      port = { postMessage() {}, start() {}, close() {}, onmessage: null };
+      onerror = null;
+      constructor(url: URL | string, options?: { type?: string }) {
+        workers.push({ url: String(url), type: options?.type });
+      }
+    },
+    document: Object.assign(new EventTarget(), {
+      querySelectorAll: () => [],
+      currentScript: { src: 'https://cdn.test/eventrail@1/dist/browser/client.global.min.js' },
+    }),
+    location: { href: 'https://app.test/', origin: 'https://app.test' },
+  };
+}
+
+describe('the single-file client', () => {
+  let files: Map<string, Uint8Array>;
+  before(async () => {
+    files = await bundleClient();
+  });
+
+  test('stays under its gzipped budget', () => {
+    const sizes = [...files].map(
+      ([file, bytes]) => [file, gzipSync(bytes, { level: 9 }).length] as const,
+    );
+    console.log(`# gzipped: ${sizes.map(([f, n]) => `${f} ${n} B`).join(', ')}`);
+    assert.deepEqual(sizes.map(([f]) => f).sort(), Object.keys(BUDGET).sort());
+    for (const [file, size] of sizes) {
+      assert.ok(size <= (BUDGET[file] ?? 0), `${file}: ${size} B over ${BUDGET[file]} B`);
+    }
+  });
+
+  test('the classic script defines its global and finds the worker beside its <script src>', () => {
+    const workers: Array<{ url: string; type: string | undefined }> = [];
+    const context = vm.createContext({
+      ...pageGlobals(workers),
+      URL,
+      MessageEvent,
+      Event,
+      crypto,
+      btoa,
+    });
+    vm.runInContext(Buffer.from(files.get('client.global.min.js') ?? '').toString(), context);
+    const client = (
+      context as Record<string, { connect: typeof import('eventrail/client').connect }>
+    )[GLOBAL_NAME];
+    assert.equal(typeof client?.connect, 'function');
+    const connection = client?.connect({ url: '/events', share: true });
+    assert.equal(connection?.sharing, 'worker');
+    assert.deepEqual(workers, [
+      { url: `https://cdn.test/eventrail@1/dist/browser/${WORKER_FILE}`, type: 'classic' },
+    ]);
+  });
+
+  test('the ES module exports the client and finds the worker beside itself', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'eventrail-bundle-'));
+    try {
+      const file = path.join(dir, 'client.min.js');
+      await writeFile(file, files.get('client.min.js') ?? new Uint8Array());
+      const module = (await import(pathToFileURL(file).href)) as typeof import('eventrail/client');
+      assert.equal(typeof module.connect, 'function');
+      assert.equal(module.ORIGIN_EVENT, 'eventrail.origin');
+      const workers: Array<{ url: string; type: string | undefined }> = [];
+      const globals = pageGlobals(workers);
+      Object.assign(globalThis, { SharedWorker: globals.SharedWorker });
+      const connection = module.connect({
+        url: 'https://app.test/events',
+        share: true,
+        root: globals.document,
+        EventSource: globals.EventSource as unknown as typeof EventSource,
+      });
+      connection.close();
+      assert.deepEqual(workers, [
+        { url: pathToFileURL(path.join(dir, WORKER_FILE)).href, type: 'classic' },
+      ]);
+    } finally {
+      delete (globalThis as { SharedWorker?: unknown }).SharedWorker;
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a page without a bundler, in Chromium', { skip: chromiumSkipReason() }, () => {
+  let rig: PageRig | undefined;
+  const sse = createSseServer({
+    broker: createMemoryBroker(),
+    resolver: () => ({ userId: 1, scopeId: 1 }),
+    router: (principal) => [`gym:${principal.scopeId}:*`],
+    eventNamePrefix: 'app',
+  });
+  const page = `<!doctype html><html><body>
+<p id="list" data-eventrail-refresh="app.students.changed">0</p>
+<script src="/static/${'client.global.min.js'}"></script>
+<script>
+  const list = document.getElementById('list');
+  list.addEventListener('eventrail:refresh', () => { list.textContent = String(Number(list.textContent) + 1); });
+  window.eventrail = eventrailClient.connect({ url: '/events', share: true });
+</script></body></html>`;
+
+  before(async () => {
+    const files = await bundleClient();
+    rig = await startPageRig((req, res) => {
+      const url = req.url ?? '/';
+      const file = files.get(url.replace('/static/', ''));
+      if (url.startsWith('/events')) return void sse.handler(req, res);
+      if (file) return void res.writeHead(200, { 'content-type': 'text/javascript' }).end(file);
+      res.writeHead(200, { 'content-type': 'text/html' }).end(page);
+    });
+  });
+  after(async () => {
+    await rig?.stop();
+    await sse.close();
+  });
+
+  test('two tabs load the classic script and share one stream through its worker', async () => {
+    assert.ok(rig);
+    const context = await rig.browser.newContext();
+    const tabs = [await context.newPage(), await context.newPage()];
+    for (const tab of tabs) await tab.goto(`${rig.base}/`);
+    const client = (tab: (typeof tabs)[number]) =>
+      tab.evaluate(() => {
+        const e = (
+          window as unknown as { eventrail: { state: string; sharing: string; tabs: number } }
+        ).eventrail;
+        return { state: e.state, sharing: e.sharing, tabs: e.tabs };
+      });
+    for (const tab of tabs) {
+      await waitFor(async () => (await client(tab)).tabs === 2, 'two tabs on the stream', 10_000);
+      assert.deepEqual(await client(tab), { state: 'open', sharing: 'worker', tabs: 2 });
+    }
+    assert.equal(sse.stats().connections, 1);
+    await sse.publisher.publishType('gym:1:students', 'students.changed');
+    for (const tab of tabs) {
+      await waitFor(async () => (await tab.locator('#list').textContent()) === '1', 'a refresh');
+    }
+    await context.close();
+  });
+});
