@@ -59,6 +59,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   await mkdir(outdir, { recursive: true });
   for (const [file, bytes] of await bundleClient()) {
     await writeFile(new URL(file, outdir), bytes);
-    console.log(`${fileURLToPath(new URL(file, outdir))}: ${bytes.length} bytes`);
+    // On stderr: `npm pack --json` runs the build and its stdout must stay JSON.
+    console.error(`${fileURLToPath(new URL(file, outdir))}: ${bytes.length} bytes`);
   }
 }
