@@ -36,6 +36,12 @@ export class GymUser {
   /** Signs in through GET /login and waits until the page's event stream is live. */
   static async open(browser: Browser, baseUrl: string, name: string, gym: number) {
     const context = await browser.newContext({ viewport: VIEWPORT });
+    // The page shares its stream between tabs (`share: true`). This suite reads each stream's
+    // `x-instance` from the page's own requests: without SharedWorker the one tab of each user
+    // leads and holds the stream itself. test/e2e-shared.test.ts covers the SharedWorker.
+    await context.addInitScript(() => {
+      delete (window as { SharedWorker?: unknown }).SharedWorker;
+    });
     const page = await context.newPage();
     const user = new GymUser(name, gym, context, page, baseUrl);
     await user.load(`${baseUrl}/login?user=${name}&gym=${gym}`);
