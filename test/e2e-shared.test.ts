@@ -6,15 +6,15 @@
  * Eight tabs of alice are live on one server connection and one browser socket; a change made in
  * tab 3 reaches the seven others within 2 s and tab 3 does not refetch; a ninth tab opens at once;
  * the tab that opened the stream closes and the instance holding it is killed, and an event
- * published meanwhile reaches each remaining tab exactly once; carol (gym 2, another context)
- * receives nothing throughout.
+ * published meanwhile reaches each remaining tab exactly once; so it does when a tab crashes (with
+ * locks, the leader); carol (gym 2, another context) receives nothing throughout.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { chromiumSkipReason, launchChromium } from './e2e/browser.js';
 import { type DemoCluster, startDemoCluster } from './e2e/cluster.js';
-import { call, clientSockets, connections, total } from './e2e/cluster-stats.js';
+import { addStudentAs, clientSockets, connections, total } from './e2e/cluster-stats.js';
 import { GymTab } from './e2e/gym-tab.js';
 import { redisSkipReason } from './helpers/redis.js';
 import { sleep, waitFor } from './helpers/sse.js';
@@ -86,7 +86,8 @@ for (const mode of ['worker', 'locks'] as const) {
       const counts = await connections(cluster);
       assert.equal(total(counts), 1, 'the server counts one connection');
       aliceInstance = [...counts].find(([, n]) => n === 1)?.[0] ?? '';
-      // Idle page-load sockets are closed by the proxy after 5 s; the stream's socket stays.
+      // Idle page-load sockets are closed by the proxy after 5 s; the stream's socket stays (a
+      // socket Chromium connected ahead and never used carries nothing and does not count).
       const deadline = Date.now() + 20_000;
       while (clientSockets(proxyPort) > 1 && Date.now() < deadline) await sleep(100);
       await sleep(300);
@@ -163,24 +164,7 @@ for (const mode of ['worker', 'locks'] as const) {
       process.kill(pid, 'SIGKILL');
       const was = await Promise.all(tabs.map((t) => t.counts()));
       // Meanwhile bob (gym 1, no browser) adds a student; the proxy sends it to the survivor.
-      let login = await call(`${cluster.url}/login?user=bob&gym=1`);
-      // The first request after the kill may still have reached the dying instance.
-      for (let i = 0; i < 10 && login.status !== 303; i++) {
-        await sleep(200);
-        login = await call(`${cluster.url}/login?user=bob&gym=1`);
-      }
-      assert.equal(login.status, 303, 'bob signed in on the survivor');
-      const cookie = String((login.headers['set-cookie'] as string[])[0]).split(';')[0] ?? '';
-      const posted = await call(`${cluster.url}/students`, {
-        method: 'POST',
-        headers: {
-          cookie,
-          'content-type': 'application/x-www-form-urlencoded',
-          'hx-request': 'true',
-        },
-        body: `name=Grace+${mode}`,
-      });
-      assert.equal(posted.status, 200);
+      assert.equal(await addStudentAs(cluster.url, 'bob', `Grace ${mode}`), 200);
       // Before the stream is back (the retry hint is 3 s), the tab that opened it goes: with
       // locks, the next tab leads and resumes from the last id the group saw.
       const first = tabs.shift() as GymTab;
@@ -213,6 +197,33 @@ for (const mode of ['worker', 'locks'] as const) {
       assert.ok(Math.max(...seen) <= DEADLINE_MS, `all tabs updated within ${DEADLINE_MS} ms`);
       assert.equal(await carol.events(), 0, 'gym 2 received nothing');
       assert.equal(carol.fragmentRequests, 0);
+    });
+
+    test('a tab that crashes hands over too: the others get what was published meanwhile, once', async () => {
+      // With locks the first tab leads now; with a SharedWorker any tab will do.
+      const crashed = tabs.shift() as GymTab;
+      const was = await Promise.all(tabs.map((t) => t.counts()));
+      const cdp = await crashed.page.context().newCDPSession(crashed.page);
+      void cdp.send('Page.crash').catch(() => {}); // never answers: the renderer is gone
+      assert.equal(await addStudentAs(cluster.url, 'bob', `Alan ${mode}`), 200);
+      await Promise.all(tabs.map((t) => t.waitForStudent(`Alan ${mode}`, 10_000)));
+      await sleep(SETTLE_MS);
+      for (const [i, tab] of tabs.entries()) {
+        const now = await tab.counts();
+        assert.equal(now.events - (was[i]?.events ?? 0), 1, `tab ${i + 3}: the event once`);
+        assert.equal(now.fragments - (was[i]?.fragments ?? 0), 1, `tab ${i + 3}: one refetch`);
+      }
+      // The crashed tab's lock went with it: the group counts it out.
+      await waitFor(
+        async () => (await tabs[0]?.client())?.tabs === tabs.length,
+        'the tab counted out',
+        5_000,
+      );
+      assert.equal(
+        total(await connections(cluster, new Set([aliceInstance]))),
+        2,
+        'one stream each',
+      );
     });
   });
 }

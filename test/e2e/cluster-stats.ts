@@ -1,8 +1,9 @@
 /**
- * What the shared-stream tests count on a running demo cluster: the streams each instance holds
- * (its `GET /stats`) and the sockets a browser holds to the proxy (from /proc/net/tcp).
+ * The shared-stream tests' view of a running demo cluster from outside the browser: the streams
+ * each instance holds (its `GET /stats`), the sockets a browser holds to the proxy (from
+ * `ss`), and changes made by a user without a browser.
  */
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { request } from 'node:http';
 import type { DemoCluster } from './cluster.js';
 
@@ -31,16 +32,19 @@ export function call(
   );
 }
 
-/** Established TCP connections to `port` on 127.0.0.1, counted from their client side. */
+/**
+ * The browser's TCP connections to `port` on 127.0.0.1 that have carried a request (from `ss`):
+ * Chromium may connect a socket ahead and never use it, which holds nothing.
+ */
 export function clientSockets(port: number): number {
-  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
-  return readFileSync('/proc/net/tcp', 'utf8')
+  const out = execFileSync('ss', ['-tniH', 'state', 'established', 'dst', `127.0.0.1:${port}`], {
+    encoding: 'utf8',
+  });
+  // One line per socket, its details on the next, indented.
+  return out
+    .replace(/\n\s+/g, ' ')
     .split('\n')
-    .slice(1)
-    .filter((line) => {
-      const [, , remote, state] = line.trim().split(/\s+/);
-      return remote === `0100007F:${hexPort}` && state === '01';
-    }).length;
+    .filter((line) => Number(/bytes_sent:(\d+)/.exec(line)?.[1] ?? 0) > 0).length;
 }
 
 /** The instances' own ports, from the lines they print when they start. */
@@ -67,3 +71,24 @@ export async function connections(cluster: DemoCluster, dead: ReadonlySet<string
 
 export const total = (counts: Map<string, number>) =>
   [...counts.values()].reduce((a, b) => a + b, 0);
+
+/** Signs `user` in to gym 1 and adds a student, each on a socket of its own; the POST's status. */
+export async function addStudentAs(base: string, user: string, name: string): Promise<number> {
+  let login = await call(`${base}/login?user=${user}&gym=1`);
+  // Right after an instance is killed, a request may still reach it and fail.
+  for (let i = 0; i < 10 && login.status !== 303; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    login = await call(`${base}/login?user=${user}&gym=1`);
+  }
+  const cookie = String((login.headers['set-cookie'] as string[] | undefined)?.[0]).split(';')[0];
+  const posted = await call(`${base}/students`, {
+    method: 'POST',
+    headers: {
+      cookie: cookie ?? '',
+      'content-type': 'application/x-www-form-urlencoded',
+      'hx-request': 'true',
+    },
+    body: new URLSearchParams({ name }).toString(),
+  });
+  return posted.status;
+}
