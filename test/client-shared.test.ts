@@ -54,11 +54,12 @@ describe('SharedHub', () => {
     assert.deepEqual(posted.at(-1), [{ t: 'tabs', count: 2 }, undefined]);
     source.emit('open');
     source.emit('eventrail.connected', '{"connectionId":"conn1"}', '8-1');
+    assert.deepEqual(posted.at(-1), [{ t: 'connected', id: 'conn1', at: '8-1' }, undefined]);
     // A tab joining later learns where the stream stands, alone.
     hub.join('t3', ['app.c'], config);
     assert.deepEqual(posted.slice(-3), [
       [{ t: 'state', state: 'open' }, 't3'],
-      [{ t: 'connected', id: 'conn1' }, 't3'],
+      [{ t: 'connected', id: 'conn1', at: '8-1' }, 't3'],
       [{ t: 'tabs', count: 3 }, undefined],
     ]);
     hub.leave('t2');
@@ -118,7 +119,7 @@ describe("a tab's end", () => {
 
   test('names the tab in its origin and skips only what it caused, keeping the ids', () => {
     const { receive, seen, calls } = receiver('t1');
-    receive({ t: 'connected', id: 'conn1' });
+    receive({ t: 'connected', id: 'conn1', at: '1-0' });
     receive({ t: 'event', name: 'app.a', data: '{}', id: '1-1', skip: 't1' });
     receive({ t: 'event', name: 'app.a', data: '{}', id: '1-2', skip: 't2' });
     receive({ t: 'connected', id: undefined });
@@ -127,7 +128,11 @@ describe("a tab's end", () => {
       ['event', { name: 'app.a', data: '{}', lastEventId: '1-2' }],
       ['origin', undefined],
     ]);
-    assert.deepEqual(seen, ['1-1', '1-2'], 'the group resumes past events the tab skipped');
+    assert.deepEqual(
+      seen,
+      ['1-0', '1-1', '1-2'],
+      'the group resumes from the start and past skips',
+    );
   });
 
   test('connect({ share: true }) without SharedWorker or Web Locks holds its own stream', () => {

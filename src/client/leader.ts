@@ -32,6 +32,8 @@ export function openLeader(
   let everOpen = false;
   let hub: SharedHub | undefined;
   let closed = false;
+  /** This tab holds its lock and said hello. */
+  let joined = false;
   const receive = tabReceiver(tab, handlers, (id) => {
     lastEventId = id;
   });
@@ -61,7 +63,8 @@ export function openLeader(
   channel.onmessage = (event: MessageEvent<TabMessage | NamesMessage | HubMessage>) => {
     const message = event.data;
     if (message.t === 'hello') {
-      send({ t: 'names', tab, names: [...mine] });
+      // Only once this tab holds its own lock: a leader watches that lock to count it out.
+      if (joined) send({ t: 'names', tab, names: [...mine] });
       follow(message.tab, message.names);
     } else if (message.t === 'names') {
       if (!group.has(message.tab)) group.set(message.tab, new Set(message.names));
@@ -92,6 +95,7 @@ export function openLeader(
   });
   const releaseTab = holdTabLock(tabLockName(tab), () => {
     if (closed) return;
+    joined = true;
     send({ t: 'hello', tab, names: [...mine], config });
     locks
       .request(key, () => {

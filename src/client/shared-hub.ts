@@ -57,7 +57,7 @@ export class SharedHub {
       for (const name of names) this.source.listen(name);
       if (this.state !== undefined) this.post({ t: 'state', state: this.state }, tab);
       if (this.connectionId !== undefined) {
-        this.post({ t: 'connected', id: this.connectionId }, tab);
+        this.post({ t: 'connected', id: this.connectionId, at: this.lastEventId }, tab);
       }
     }
     this.post({ t: 'tabs', count: this.tabs.size });
@@ -95,7 +95,8 @@ export class SharedHub {
   private onMessage(name: string, data: string, id: string): void {
     if (name === CONNECTED_EVENT) {
       this.connectionId = parseConnectionId(data);
-      this.post({ t: 'connected', id: this.connectionId });
+      // Where the stream starts: a tab that takes over resumes from here if no event came since.
+      this.post({ t: 'connected', id: this.connectionId, at: id });
       return;
     }
     if (name === RESYNC_EVENT) {

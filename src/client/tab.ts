@@ -13,6 +13,7 @@ export function tabReceiver(
       case 'state':
         return handlers.state(message.state);
       case 'connected':
+        if (message.at) seen(message.at);
         // This tab's origin names the shared connection and the tab, so that only it is skipped.
         return handlers.origin(message.id === undefined ? undefined : `${message.id}.${tab}`);
       case 'event':

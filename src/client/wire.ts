@@ -57,8 +57,8 @@ export type TabMessage =
 /** The shared side to its tabs. */
 export type HubMessage =
   | { readonly t: 'state'; readonly state: 'open' | 'reconnecting' }
-  /** The shared connection's id (undefined between streams). */
-  | { readonly t: 'connected'; readonly id: string | undefined }
+  /** The shared connection's id (undefined between streams), and the stream's id at its start. */
+  | { readonly t: 'connected'; readonly id: string | undefined; readonly at?: string }
   /** An event; `skip` is the tab that caused it, which ignores it. */
   | {
       readonly t: 'event';
