@@ -8,8 +8,8 @@
  * <section id="students" hx-get="/students/fragment" hx-trigger="eventrail:refresh"
  *          hx-swap="outerHTML" data-eventrail-refresh="app.students.changed">...</section>
  * <script type="module">
- *   import { connect } from '/assets/eventrail-client.js';
- *   connect({ url: '/events' });
+ *   import { connect } from '/assets/eventrail/client.min.js'; // dist/browser/, or a bundler
+ *   connect({ url: '/events', share: true }); // one stream for all the tabs
  * </script>
  * ```
  *
@@ -67,6 +67,10 @@ function safely(callback: () => void): void {
  *
  * A stream that comes back after a drop refreshes every declared element unless the server sends
  * event ids (it then replays what was missed, or sends {@link RESYNC_EVENT}).
+ *
+ * With `share: true` the tabs of this origin that connect to the same URL share one stream (see
+ * {@link ConnectOptions.share}); each tab still refreshes, resyncs and skips its own changes as
+ * if it had its own.
  * @public
  */
 export function connect(options: ConnectOptions = {}): EventrailConnection {
