@@ -1,23 +1,26 @@
 /**
  * The client as single files for pages without a bundler (scripts/bundle-client.ts, what
  * `npm run build` writes to dist/browser/): their gzipped sizes stay under a budget, each finds
- * the SharedWorker script beside itself, the worker serves a tab, and a plain page in Chromium
- * loads the classic script and shares its stream through that worker.
+ * the SharedWorker script beside itself, and plain pages in Chromium load the classic script, or
+ * the modules as tsc emits them, and share their stream through the worker beside it.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import vm from 'node:vm';
 import { gzipSync } from 'node:zlib';
+import { transform } from 'esbuild';
 import { createSseServer } from 'eventrail';
 import { createMemoryBroker } from 'eventrail/memory';
 import { bundleClient, GLOBAL_NAME, WORKER_FILE } from '../scripts/bundle-client.js';
 import { chromiumSkipReason } from './e2e/browser.js';
 import { type PageRig, startPageRig } from './e2e/page-rig.js';
 import { waitFor } from './helpers/sse.js';
+
+const CLIENT = fileURLToPath(new URL('../src/client/', import.meta.url));
 
 /** Gzipped bytes each file may reach (the README states the sizes). */
 const BUDGET: Record<string, number> = {
@@ -122,23 +125,39 @@ describe('a page without a bundler, in Chromium', { skip: chromiumSkipReason() }
     router: (principal) => [`gym:${principal.scopeId}:*`],
     eventNamePrefix: 'app',
   });
-  const page = `<!doctype html><html><body>
+  const page = (script: string) => `<!doctype html><html><body>
 <p id="list" data-eventrail-refresh="app.students.changed">0</p>
-<script src="/static/${'client.global.min.js'}"></script>
+${script}
 <script>
   const list = document.getElementById('list');
   list.addEventListener('eventrail:refresh', () => { list.textContent = String(Number(list.textContent) + 1); });
-  window.eventrail = eventrailClient.connect({ url: '/events', share: true });
 </script></body></html>`;
+  const pages: Record<string, string> = {
+    // The classic script, as a page without a bundler loads it.
+    '/classic': page(`<script src="/static/client.global.min.js"></script>
+<script>window.eventrail = eventrailClient.connect({ url: '/events', share: true });</script>`),
+    // The modules as tsc emits them (dist/client/): the worker is worker.js beside them, a module.
+    '/modules': page(`<script type="module">
+  import { connect } from '/modules/index.js';
+  window.eventrail = connect({ url: '/events', share: true });
+</script>`),
+  };
 
   before(async () => {
     const files = await bundleClient();
+    const modules = new Map<string, string>();
+    for (const file of await readdir(CLIENT)) {
+      if (!file.endsWith('.ts')) continue;
+      const source = await readFile(path.join(CLIENT, file), 'utf8');
+      const { code } = await transform(source, { loader: 'ts', format: 'esm' });
+      modules.set(`/modules/${file.replace(/\.ts$/, '.js')}`, code);
+    }
     rig = await startPageRig((req, res) => {
       const url = req.url ?? '/';
-      const file = files.get(url.replace('/static/', ''));
+      const script = files.get(url.replace('/static/', '')) ?? modules.get(url);
       if (url.startsWith('/events')) return void sse.handler(req, res);
-      if (file) return void res.writeHead(200, { 'content-type': 'text/javascript' }).end(file);
-      res.writeHead(200, { 'content-type': 'text/html' }).end(page);
+      if (script) return void res.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
+      res.writeHead(200, { 'content-type': 'text/html' }).end(pages[url] ?? '');
     });
   });
   after(async () => {
@@ -146,27 +165,33 @@ describe('a page without a bundler, in Chromium', { skip: chromiumSkipReason() }
     await sse.close();
   });
 
-  test('two tabs load the classic script and share one stream through its worker', async () => {
-    assert.ok(rig);
-    const context = await rig.browser.newContext();
-    const tabs = [await context.newPage(), await context.newPage()];
-    for (const tab of tabs) await tab.goto(`${rig.base}/`);
-    const client = (tab: (typeof tabs)[number]) =>
-      tab.evaluate(() => {
-        const e = (
-          window as unknown as { eventrail: { state: string; sharing: string; tabs: number } }
-        ).eventrail;
-        return { state: e.state, sharing: e.sharing, tabs: e.tabs };
-      });
-    for (const tab of tabs) {
-      await waitFor(async () => (await client(tab)).tabs === 2, 'two tabs on the stream', 10_000);
-      assert.deepEqual(await client(tab), { state: 'open', sharing: 'worker', tabs: 2 });
-    }
-    assert.equal(sse.stats().connections, 1);
-    await sse.publisher.publishType('gym:1:students', 'students.changed');
-    for (const tab of tabs) {
-      await waitFor(async () => (await tab.locator('#list').textContent()) === '1', 'a refresh');
-    }
-    await context.close();
-  });
+  for (const [name, at] of [
+    ['the classic script', '/classic'],
+    ['the ES modules', '/modules'],
+  ] as const) {
+    test(`two tabs load ${name} and share one stream through its worker`, async () => {
+      assert.ok(rig);
+      await waitFor(() => sse.stats().connections === 0, 'no stream left open');
+      const context = await rig.browser.newContext();
+      const tabs = [await context.newPage(), await context.newPage()];
+      for (const tab of tabs) await tab.goto(`${rig.base}${at}`);
+      const client = (tab: (typeof tabs)[number]) =>
+        tab.evaluate(() => {
+          const e = (
+            window as unknown as { eventrail: { state: string; sharing: string; tabs: number } }
+          ).eventrail;
+          return { state: e.state, sharing: e.sharing, tabs: e.tabs };
+        });
+      for (const tab of tabs) {
+        await waitFor(async () => (await client(tab)).tabs === 2, 'two tabs on the stream', 10_000);
+        assert.deepEqual(await client(tab), { state: 'open', sharing: 'worker', tabs: 2 });
+      }
+      assert.equal(sse.stats().connections, 1);
+      await sse.publisher.publishType('gym:1:students', 'students.changed');
+      for (const tab of tabs) {
+        await waitFor(async () => (await tab.locator('#list').textContent()) === '1', 'a refresh');
+      }
+      await context.close();
+    });
+  }
 });
