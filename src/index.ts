@@ -14,6 +14,7 @@ export {
 export { createPublisher, type PublisherOptions } from './publisher.js';
 export {
   createSseServer,
+  type RefusalReason,
   type SseServer,
   type SseServerHealth,
   type SseServerStats,

@@ -1,3 +1,4 @@
+import { abortable } from './abortable.js';
 import { fetchRequest, fetchTransport } from './adapters/fetch.js';
 import {
   type NodeRequest,
@@ -14,7 +15,9 @@ import { EventrailError, type EventrailErrorCode } from './errors.js';
 import { HeartbeatWheel } from './heartbeat.js';
 import { allPositions, type Position, parseEventId, scopeTag } from './history.js';
 import type { Hub } from './hub.js';
+import { Openings } from './openings.js';
 import { resolveOptions, type SseServerOptions } from './options.js';
+import { Outage, seconds } from './outage.js';
 import { CONNECTED_EVENT, LAST_EVENT_ID_PARAM } from './protocol.js';
 import { createPublisher } from './publisher.js';
 import { buildRouteTable } from './routes.js';
@@ -49,11 +52,21 @@ export interface SseServerStats {
   readonly resyncs: number;
   /** Events skipped or merged for slow clients (`drop`, `coalesce`). */
   readonly dropped: number;
-  /** Streams ended, by reason. */
+  /** Streams ended, by reason (streams that never opened are not counted). */
   readonly disconnects: Readonly<Record<DisconnectReason, number>>;
+  /** New streams waiting for the broker right now (at most `openTimeoutMs` each). */
+  readonly opening: number;
+  /**
+   * Requests answered with only a `retry:` and the end of the stream, by reason: `broker` (the
+   * broker did not serve them within `openTimeoutMs`), a connection limit, or `closing`.
+   */
+  readonly refused: Readonly<Record<RefusalReason, number>>;
   /** The broker's own view of its subscription ({@link Broker.state}); `ready` when it has none. */
   readonly broker: BrokerState;
 }
+
+/** Why a request was answered with only a `retry:`. @public */
+export type RefusalReason = 'broker' | 'maxConnections' | 'maxConnectionsPerPrincipal' | 'closing';
 
 /** What a health check needs: serving, and really receiving from the broker. @public */
 export interface SseServerHealth {
@@ -163,7 +176,14 @@ export function createSseServer<P extends Principal = Principal>(
     expired: 0,
     error: 0,
   };
+  const refused: Record<RefusalReason, number> = {
+    broker: 0,
+    maxConnections: 0,
+    maxConnectionsPerPrincipal: 0,
+    closing: 0,
+  };
   const brokerState = (): BrokerState => config.broker.state?.() ?? 'ready';
+  const openings = new Openings(config.openTimeoutMs);
 
   const { logger } = config;
   // Refused logins and limits are routine (debug, warn); anything else is an error.
@@ -202,6 +222,22 @@ export function createSseServer<P extends Principal = Principal>(
       report(new EventrailError('hook-failed', `The ${name} hook threw.`, { cause: err }));
     }
   }
+
+  // Streams refused for the broker are reported once per outage (then reminders), not per request.
+  const brokerRefusals = new Outage(config.outageReminderMs, (r) => {
+    if (r.kind === 'back') {
+      logger?.info(
+        { refused: r.failures, downForMs: r.downForMs },
+        `eventrail: new streams open again after ${seconds(r.downForMs)} (${r.failures} refused meanwhile)`,
+      );
+      return;
+    }
+    const message =
+      r.kind === 'down'
+        ? 'A new stream was told to retry later: the broker did not serve it. Further refusals are counted in stats().refused.broker until streams open again.'
+        : `${r.failures} new streams refused over ${seconds(r.downForMs)}: the broker does not serve them.`;
+    report(new EventrailError('broker-error', message, { cause: r.error }));
+  });
 
   const delivery = new Delivery<P>({
     prefix: config.eventNamePrefix,
@@ -250,12 +286,12 @@ export function createSseServer<P extends Principal = Principal>(
       connections.delete(connection);
       heartbeat?.remove(connection);
       unadmit(principalKey(connection.principal));
-      disconnects[reason]++;
       for (const { hub, topics } of memberships) {
         hub.remove(connection, topics);
         subscriptions.release(hub);
       }
       if (!connection.opened) return;
+      disconnects[reason]++;
       logger?.debug({ connectionId: connection.id, reason }, 'eventrail: client disconnected');
       hook('onClientDisconnect', connection, reason);
     },
@@ -277,7 +313,12 @@ export function createSseServer<P extends Principal = Principal>(
   }
 
   /** A refusal by a connection limit: come back much later, spread out; never a status that stops the browser. */
-  function refuseForLimit<R>(transport: Transport<R>, what: string, extra: HeaderRecord): R {
+  function refuseForLimit<R>(
+    transport: Transport<R>,
+    what: 'maxConnections' | 'maxConnectionsPerPrincipal',
+    extra: HeaderRecord,
+  ): R {
+    refused[what]++;
     report(
       new EventrailError('limit-exceeded', `${what}: a connection was refused (it retries later).`),
     );
@@ -303,8 +344,21 @@ export function createSseServer<P extends Principal = Principal>(
     );
   }
 
-  async function acquireAll(keys: readonly string[]): Promise<Hub<P>[]> {
-    const settled = await Promise.allSettled(keys.map((key) => subscriptions.acquire(key)));
+  /**
+   * Answers a request the broker did not serve in time (or the server is closing): a jittered
+   * `retry:` and the end of the stream. The browser comes back later, maybe to another instance.
+   */
+  function refuseForBroker<R>(transport: Transport<R>, err: unknown, extra: HeaderRecord): R {
+    if (closing) refused.closing++;
+    else {
+      refused.broker++;
+      brokerRefusals.failure(toError(err));
+    }
+    return retryLater(transport, drainRetry(), extra);
+  }
+
+  async function acquireAll(keys: readonly string[], signal: AbortSignal): Promise<Hub<P>[]> {
+    const settled = await Promise.allSettled(keys.map((key) => subscriptions.acquire(key, signal)));
     const hubs: Hub<P>[] = [];
     let failure: unknown;
     for (const result of settled) {
@@ -318,22 +372,36 @@ export function createSseServer<P extends Principal = Principal>(
     return hubs;
   }
 
-  /** Where a new connection starts: its Last-Event-ID, else the scopes' newest positions. */
-  async function startPositions(hubs: readonly Hub<P>[], resume: Position[] | undefined) {
+  /**
+   * Where a new connection starts: its Last-Event-ID, else the scopes' newest positions. Rejects
+   * when the broker cannot tell them in time (`signal` aborts) or fails to: the request is then
+   * told to retry, rather than opened without ids it could resume from.
+   */
+  async function startPositions(
+    hubs: readonly Hub<P>[],
+    resume: Position[] | undefined,
+    signal: AbortSignal,
+  ) {
     if (!history) return undefined;
     if (resume) return resume.slice();
-    try {
-      const positions = await Promise.all(hubs.map((hub) => delivery.position(hub.key)));
-      return allPositions(positions);
-    } catch (err) {
-      // No ids for this connection: it still gets live events, and resyncs when it comes back.
-      report(err);
-      return undefined;
-    }
+    const reading = Promise.all(hubs.map((hub) => delivery.position(hub.key)));
+    // Read on in the background when the wait is over: its failure then has nobody to tell.
+    reading.catch(() => {});
+    return allPositions(
+      await abortable(
+        reading,
+        signal,
+        (positions) => positions,
+        () => {},
+      ),
+    );
   }
 
   async function handle<R>(request: SseRequest, transport: Transport<R>): Promise<R> {
-    if (closing) return retryLater(transport);
+    if (closing) {
+      refused.closing++;
+      return retryLater(transport);
+    }
     // A foreign origin is refused before anything is resolved, subscribed or counted.
     const cors = corsHeaders(transport);
     if (cors === null) return transport.reject(403, {}, 'Forbidden\n');
@@ -369,14 +437,30 @@ export function createSseServer<P extends Principal = Principal>(
     }
     // Counted from here, before any await, so that concurrent requests cannot overshoot.
     admit(key);
+    const opening = openings.begin();
+    try {
+      return await open(transport, principal, routes, key, cors, opening.signal);
+    } finally {
+      opening.done();
+    }
+  }
+
+  /** Subscribes, reads the start positions and opens the stream; bounded by `signal`. */
+  async function open<R>(
+    transport: Transport<R>,
+    principal: P,
+    routes: ReturnType<typeof buildRouteTable>,
+    key: string,
+    cors: HeaderRecord,
+    signal: AbortSignal,
+  ): Promise<R> {
     const keys = [...routes.table.keys()].sort();
     let hubs: Hub<P>[];
     try {
-      hubs = await acquireAll(keys);
+      hubs = await acquireAll(keys, signal);
     } catch (err) {
       unadmit(key);
-      report(err);
-      return retryLater(transport, retryChunk, cors);
+      return refuseForBroker(transport, err, cors);
     }
     // One scope (the common case): the hub's own tag, shared by all its connections.
     const tag = hubs.length === 1 ? (hubs[0] as Hub<P>).idTag : scopeTag(keys);
@@ -400,11 +484,19 @@ export function createSseServer<P extends Principal = Principal>(
       return { hub, topics };
     });
     connections.set(connection, memberships);
-    connection.positions = await startPositions(hubs, resume);
+    try {
+      connection.positions = await startPositions(hubs, resume, signal);
+    } catch (err) {
+      connection.peerClosed();
+      return refuseForBroker(transport, err, cors);
+    }
     if (closing || transport.aborted) {
       connection.peerClosed();
-      return closing ? retryLater(transport) : transport.reject(499, {}, '');
+      if (!closing) return transport.reject(499, {}, '');
+      refused.closing++;
+      return retryLater(transport);
     }
+    brokerRefusals.recovered();
     const hello = formatEvent({
       name: CONNECTED_EVENT,
       data: `{"connectionId":"${id}"}`,
@@ -467,6 +559,8 @@ export function createSseServer<P extends Principal = Principal>(
       patterns: subscriptions.size,
       ...counts,
       disconnects: { ...disconnects },
+      opening: openings.size,
+      refused: { ...refused },
       broker: brokerState(),
     }),
     health() {
@@ -479,6 +573,8 @@ export function createSseServer<P extends Principal = Principal>(
         config.signal?.removeEventListener('abort', onAbort);
         heartbeat?.stop();
         clearInterval(sweep);
+        // Requests still waiting for the broker are answered now, with a retry.
+        openings.abortAll();
         // Drain: each browser gets its own retry delay and comes back (elsewhere) with its id.
         for (const connection of [...connections.keys()])
           connection.close('server-closed', drainRetry());

@@ -1,3 +1,5 @@
+import { abortable } from './abortable.js';
+import { EventrailError } from './errors.js';
 import { parseStreamId } from './history.js';
 import { Hub } from './hub.js';
 import type { Broker, BrokerMessage, Principal } from './types.js';
@@ -35,15 +37,12 @@ export class Subscriptions<P extends Principal = Principal> {
   /**
    * Takes a reference on the hub of `key` (`gym:1`), subscribing first if nobody holds it.
    * Resolves once events of the scope are flowing. Pair every successful call with `release`.
+   * When `signal` aborts first (the caller stopped waiting for the broker), rejects with its
+   * reason; the subscription goes on being made, and idles out like any that nobody holds.
    */
-  async acquire(key: string): Promise<Hub<P>> {
+  async acquire(key: string, signal?: AbortSignal): Promise<Hub<P>> {
     const existing = this.hubs.get(key);
-    if (existing !== undefined) {
-      existing.refs++;
-      clearTimeout(existing.idleTimer);
-      existing.idleTimer = undefined;
-      return existing;
-    }
+    if (existing !== undefined) return this.take(existing);
     let starting = this.starting.get(key);
     if (starting === undefined) {
       starting = this.start(key);
@@ -54,7 +53,16 @@ export class Subscriptions<P extends Principal = Principal> {
         () => this.starting.delete(key),
       );
     }
-    const hub = await starting;
+    if (signal === undefined) return this.take(await starting);
+    return abortable(
+      starting,
+      signal,
+      (hub) => this.take(hub),
+      (hub) => this.release(this.take(hub)),
+    );
+  }
+
+  private take(hub: Hub<P>): Hub<P> {
     hub.refs++;
     clearTimeout(hub.idleTimer);
     hub.idleTimer = undefined;
@@ -74,11 +82,16 @@ export class Subscriptions<P extends Principal = Principal> {
     hub.idleTimer.unref();
   }
 
-  /** Unsubscribes everything at once (shutdown). */
+  /**
+   * Unsubscribes everything at once (shutdown). Subscriptions still being made are not waited
+   * for (while the broker is unreachable they may take any time): each is dropped when it is made.
+   */
   async closeAll(): Promise<void> {
-    await Promise.allSettled([...this.starting.values()]);
+    this.closed = true;
     await Promise.all([...this.hubs.values()].map((hub) => this.stop(hub)));
   }
+
+  private closed = false;
 
   private async start(key: string): Promise<Hub<P>> {
     const hub = new Hub<P>(key);
@@ -87,6 +100,10 @@ export class Subscriptions<P extends Principal = Principal> {
       (message) => this.events.onMessage(hub, message),
       () => this.events.onGap(hub),
     );
+    if (this.closed) {
+      await hub.subscription.unsubscribe().catch((err: unknown) => this.events.onError(err));
+      throw new EventrailError('server-closed', `The server closed while subscribing to ${key}.`);
+    }
     // Live from here on: the scope's newest position is where a recovery would start.
     const history = this.broker.history;
     if (history) {

@@ -120,6 +120,8 @@ describe('eventrail/metrics', () => {
           expired: 0,
           error: 0,
         },
+        opening: 0,
+        refused: { broker: 0, maxConnections: 0, maxConnectionsPerPrincipal: 0, closing: 0 },
         broker,
       };
       return {
