@@ -8,6 +8,7 @@ import { after, describe, it } from 'node:test';
 import { createRedisBroker } from '../src/brokers/redis.js';
 import type { Logger } from '../src/types.js';
 import { queryResolver, queryRouter, type RunningApp, startApp } from './helpers/apps.js';
+import { startExample } from './helpers/examples.js';
 import {
   findFreePort,
   type RedisProcess,
@@ -97,6 +98,39 @@ async function assertToldToRetry(url: string, what: string): Promise<void> {
 }
 
 describe('Redis unreachable', { skip: redisSkipReason() }, () => {
+  it('the basic example prints one short line per transition, no stack trace', async () => {
+    const port = await findFreePort(); // nothing listens there
+    const example = await startExample('examples/basic/server.ts', {
+      REDIS_URL: `redis://127.0.0.1:${port}`,
+    });
+    try {
+      // node-redis retries many times over these 6 s; browsers keep arriving meanwhile.
+      const until = Date.now() + 6_000;
+      while (Date.now() < until) {
+        const stream = await openRaw(`${example.url}/events?scope=${1 + (Date.now() % 3)}`);
+        await stream.ended;
+        assert.equal(stream.events.length, 0);
+        assert.ok(stream.retry !== undefined, 'told to retry');
+      }
+      const lines = example
+        .output()
+        .split('\n')
+        .filter((line) => line.trim() !== '');
+      assert.ok(
+        !lines.some((line) => /^\s+at /.test(line)),
+        `no stack trace:\n${lines.join('\n')}`,
+      );
+      // The start line, Redis unreachable, the first refused stream.
+      assert.ok(lines.length <= 3, `${lines.length} lines:\n${lines.join('\n')}`);
+      assert.ok(
+        lines.some((line) => /Redis unreachable \(connect ECONNREFUSED/.test(line)),
+        lines.join('\n'),
+      );
+    } finally {
+      await example.stop();
+    }
+  });
+
   const servers: RedisProcess[] = [];
   after(async () => {
     for (const server of servers) await server.stop();

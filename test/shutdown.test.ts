@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { startRedisApp } from './helpers/apps.js';
-import { type RedisProcess, redisSkipReason, startRedis } from './helpers/redis.js';
+import { findFreePort, type RedisProcess, redisSkipReason, startRedis } from './helpers/redis.js';
 import { openRaw, openSource, sleep, waitFor } from './helpers/sse.js';
 
 /** Runs a TypeScript file the way `npm run` does and resolves with its exit code and output. */
@@ -77,6 +77,20 @@ describe('shutdown', { skip: redisSkipReason() }, () => {
     );
     assert.equal(code, 0, output);
     assert.match(output, /closed/);
+  });
+
+  it('close() while Redis never answered: the waiting stream is answered at once, no handle is left', async () => {
+    const port = await findFreePort(); // nothing listens there
+    const { code, output } = await runToExit(
+      'test/fixtures/close-during-outage.ts',
+      { REDIS_URL: `redis://127.0.0.1:${port}` },
+      15_000,
+    );
+    assert.equal(code, 0, output);
+    const match = /closed in (\d+) ms: "(.*)"/.exec(output);
+    assert.ok(match, output);
+    assert.ok(Number(match[1]) < 1_000, `close() took ${match[1]} ms`);
+    assert.match(match[2] ?? '', /^retry: \d+\\n\\n$/, 'the waiting stream was told to retry');
   });
 
   it('close() while Redis is down ends within the publish timeout, streams included', async () => {
