@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import { Registry } from 'prom-client';
 import { createRedisBroker } from '../src/brokers/redis.js';
+import { createMetrics } from '../src/metrics.js';
 import type { Logger } from '../src/types.js';
 import { queryResolver, queryRouter, type RunningApp, startApp } from './helpers/apps.js';
 import { startExample } from './helpers/examples.js';
@@ -146,6 +148,13 @@ describe('Redis unreachable', { skip: redisSkipReason() }, () => {
       assert.equal(stats.opening, 0);
       assert.equal(stats.connections, 0, 'a refused stream holds no slot');
       assert.equal(r.app.sse.health().ok, false);
+      // The same in Prometheus terms.
+      const registry = new Registry();
+      createMetrics({ registry }).observe(r.app.sse);
+      const text = await registry.metrics();
+      assert.match(text, /^eventrail_streams_refused_total\{reason="broker"\} 1$/m);
+      assert.match(text, /^eventrail_broker_up 0$/m);
+      assert.match(text, /^eventrail_streams_opening 0$/m);
       // A request waiting for the broker is answered as soon as the server closes.
       const waiting = openRaw(`${r.app.url}/events?scope=8`);
       await waitFor(() => r.app.sse.stats().opening === 1, 'a stream waiting for the broker');
