@@ -165,8 +165,18 @@ export class Delivery<P extends Principal> {
     }
   }
 
+  /**
+   * Tells every client of the hub to refresh. It never fails: when the scope's newest position
+   * cannot be read (the broker is failing again), the clients are resynced all the same, keeping
+   * their ids (a reconnect then resyncs again rather than missing anything).
+   */
   private async resyncHub(hub: Hub<P>): Promise<void> {
-    const position = await this.position(hub.key);
+    let position: Position | undefined;
+    try {
+      position = await this.position(hub.key);
+    } catch (err) {
+      this.ctx.report(err);
+    }
     if (position) hub.lastSeen = position;
     for (const [connection, scope] of hub.members()) {
       const positions = connection.positions;
