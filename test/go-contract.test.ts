@@ -133,6 +133,33 @@ describe('the Go eventrail and ours on one Redis', { skip }, () => {
     for (const tab of [goTab, ourTab, originTab]) tab.close();
   });
 
+  it('data arrives byte for byte as on the Go side: int64 ids, escapes, number spelling, spacing', async () => {
+    assert.ok(go);
+    const { goTab, ourTab } = await tabs();
+    // An id past 2**53 (a Go int64) must not be rounded; Go escapes <, > and & in what it marshals.
+    await go.publish(
+      'gym:1:students',
+      'students.changed',
+      '{"id":9007199254740993,"name":"Ana & <José>","ratio":1.50}',
+    );
+    // Another program's spacing is kept, as the Go server keeps it.
+    const spaced = '{"event_type":"plans.changed", "data": {"ids": [1, 2], "at": 1e3} }';
+    await redisCommand(redis.port, 'PUBLISH', 'gym:1:plans', spaced);
+    const expected = [
+      {
+        name: 'app.students.changed',
+        data: '{"id":9007199254740993,"name":"Ana \\u0026 \\u003cJosé\\u003e","ratio":1.50}',
+      },
+      { name: 'app.plans.changed', data: '{"ids": [1, 2], "at": 1e3}' },
+    ];
+    for (const tab of [goTab, ourTab]) {
+      await waitFor(() => seen(tab).length >= 2, `two events on ${tab.source.url}`, 5_000);
+    }
+    assert.deepEqual(seen(goTab), expected, 'what the Go browser got');
+    assert.deepEqual(seen(ourTab), seen(goTab), 'our browser got what the Go browser got');
+    for (const tab of [goTab, ourTab]) tab.close();
+  });
+
   it('we publish with history, origin and tracing: the Go browsers get the data, no extra fields', async () => {
     assert.ok(ours);
     const { goTab, ourTab, originTab } = await tabs();
