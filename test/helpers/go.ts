@@ -28,7 +28,7 @@ export function goSkipReason(): string | undefined {
   return missingTool(
     'go',
     'go not found on PATH',
-    'Install Go (e.g. `apt-get install golang-go`, or a release >= 1.21) to run the interop test with the Go eventrail.',
+    'Install Go 1.24 or later (the Go eventrail needs it) to run the interop test with the Go eventrail.',
   );
 }
 
