@@ -48,14 +48,21 @@ export async function buildGoInterop(timeoutMs: number): Promise<GoBuild> {
   const binary = path.join(dir, 'gointerop');
   const remove = (): void => rmSync(dir, { recursive: true, force: true });
   const args = ['build', '-buildvcs=false', '-mod=readonly', '-o', binary, '.'];
-  const child = spawn('go', args, { cwd: SOURCE_DIR, stdio: ['ignore', 'pipe', 'pipe'] });
+  // A group of its own, so that a timeout stops the compilers go started too.
+  const child = spawn('go', args, {
+    cwd: SOURCE_DIR,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   let output = '';
   const append = (chunk: Buffer): void => {
     output += chunk.toString('utf8');
   };
   child.stdout.on('data', append);
   child.stderr.on('data', append);
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const timer = setTimeout(() => {
+    if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+  }, timeoutMs);
   const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>(
     (resolve, reject) => {
       child.once('error', reject);
@@ -68,7 +75,13 @@ export async function buildGoInterop(timeoutMs: number): Promise<GoBuild> {
       signal === 'SIGKILL'
         ? `did not finish within ${timeoutMs} ms`
         : `failed (${signal ?? `code ${code}`})`;
-    throw new Error(`go ${args.join(' ')} in ${SOURCE_DIR} ${why}:\n${output}`);
+    const hint =
+      signal === 'SIGKILL'
+        ? '\nA first build compiles the Go eventrail and go-redis; build once ahead with ' +
+          "`cd test/go && go build -o /dev/null .` (as .ci/run does) and Go's build cache " +
+          'makes the next one take seconds.'
+        : '';
+    throw new Error(`go ${args.join(' ')} in ${SOURCE_DIR} ${why}:\n${output}${hint}`);
   }
   return { binary, remove };
 }
