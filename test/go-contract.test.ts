@@ -214,9 +214,9 @@ describe('the Go eventrail and ours on one Redis', { skip }, () => {
     }
 
     // The extra fields were really there, beside the Go shape, and the Go server ignored them.
-    const published = wire
-      .filter((m) => !m.channel.endsWith(':warmup'))
-      .map((m) => JSON.parse(m.payload) as Record<string, unknown>);
+    const ourPayloads = () => wire.filter((m) => !m.channel.endsWith(':warmup'));
+    await waitFor(() => ourPayloads().length >= 3, 'our three payloads on the wire');
+    const published = ourPayloads().map((m) => JSON.parse(m.payload) as Record<string, unknown>);
     assert.equal(published.length, 3, `three payloads on the wire: ${JSON.stringify(published)}`);
     const [first] = published;
     assert.deepEqual(Object.keys(first ?? {}).sort(), [
