@@ -53,9 +53,9 @@ function fileTimeoutMs(): number {
  * for the file, so that a slow first build fails saying what to do rather than as a timeout.
  */
 const BUILD_TIMEOUT_MS = Math.max(5_000, Math.min(180_000, fileTimeoutMs() - 15_000));
-// A doubled prefix is listened to as well, so that it shows as itself rather than as a timeout.
-const TYPES = ['students.changed', 'plans.changed', 'warmup.ping'];
-const NAMES = TYPES.flatMap((type) => [`app.${type}`, `app.app.${type}`]);
+// A missing or doubled prefix is listened to as well, so that it shows as itself, not a timeout.
+const TYPES = ['students.changed', 'plans.changed', 'apple.changed', 'warmup.ping'];
+const NAMES = TYPES.flatMap((type) => [type, `app.${type}`, `app.app.${type}`]);
 const WARMUP = 'app.warmup.ping';
 
 /** What a tab saw, without the warm-up events and the ids (the Go server sends none). */
@@ -133,13 +133,15 @@ describe('the Go eventrail and ours on one Redis', { skip }, () => {
     await go.publish('gym:1:students', 'students.changed', '{"id":123,"name":"Ana"}');
     await go.publish('gym:1:plans', 'plans.changed'); // PublishType: no data
     await go.publish('gym:1:students', 'app.students.changed', '{"id":124}'); // already prefixed
+    await go.publish('gym:1:students', 'apple.changed', '{}'); // starts with "app", not "app."
     const expected = [
       { name: 'app.students.changed', data: '{"id":123,"name":"Ana"}' },
       { name: 'app.plans.changed', data: '{}' },
       { name: 'app.students.changed', data: '{"id":124}' },
+      { name: 'app.apple.changed', data: '{}' },
     ];
     for (const tab of [goTab, ourTab, originTab]) {
-      await waitFor(() => seen(tab).length >= 3, `three events on ${tab.source.url}`, 5_000);
+      await waitFor(() => seen(tab).length >= 4, `four events on ${tab.source.url}`, 5_000);
     }
     assert.deepEqual(seen(goTab), expected, 'what the Go browser got');
     assert.deepEqual(seen(ourTab), seen(goTab), 'our browser got what the Go browser got');
