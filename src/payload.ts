@@ -4,6 +4,7 @@
  * `trace_context` when the publisher traces).
  */
 import { EventrailError } from './errors.js';
+import { rawMember } from './json-member.js';
 import { assertEventType, eventName } from './naming.js';
 import { isOrigin } from './protocol.js';
 import { TRACE_FIELD, validCarrier } from './tracing.js';
@@ -106,7 +107,8 @@ export function decodePayload(message: BrokerMessage, prefix: string): OutgoingE
   if (!isEventType(type)) return { name: 'message', data: raw };
   const event = {
     name: eventName(prefix, type),
-    data: data === undefined ? '{}' : JSON.stringify(data),
+    // The data as its publisher wrote it, byte for byte, as the Go eventrail passes it on.
+    data: data === undefined ? '{}' : (rawMember(raw, 'data') ?? JSON.stringify(data)),
     origin: isOrigin(origin) ? origin : undefined,
   };
   const traceContext = trace === undefined ? undefined : validCarrier(trace);
