@@ -269,6 +269,17 @@ describe('routing and delivery', () => {
     assert.ok(errors.some((e) => e instanceof EventrailError && e.code === 'invalid-pattern'));
     const global = await fetch(`${app.url}/events?route=*`);
     assert.equal(global.status, 500);
+    // A principal with nothing to receive is told to stop: no stream, no subscription.
+    const none = await startApp('node:http', {
+      broker: createMemoryBroker(),
+      resolver: queryResolver,
+      router: () => [],
+    });
+    const empty = await fetch(`${none.url}/events`);
+    assert.equal(empty.status, 204);
+    assert.equal(await empty.text(), '');
+    assert.deepEqual([none.sse.stats().connections, none.sse.stats().hubs], [0, 0]);
+    await none.stop();
   });
 });
 
