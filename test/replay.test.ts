@@ -2,12 +2,14 @@
  * Replay after a reconnect, in the cases resume.test.ts does not reach: one Last-Event-ID that
  * covers several scopes, and live events that arrive while the replay runs (held back, then
  * written after it, with no gap and no duplicate). The second is made deterministic by a broker
- * whose history read waits for the test: the live events are published while it waits.
+ * whose history read waits for the test: the live events are published while it waits. And
+ * replays are not traced: only live deliveries open a delivery span.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createMemoryBroker } from '../src/brokers/memory.js';
 import { createRedisBroker } from '../src/brokers/redis.js';
+import type { EventTracing } from '../src/tracing.js';
 import type { Broker, BrokerHistory } from '../src/types.js';
 import { queryResolver, queryRouter, type RunningApp, startApp } from './helpers/apps.js';
 import { type RedisProcess, redisSkipReason, startRedis } from './helpers/redis.js';
@@ -61,6 +63,15 @@ for (const flavour of ['memory', 'redis'] as const) {
     let broker: Broker;
     let app: RunningApp;
     let control: ReturnType<typeof gated>['gate'];
+    /** The data of every event the tracer was asked to open a delivery span for. */
+    const traced: string[] = [];
+    const tracing: EventTracing = {
+      publish: (_info, send) => send(undefined),
+      deliver(info, deliver) {
+        traced.push(info.eventName);
+        deliver();
+      },
+    };
 
     before(async () => {
       if (flavour === 'redis') redis = await startRedis();
@@ -71,6 +82,7 @@ for (const flavour of ['memory', 'redis'] as const) {
         broker: wrapped,
         resolver: queryResolver,
         router: queryRouter,
+        tracing,
       });
     });
     after(async () => {
@@ -85,6 +97,9 @@ for (const flavour of ['memory', 'redis'] as const) {
     it('resumes several scopes from one Last-Event-ID: each scope exactly what it missed', async () => {
       const routes = ['gym:11:a', 'gym:12:a', 'gym:13:a'].map((r) => `route=${r}`).join('&');
       const url = `${app.url}/events?${routes}`;
+      // Stays connected throughout: every publish reaches (and is traced on) the hubs before the
+      // reconnect, so what is traced after it is the reconnect's own doing.
+      const observer = await openRaw(url);
       const first = await openRaw(url);
       await publish('gym:11:a', 'before');
       await waitFor(() => payloadEvents(first).length === 1, 'the first event');
@@ -92,7 +107,9 @@ for (const flavour of ['memory', 'redis'] as const) {
       first.abort();
       const missed = ['12-1', '11-1', '13-1', '11-2', '12-2'];
       for (const data of missed) await publish(`gym:${data.slice(0, 2)}:a`, data);
+      await waitFor(() => payloadEvents(observer).length === missed.length + 1, 'all live');
       const replayed = app.sse.stats().replayed;
+      traced.length = 0;
       const back = await openRaw(url, { headers: { 'Last-Event-ID': lastId } });
       await waitFor(() => payloadEvents(back).length === missed.length, 'the missed events');
       await publish('gym:13:a', 'live');
@@ -107,7 +124,9 @@ for (const flavour of ['memory', 'redis'] as const) {
           `scope ${scope} in order`,
         );
       assert.equal(app.sse.stats().replayed - replayed, missed.length, 'replayed, not live');
+      assert.equal(traced.length, 1, 'the live delivery is traced, not the replay');
       back.abort();
+      observer.abort();
     });
 
     for (const readFirst of [true, false]) {
