@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createMemoryBroker } from '../src/brokers/memory.js';
 import { type Beating, HeartbeatWheel } from '../src/heartbeat.js';
+import { queryResolver, queryRouter, startApp } from './helpers/apps.js';
+import { openRaw, waitFor } from './helpers/sse.js';
 
 const PING = Buffer.from(': ping\n\n');
 
@@ -135,5 +138,26 @@ describe('heartbeat wheel', () => {
     } finally {
       wheel.stop();
     }
+  });
+});
+
+describe('heartbeatMs option', () => {
+  it('0 disables heartbeats: a silent stream gets none while one at 100 ms gets several', async () => {
+    const broker = createMemoryBroker();
+    const serve = (heartbeatMs: number) =>
+      startApp('node:http', { broker, resolver: queryResolver, router: queryRouter, heartbeatMs });
+    const [off, on] = [await serve(0), await serve(100)];
+    const quiet = await openRaw(`${off.url}/events`);
+    const beating = await openRaw(`${on.url}/events`);
+    const pings = (text: string) => text.split(': ping').length - 1;
+    // Opened first, and silent for as long as the other stream took to get three pings.
+    await waitFor(() => pings(beating.text) >= 3, 'three heartbeats at 100 ms', 10_000);
+    assert.equal(pings(quiet.text), 0);
+    assert.equal(quiet.events.length, 1, 'the connected event, and nothing else');
+    quiet.abort();
+    beating.abort();
+    await off.stop();
+    await on.stop();
+    await broker.close();
   });
 });
