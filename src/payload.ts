@@ -84,6 +84,14 @@ function isEventType(value: unknown): value is string {
  * The default {@link EventEncoder}: a payload with a valid `event_type` becomes
  * `{prefix}.{event_type}` with its `data` (missing data becomes `{}`); anything else (not JSON, no
  * `event_type`, published by another program) is delivered as `message` with the raw payload.
+ * Exported so that your own `encoder` can wrap it.
+ *
+ * @example
+ * ```ts
+ * createSseServer({ ..., encoder: (message, prefix) =>
+ *   message.channel.endsWith(':audit') ? null : decodePayload(message, prefix) });
+ * ```
+ * @public
  */
 export function decodePayload(message: BrokerMessage, prefix: string): OutgoingEvent {
   const raw = message.payload;

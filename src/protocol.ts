@@ -22,7 +22,7 @@ export const ORIGIN_HEADER = 'x-eventrail-origin';
 
 const ORIGIN = /^[A-Za-z0-9_-]{1,128}$/;
 
-/** True when `value` can be an origin (a connection id): 1-128 characters of `[A-Za-z0-9_-]`. @public */
+/** True when `value` can be an origin (a connection id): 1-128 characters of `[A-Za-z0-9_-]`. */
 export function isOrigin(value: unknown): value is string {
   return typeof value === 'string' && ORIGIN.test(value);
 }

@@ -430,3 +430,5 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
     },
   };
 }
+
+export type { HistoryLimits } from '../history-store.js';
