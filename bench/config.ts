@@ -1,6 +1,10 @@
 /** Command line and the sizes of a quick or full run. */
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Where the published figures live: only a full run of everything may replace them. */
+export const PUBLISHED_DIR = fileURLToPath(new URL('../docs', import.meta.url));
 
 export const SCENARIOS = ['fanout', 'scopes', 'churn'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
@@ -52,7 +56,18 @@ export interface Config {
   churnMs: number;
   churnHoldMs: number;
   profileDir: string;
+  /**
+   * Where bench.md and bench.svg go: `--out DIR`, else docs/ for a full run of every system and
+   * scenario at the default size, else a temporary directory (a quick or limited run never
+   * replaces the published figures).
+   */
+  outDir: string;
   command: string;
+}
+
+/** A path given on the command line, from where `npm run bench` was typed (npm runs us in bench/). */
+function fromCaller(file: string | undefined): string | undefined {
+  return file === undefined ? undefined : path.resolve(process.env.INIT_CWD ?? '.', file);
 }
 
 function value(args: string[], flag: string): string | undefined {
@@ -72,6 +87,7 @@ export function parseConfig(args: string[]): Config {
     '--only',
     '--connections',
     '--scenarios',
+    '--out',
   ]);
   for (const arg of args) {
     if (arg.startsWith('--') && !known.has(arg)) throw new Error(`unknown option ${arg}`);
@@ -86,13 +102,25 @@ export function parseConfig(args: string[]): Config {
   if (unknown.length > 0) {
     throw new Error(`--scenarios: unknown ${unknown.join(', ')} (known: ${SCENARIOS.join(', ')})`);
   }
+  const only = value(args, '--only')?.split(',');
+  const full =
+    !quick &&
+    only === undefined &&
+    scenarios.length === SCENARIOS.length &&
+    value(args, '--connections') === undefined;
+  const outDir = fromCaller(value(args, '--out'));
+  if (outDir === PUBLISHED_DIR && !full) {
+    throw new Error(
+      '--out: only a full run (no --quick, --only, --scenarios or --connections) may replace docs/',
+    );
+  }
   return {
     quick,
     scenarios: scenarios as Scenario[],
-    json: value(args, '--json'),
+    json: fromCaller(value(args, '--json')),
     profile: args.includes('--profile'),
     traceGc: args.includes('--trace-gc'),
-    only: value(args, '--only')?.split(','),
+    only,
     connections,
     workers: 2,
     concurrency: 200,
@@ -110,6 +138,7 @@ export function parseConfig(args: string[]): Config {
     churnMs: quick ? 5000 : 30_000,
     churnHoldMs: 300,
     profileDir: path.join(os.tmpdir(), 'eventrail-bench-prof'),
+    outDir: outDir ?? (full ? PUBLISHED_DIR : path.join(os.tmpdir(), 'eventrail-bench')),
     command: `npm run bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`,
   };
 }

@@ -1,28 +1,27 @@
 /** docs/bench.md and docs/bench.svg: tables, ratios against the floor and better-sse, the machine. */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { BETTER_SSE, EVENTRAIL_NO_HISTORY, FLOOR, SOCKET_IO } from './catalog.js';
 import { barChart } from './chart.js';
-import { type Config, SCENARIOS } from './config.js';
+import type { Config } from './config.js';
 import { pooledP99Ms, type SteadyResult, serverMsPerEvent, TAIL_MS } from './phases.js';
 import { type BenchRecord, type Results, toRecords } from './records.js';
 import { REDIS_LATENCY_THRESHOLD_MS } from './redis.js';
-import { type LoadResult, steadyOf } from './scenarios.js';
+import { type LoadResult, MEMORY_RESOLUTION_BYTES, steadyOf } from './scenarios.js';
 import { LOOP_RESOLUTION_MS } from './stalls.js';
 
-/**
- * docs/ for complete runs; a run limited with --only or --scenarios writes beside the CPU profiles
- * instead.
- */
-const out = (config: Config, file: string): string =>
-  config.only === undefined && config.scenarios.length === SCENARIOS.length
-    ? fileURLToPath(new URL(`../docs/${file}`, import.meta.url))
-    : path.join(os.tmpdir(), `eventrail-${file}`);
+/** Where a report file goes (see {@link Config.outDir}). */
+const out = (config: Config, file: string): string => {
+  mkdirSync(config.outDir, { recursive: true });
+  return path.join(config.outDir, file);
+};
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 const ms = (n: number | null): string => (n === null ? 'n/a' : n.toFixed(2));
-const kb = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KB`;
+const kb = (bytes: number | null): string =>
+  bytes === null
+    ? `below resolution (< ${(MEMORY_RESOLUTION_BYTES / 2 ** 20).toFixed(0)} MiB in all)`
+    : `${(bytes / 1024).toFixed(1)} KB`;
 const ratio = (a: number | null | undefined, b: number | null | undefined): number | null =>
   a == null || b == null || b === 0 ? null : a / b;
 const x = (r: number | null): string => (r === null ? 'n/a' : `${r.toFixed(2)}x`);

@@ -43,13 +43,29 @@ export interface LoadResult {
   /** Its windows of {@link interleavedLatency} (full runs over N/10 scopes). */
   windows?: SteadyResult[];
   saturation: SaturationResult;
-  /** Idle memory per connection (after GC), bytes. */
-  rssPerConn: number;
-  heapPerConn: number;
+  /**
+   * Idle memory per connection (after GC), bytes; null when the difference over all connections
+   * is below {@link MEMORY_RESOLUTION_BYTES} (then it is noise, not a measurement).
+   */
+  rssPerConn: number | null;
+  heapPerConn: number | null;
   /** Redis while connected (null on the memory broker). */
   clients: RedisClients | null;
   /** Redis commands per published event, by command, over both phases. */
   commandsPerEvent: Record<string, number> | null;
+}
+
+/**
+ * What a memory difference must exceed to count: RSS and the heap after a collection move by a
+ * few MiB between two samples of an idle server (allocator pages, V8's spaces). A quick run's
+ * 2,000 connections take less than that, and read negative as often as not.
+ */
+export const MEMORY_RESOLUTION_BYTES = 4 * 2 ** 20;
+
+/** Bytes per connection, or null when the whole difference is below the resolution. */
+function perConnection(bytes: number, connections: number): number | null {
+  if (connections <= 0 || bytes < MEMORY_RESOLUTION_BYTES) return null;
+  return Math.round(bytes / connections);
 }
 
 /** What every scenario runs with. */
@@ -131,8 +147,8 @@ export function load(
       failed,
       alone: steadyResult,
       saturation,
-      rssPerConn: Math.round((idle.rss - before.rss) / Math.max(1, rest.connected)),
-      heapPerConn: Math.round((idle.heapUsed - before.heapUsed) / Math.max(1, rest.connected)),
+      rssPerConn: perConnection(idle.rss - before.rss, rest.connected),
+      heapPerConn: perConnection(idle.heapUsed - before.heapUsed, rest.connected),
       clients,
       commandsPerEvent,
     };

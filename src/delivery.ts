@@ -54,15 +54,16 @@ export class Delivery<P extends Principal> {
     }
   }
 
-  /** A live message from the broker. */
+  /** A live message from the broker: held back while its hub recovers, else delivered. */
   deliver(hub: Hub<P>, message: BrokerMessage): void {
+    if (!hub.holdBack(message)) this.deliverNow(hub, message);
+  }
+
+  /** Delivers a message to its hub's connections, whether the hub recovers or not. */
+  private deliverNow(hub: Hub<P>, message: BrokerMessage): void {
     const { channel } = message;
     // Defence in depth: a broker must only hand a hub its own scope's channels.
     if (!channel.startsWith(hub.key) || channel.charCodeAt(hub.key.length) !== 58 /* : */) return;
-    if (hub.waiting) {
-      hub.waiting.push(message);
-      return;
-    }
     if (this.tooLarge(message)) {
       this.oversized(hub, message);
       return;
@@ -143,31 +144,33 @@ export class Delivery<P extends Principal> {
    */
   async recover(hub: Hub<P>): Promise<void> {
     const { history } = this.ctx;
-    if (hub.waiting) return;
-    hub.waiting = [];
+    if (!hub.beginRecovery()) return;
     try {
       const missed =
         history && hub.lastSeen ? await history.readSince(hub.key, streamId(hub.lastSeen)) : null;
       if (missed === null) await this.resyncHub(hub);
-      else {
-        const waiting = hub.waiting;
-        hub.waiting = undefined;
-        for (const entry of missed) this.deliver(hub, entry);
-        hub.waiting = waiting;
-      }
+      else for (const entry of missed) this.deliverNow(hub, entry);
     } catch (err) {
       this.ctx.report(err);
       await this.resyncHub(hub).catch((e: unknown) => this.ctx.report(e));
     } finally {
-      const waiting = hub.waiting ?? [];
-      hub.waiting = undefined;
-      for (const message of waiting) this.deliver(hub, message);
+      for (const message of hub.endRecovery()) this.deliverNow(hub, message);
     }
   }
 
+  /**
+   * Tells every client of the hub to refresh. It never fails: when the scope's newest position
+   * cannot be read (the broker is failing again), the clients are resynced all the same, keeping
+   * their ids (a reconnect then resyncs again rather than missing anything).
+   */
   private async resyncHub(hub: Hub<P>): Promise<void> {
-    const position = await this.position(hub.key);
-    if (position) hub.lastSeen = position;
+    let position: Position | undefined;
+    try {
+      position = await this.position(hub.key);
+    } catch (err) {
+      this.ctx.report(err);
+    }
+    if (position) hub.resetTo(position);
     for (const [connection, scope] of hub.members()) {
       const positions = connection.positions;
       if (positions && position) positions[scope] = position;

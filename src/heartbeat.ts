@@ -25,6 +25,13 @@ const SLOT_MS = 100;
 /** At most this many slots (a period of 60 s and more has wider slots). */
 const MAX_SLOTS = 600;
 
+/** A timer that does not keep the process alive. */
+function everyInterval(turn: () => void, everyMs: number): () => void {
+  const timer = setInterval(turn, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 /** Ticks of the wheel; streams record the current one when they write. */
 export interface HeartbeatClock {
   readonly tick: number;
@@ -38,16 +45,18 @@ export class HeartbeatWheel<C extends Beating> implements HeartbeatClock {
    * steady stream of tables that live long enough to be promoted); an array reuses its storage.
    */
   private readonly slots: C[][];
-  private readonly timer: ReturnType<typeof setInterval>;
+  /** Stops the ticks. */
+  private readonly stopTicks: () => void;
 
   constructor(
     periodMs: number,
     private readonly chunk: Uint8Array,
+    /** Calls `turn` every `everyMs` until the returned stop (tests drive the ticks by hand). */
+    schedule: (turn: () => void, everyMs: number) => () => void = everyInterval,
   ) {
     const count = Math.max(1, Math.min(MAX_SLOTS, Math.round(periodMs / SLOT_MS)));
     this.slots = Array.from({ length: count }, (): C[] => []);
-    this.timer = setInterval(() => this.turn(), periodMs / count);
-    this.timer.unref();
+    this.stopTicks = schedule(() => this.turn(), periodMs / count);
   }
 
   /** Starts keeping `stream` alive; it has just written (its first bytes). */
@@ -63,7 +72,7 @@ export class HeartbeatWheel<C extends Beating> implements HeartbeatClock {
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.stopTicks();
   }
 
   private file(stream: C, tick: number): void {

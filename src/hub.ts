@@ -9,7 +9,7 @@ import {
   scopeTag,
   setMark,
 } from './history.js';
-import type { BrokerMessage, BrokerSubscription, Principal } from './types.js';
+import type { BrokerMessage, Principal } from './types.js';
 
 /**
  * The event to the connection it came from: marked for the tab that caused it when the origin
@@ -37,17 +37,13 @@ export class Hub<P extends Principal = Principal> {
   private readonly all = new Map<Connection<P>, number>();
   /** Connections routed to some topics only. */
   private readonly byTopic = new Map<string, Map<Connection<P>, number>>();
-  /** Connections that hold this hub (including those still being set up). */
-  refs = 0;
-  subscription: BrokerSubscription | undefined;
-  idleTimer: NodeJS.Timeout | undefined;
   /**
    * The newest history position this hub has seen (where to recover from after a gap), as numbers:
    * it moves with every event (see {@link PositionMarks}).
    */
   private readonly seen: PositionMarks = positionMarks([NONE]);
   /** Live messages waiting while the hub recovers from a gap; undefined when live. */
-  waiting: BrokerMessage[] | undefined;
+  #waiting: BrokerMessage[] | undefined;
   /** The id tag of connections that cover this scope alone. */
   readonly idTag: string;
   /** `[key]`: the scope keys of connections that cover this scope alone, shared by them all. */
@@ -67,8 +63,35 @@ export class Hub<P extends Principal = Principal> {
     return position.ms < 0 ? undefined : position;
   }
 
-  set lastSeen(position: Position | undefined) {
-    setMark(this.seen, 0, position ?? NONE);
+  /** After a resync: the hub is at the scope's newest position, whatever it had seen. */
+  resetTo(position: Position): void {
+    setMark(this.seen, 0, position);
+  }
+
+  /** True while the hub recovers from a gap (live messages are held back meanwhile). */
+  get recovering(): boolean {
+    return this.#waiting !== undefined;
+  }
+
+  /** Starts a recovery; false when one is already running. */
+  beginRecovery(): boolean {
+    if (this.#waiting !== undefined) return false;
+    this.#waiting = [];
+    return true;
+  }
+
+  /** Holds a live message back while recovering; false when live (deliver it now). */
+  holdBack(message: BrokerMessage): boolean {
+    if (this.#waiting === undefined) return false;
+    this.#waiting.push(message);
+    return true;
+  }
+
+  /** Ends the recovery: the messages held back meanwhile, oldest first, to deliver now. */
+  endRecovery(): BrokerMessage[] {
+    const waiting = this.#waiting ?? [];
+    this.#waiting = undefined;
+    return waiting;
   }
 
   /** Records `position` when it is newer than any seen; false when it is not (a duplicate). */

@@ -1,11 +1,9 @@
-export { formatEvent, type SseFrame } from './encoder.js';
 export { EventrailError, type EventrailErrorCode, isEventrailError } from './errors.js';
-export { type ChannelParts, eventName, parseChannel, parsePattern } from './naming.js';
+export { LIMIT_DEFAULTS, type LimitOptions } from './limits.js';
 export { DEFAULTS, type SseServerOptions } from './options.js';
-export { decodePayload, encodePayload } from './payload.js';
+export { decodePayload } from './payload.js';
 export {
   CONNECTED_EVENT,
-  isOrigin,
   LAST_EVENT_ID_PARAM,
   ORIGIN_EVENT,
   ORIGIN_HEADER,
@@ -15,6 +13,7 @@ export {
 export { createPublisher, type PublisherOptions } from './publisher.js';
 export {
   createSseServer,
+  type RefusalReason,
   type SseServer,
   type SseServerHealth,
   type SseServerStats,

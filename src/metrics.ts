@@ -11,7 +11,7 @@ import {
   type OpenMetricsContentType,
   type Registry,
 } from 'prom-client';
-import type { SseServer, SseServerStats } from './server.js';
+import type { RefusalReason, SseServer, SseServerStats } from './server.js';
 import type { DisconnectReason, Principal, ServerHooks } from './types.js';
 
 export { combineHooks } from './combine-hooks.js';
@@ -51,6 +51,7 @@ export const LATENCY_BUCKETS: readonly number[] = [
 type CountName = 'eventsIn' | 'eventsOut' | 'replayed' | 'resyncs' | 'dropped';
 type Totals = { -readonly [K in CountName]: SseServerStats[K] } & {
   disconnects: Record<DisconnectReason, number>;
+  refused: Record<RefusalReason, number>;
 };
 
 const COUNTS: readonly CountName[] = ['eventsIn', 'eventsOut', 'replayed', 'resyncs', 'dropped'];
@@ -63,14 +64,17 @@ function zero(): Totals {
     resyncs: 0,
     dropped: 0,
     disconnects: { 'client-closed': 0, backpressure: 0, 'server-closed': 0, expired: 0, error: 0 },
+    refused: { broker: 0, maxConnections: 0, maxConnectionsPerPrincipal: 0, closing: 0 },
   };
 }
 
 const REASONS = Object.keys(zero().disconnects) as readonly DisconnectReason[];
+const REFUSALS = Object.keys(zero().refused) as readonly RefusalReason[];
 
 function add(into: Totals, stats: SseServerStats): void {
   for (const name of COUNTS) into[name] += stats[name];
   for (const reason of REASONS) into.disconnects[reason] += stats.disconnects[reason] ?? 0;
+  for (const reason of REFUSALS) into.refused[reason] += stats.refused?.[reason] ?? 0;
 }
 
 /**
@@ -82,7 +86,8 @@ function add(into: Totals, stats: SseServerStats): void {
  * Metrics (with the default prefix): `eventrail_connections`, `eventrail_hubs`,
  * `eventrail_broker_up`, `eventrail_events_in_total`, `eventrail_event_writes_total`,
  * `eventrail_events_replayed_total`, `eventrail_resyncs_total`, `eventrail_events_dropped_total`,
- * `eventrail_disconnects_total{reason}` and `eventrail_publish_to_write_seconds`.
+ * `eventrail_disconnects_total{reason}`, `eventrail_streams_opening`,
+ * `eventrail_streams_refused_total{reason}` and `eventrail_publish_to_write_seconds`.
  *
  * @example
  * ```ts
@@ -108,7 +113,11 @@ export function createMetrics(options: MetricsOptions = {}): EventrailMetrics {
   const retired = zero();
 
   function totals(): Totals {
-    const sum = { ...retired, disconnects: { ...retired.disconnects } };
+    const sum = {
+      ...retired,
+      disconnects: { ...retired.disconnects },
+      refused: { ...retired.refused },
+    };
     for (const server of servers) add(sum, server.stats());
     return sum;
   }
@@ -137,6 +146,11 @@ export function createMetrics(options: MetricsOptions = {}): EventrailMetrics {
     'hubs',
     'Scopes with a live broker subscription.',
     sumOf((s) => s.stats().hubs),
+  );
+  gauge(
+    'streams_opening',
+    'New streams waiting for the broker (each at most openTimeoutMs).',
+    sumOf((s) => s.stats().opening ?? 0),
   );
   gauge('broker_up', '1 when the broker subscription really receives, else 0.', () => {
     if (servers.size === 0) return 0;
@@ -170,6 +184,18 @@ export function createMetrics(options: MetricsOptions = {}): EventrailMetrics {
       const { disconnects } = totals();
       this.reset();
       for (const reason of REASONS) this.inc({ reason }, disconnects[reason]);
+    },
+  });
+
+  new Counter({
+    name: `${prefix}streams_refused_total`,
+    help: 'Requests answered with only a retry (the broker did not serve them, a limit, closing).',
+    labelNames: ['reason'],
+    registers,
+    collect(this: Counter<'reason'>) {
+      const { refused } = totals();
+      this.reset();
+      for (const reason of REFUSALS) this.inc({ reason }, refused[reason]);
     },
   });
 

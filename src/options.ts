@@ -52,6 +52,22 @@ export interface SseServerOptions<P extends Principal = Principal> extends Limit
   backpressure?: BackpressurePolicy;
   /** How long a scope's broker subscription outlives its last client. @defaultValue `300000` (5 min) */
   hubIdleTimeoutMs?: number;
+  /**
+   * The longest a new stream waits for the broker (its scopes' subscriptions and history
+   * positions) before it is answered anyway: `200` with a jittered `retry:` (`retryMs` plus up to
+   * `drainJitterMs`) and the end of the stream, so the browser comes back later, maybe to another
+   * instance. While it waits it counts against the connection limits; `close()` answers it at once.
+   * @defaultValue `3000`
+   */
+  openTimeoutMs?: number;
+  /**
+   * While streams are refused because the broker is unavailable, the longest time between two
+   * reports of it (to `onError` and `logger`): the first refusal is reported, then one reminder per
+   * period with the count, then (to `logger`, at `info`) that streams open again.
+   * 0 reports only the first refusal and the recovery.
+   * @defaultValue `30000`
+   */
+  outageReminderMs?: number;
   /** Broker message -> browser event. @defaultValue decodes `{"event_type","data"}`, else `message` */
   encoder?: EventEncoder;
   /** Observability callbacks. */
@@ -78,6 +94,8 @@ export const DEFAULTS = {
   bufferSize: 128,
   backpressure: 'disconnect',
   hubIdleTimeoutMs: 300_000,
+  openTimeoutMs: 3_000,
+  outageReminderMs: 30_000,
 } as const;
 
 /** Options with every default filled in. */
@@ -94,6 +112,8 @@ export interface ResolvedOptions<P extends Principal> {
   readonly bufferSize: number;
   readonly backpressure: BackpressurePolicy;
   readonly hubIdleTimeoutMs: number;
+  readonly openTimeoutMs: number;
+  readonly outageReminderMs: number;
   readonly encoder: EventEncoder | undefined;
   readonly hooks: ServerHooks<P>;
   readonly logger: Logger | undefined;
@@ -115,6 +135,12 @@ function nonNegativeInteger(name: string, value: number | undefined, fallback: n
   if (!Number.isInteger(value) || value < 0)
     invalid(`${name} must be a whole number >= 0, got ${String(value)}.`);
   return value;
+}
+
+function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+  const resolved = nonNegativeInteger(name, value, fallback);
+  if (resolved < 1) invalid(`${name} must be at least 1, got ${String(value)}.`);
+  return resolved;
 }
 
 // Headers the SSE contract depends on; a user header must not silently break the stream. The
@@ -190,6 +216,12 @@ export function resolveOptions<P extends Principal>(
       'hubIdleTimeoutMs',
       options.hubIdleTimeoutMs,
       DEFAULTS.hubIdleTimeoutMs,
+    ),
+    openTimeoutMs: positiveInteger('openTimeoutMs', options.openTimeoutMs, DEFAULTS.openTimeoutMs),
+    outageReminderMs: nonNegativeInteger(
+      'outageReminderMs',
+      options.outageReminderMs,
+      DEFAULTS.outageReminderMs,
     ),
     encoder: options.encoder,
     hooks: options.hooks ?? {},

@@ -4,6 +4,7 @@
  * `trace_context` when the publisher traces).
  */
 import { EventrailError } from './errors.js';
+import { rawMember } from './json-member.js';
 import { assertEventType, eventName } from './naming.js';
 import { isOrigin } from './protocol.js';
 import { TRACE_FIELD, validCarrier } from './tracing.js';
@@ -86,6 +87,14 @@ function isEventType(value: unknown): value is string {
  * The default {@link EventEncoder}: a payload with a valid `event_type` becomes
  * `{prefix}.{event_type}` with its `data` (missing data becomes `{}`); anything else (not JSON, no
  * `event_type`, published by another program) is delivered as `message` with the raw payload.
+ * Exported so that your own `encoder` can wrap it.
+ *
+ * @example
+ * ```ts
+ * createSseServer({ ..., encoder: (message, prefix) =>
+ *   message.channel.endsWith(':audit') ? null : decodePayload(message, prefix) });
+ * ```
+ * @public
  */
 export function decodePayload(message: BrokerMessage, prefix: string): OutgoingEvent {
   const raw = message.payload;
@@ -109,7 +118,8 @@ export function decodePayload(message: BrokerMessage, prefix: string): OutgoingE
   if (!isEventType(type)) return { name: 'message', data: raw };
   const event = {
     name: eventName(prefix, type),
-    data: data === undefined ? '{}' : JSON.stringify(data),
+    // The data as its publisher wrote it, byte for byte, as the Go eventrail passes it on.
+    data: data === undefined ? '{}' : (rawMember(raw, 'data') ?? JSON.stringify(data)),
     origin: isOrigin(origin) ? origin : undefined,
   };
   const traceContext = trace === undefined ? undefined : validCarrier(trace);

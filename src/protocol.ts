@@ -37,7 +37,6 @@ const ORIGIN = /^[A-Za-z0-9_-]{1,128}(?:\.[A-Za-z0-9_-]{1,64})?$/;
  * skips that connection, or `{connectionId}.{tabId}` (a tab id of 1-64 such characters), which
  * names one tab of a connection several tabs share: that connection receives the event, preceded
  * by {@link ORIGIN_EVENT}, and skips that tab only.
- * @public
  */
 export function isOrigin(value: unknown): value is string {
   return typeof value === 'string' && ORIGIN.test(value);

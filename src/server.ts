@@ -1,3 +1,4 @@
+import { abortable } from './abortable.js';
 import { fetchRequest, fetchTransport } from './adapters/fetch.js';
 import {
   type NodeRequest,
@@ -6,54 +7,31 @@ import {
   nodeTransport,
 } from './adapters/node.js';
 import type { HeaderRecord, Transport } from './adapters/transport.js';
+import { Admission, type LimitName } from './admission.js';
 import { Connection, type ConnectionOwner, HEARTBEAT } from './connection.js';
 import { connectionId } from './connection-id.js';
+import { corsHeaders } from './cors.js';
 import { Delivery } from './delivery.js';
 import { formatEvent, formatRetry } from './encoder.js';
-import { EventrailError, type EventrailErrorCode } from './errors.js';
+import { EventrailError } from './errors.js';
 import { HeartbeatWheel } from './heartbeat.js';
 import { allPositions, type Position, parseEventId, scopeTag } from './history.js';
 import type { Hub } from './hub.js';
+import { Openings } from './openings.js';
 import { resolveOptions, type SseServerOptions } from './options.js';
 import { CONNECTED_EVENT, LAST_EVENT_ID_PARAM } from './protocol.js';
 import { createPublisher } from './publisher.js';
+import { ConnectionRegistry } from './registry.js';
+import { Reporter } from './reporter.js';
+import { answerRetry, jitteredRetry } from './retry-answer.js';
 import { buildRouteTable } from './routes.js';
+import { ServerCounters, type SseServerStats } from './server-stats.js';
 import { Subscriptions } from './subscriptions.js';
-import type {
-  BrokerState,
-  DisconnectReason,
-  Principal,
-  Publisher,
-  ServerHooks,
-  SseRequest,
-} from './types.js';
+import type { BrokerState, Principal, Publisher, SseRequest } from './types.js';
 
-/** A point-in-time view of one server. @public */
-export interface SseServerStats {
-  /** Open SSE streams on this instance. */
-  readonly connections: number;
-  /** Scopes with a live broker subscription (one broker pattern each). */
-  readonly hubs: number;
-  /**
-   * Broker pattern subscriptions this instance holds (`gym:1:*`): one per scope, whatever the
-   * number of clients or routes (on Redis, this server's share of `PUBSUB NUMPAT`).
-   */
-  readonly patterns: number;
-  /** Events received from the broker and encoded (once each). */
-  readonly eventsIn: number;
-  /** Event writes to connections (one event to ten clients counts ten). */
-  readonly eventsOut: number;
-  /** Events written by replays after a reconnect. */
-  readonly replayed: number;
-  /** Resync events written. */
-  readonly resyncs: number;
-  /** Events skipped or merged for slow clients (`drop`, `coalesce`). */
-  readonly dropped: number;
-  /** Streams ended, by reason. */
-  readonly disconnects: Readonly<Record<DisconnectReason, number>>;
-  /** The broker's own view of its subscription ({@link Broker.state}); `ready` when it has none. */
-  readonly broker: BrokerState;
-}
+export type { RefusalReason, SseServerStats } from './server-stats.js';
+
+type RouteTableResult = ReturnType<typeof buildRouteTable>;
 
 /** What a health check needs: serving, and really receiving from the broker. @public */
 export interface SseServerHealth {
@@ -88,11 +66,6 @@ export interface SseServer {
   close(): Promise<void>;
 }
 
-interface Membership<P extends Principal> {
-  readonly hub: Hub<P>;
-  readonly topics: ReadonlySet<string> | null;
-}
-
 const SSE_HEADERS: HeaderRecord = {
   'Content-Type': 'text/event-stream; charset=utf-8',
   'Cache-Control': 'no-cache, no-transform',
@@ -101,10 +74,6 @@ const SSE_HEADERS: HeaderRecord = {
 
 /** Room in a broker message for eventrail's own fields (origin, trace context, history id). */
 const MESSAGE_OVERHEAD = 2048;
-
-function toError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
-}
 
 /**
  * Creates the SSE server: the Go eventrail's `sse.NewServer`.
@@ -126,82 +95,28 @@ export function createSseServer<P extends Principal = Principal>(
   options: SseServerOptions<P>,
 ): SseServer {
   const config = resolveOptions(options);
-  const { hooks } = config;
+  const { limits } = config;
   const history = config.broker.history;
   const headers: HeaderRecord = { ...config.headers, ...SSE_HEADERS };
   const retryChunk = Buffer.from(formatRetry(config.retryMs));
-  const connections = new Map<Connection<P>, Membership<P>[]>();
-  const { limits } = config;
   const bufferLimits = {
     bufferSize: config.bufferSize,
     maxBufferedBytes: limits.maxBufferedBytes,
     policy: config.backpressure,
   };
-  /** Open (and opening) streams per principal, for `maxConnectionsPerPrincipal`. */
-  const perPrincipal = new Map<string, number>();
-  /** Admitted streams, open or still opening, for `maxConnections`. */
-  let admitted = 0;
-  const principalKey = (p: Principal): string => `${p.scopeId}\u0000${p.userId}`;
-
-  function admit(key: string): void {
-    admitted++;
-    perPrincipal.set(key, (perPrincipal.get(key) ?? 0) + 1);
-  }
-
-  function unadmit(key: string): void {
-    admitted--;
-    const held = (perPrincipal.get(key) ?? 1) - 1;
-    if (held > 0) perPrincipal.set(key, held);
-    else perPrincipal.delete(key);
-  }
-  let closing: Promise<void> | undefined;
-  const counts = { eventsIn: 0, eventsOut: 0, replayed: 0, resyncs: 0, dropped: 0 };
-  const disconnects: Record<DisconnectReason, number> = {
-    'client-closed': 0,
-    backpressure: 0,
-    'server-closed': 0,
-    expired: 0,
-    error: 0,
-  };
+  const reporter = new Reporter<P>(config.hooks, config.logger, config.outageReminderMs);
+  const { report } = reporter;
+  const counters = new ServerCounters();
+  const admission = new Admission(limits);
+  const openings = new Openings(config.openTimeoutMs);
   const brokerState = (): BrokerState => config.broker.state?.() ?? 'ready';
+  let closing: Promise<void> | undefined;
 
-  const { logger } = config;
-  // Refused logins and limits are routine (debug, warn); anything else is an error.
-  const levels: Partial<Record<EventrailErrorCode, 'debug' | 'warn'>> = {
-    unauthorized: 'debug',
-    'limit-exceeded': 'warn',
-  };
-
-  function report(error: unknown): void {
-    const err = toError(error);
-    if (logger) {
-      const code = err instanceof EventrailError ? err.code : undefined;
-      const level = (code && levels[code]) ?? 'error';
-      try {
-        logger[level]({ err, code }, `eventrail: ${err.message}`);
-      } catch {
-        // A broken logger must not break delivery.
-      }
-    }
-    try {
-      hooks.onError?.(err);
-    } catch {
-      // onError itself failed: there is nobody left to tell, and a hook must never break delivery.
-    }
-  }
-
-  function hook<K extends Exclude<keyof ServerHooks<P>, 'onError'>>(
-    name: K,
-    ...args: Parameters<NonNullable<ServerHooks<P>[K]>>
-  ): void {
-    const fn = hooks[name] as ((...a: typeof args) => void) | undefined;
-    if (fn === undefined) return;
-    try {
-      fn(...args);
-    } catch (err) {
-      report(new EventrailError('hook-failed', `The ${name} hook threw.`, { cause: err }));
-    }
-  }
+  /** A `retry:` spread over the drain jitter, so that drained browsers do not return at once. */
+  const drainRetry = (): Buffer => jitteredRetry(config.retryMs, config.drainJitterMs);
+  const registry = new ConnectionRegistry<P>(limits.maxConnectionLifetimeMs, (connection) =>
+    connection.close('expired', drainRetry()),
+  );
 
   const delivery = new Delivery<P>({
     prefix: config.eventNamePrefix,
@@ -211,20 +126,20 @@ export function createSseServer<P extends Principal = Principal>(
     maxMessageLength: limits.maxPayloadBytes + MESSAGE_OVERHEAD,
     report,
     broadcast: (event, channel, recipients, publishedAt) => {
-      counts.eventsIn++;
-      counts.eventsOut += recipients;
-      hook('onEventBroadcast', event, channel, recipients, publishedAt);
+      counters.eventsIn++;
+      counters.eventsOut += recipients;
+      reporter.hook('onEventBroadcast', event, channel, recipients, publishedAt);
     },
     replayed: (n) => {
-      counts.replayed += n;
+      counters.replayed += n;
     },
   });
 
   const subscriptions = new Subscriptions<P>(config.broker, config.hubIdleTimeoutMs, {
     onMessage: (hub, message) => delivery.deliver(hub, message),
     onGap: (hub) => void delivery.recover(hub),
-    onHubStarted: (key) => hook('onHubStarted', key),
-    onHubStopped: (key) => hook('onHubStopped', key),
+    onHubStarted: (key) => reporter.hook('onHubStarted', key),
+    onHubStopped: (key) => reporter.hook('onHubStopped', key),
     onError: report,
   });
 
@@ -237,74 +152,61 @@ export function createSseServer<P extends Principal = Principal>(
   const owner: ConnectionOwner<P> = {
     clock: heartbeat ?? { tick: 0 },
     onBackpressure(connection, action, event) {
-      if (action !== 'disconnect') counts.dropped++;
-      hook('onClientDropped', connection, action, event);
+      if (action !== 'disconnect') counters.dropped++;
+      reporter.hook('onClientDropped', connection, action, event);
     },
     onResync() {
-      counts.resyncs++;
+      counters.resyncs++;
     },
     onError: report,
     onClosed(connection, reason) {
-      const memberships = connections.get(connection);
+      const memberships = registry.remove(connection);
       if (memberships === undefined) return;
-      connections.delete(connection);
       heartbeat?.remove(connection);
-      unadmit(principalKey(connection.principal));
-      disconnects[reason]++;
+      admission.unadmit(Admission.key(connection.principal));
       for (const { hub, topics } of memberships) {
         hub.remove(connection, topics);
         subscriptions.release(hub);
       }
       if (!connection.opened) return;
-      logger?.debug({ connectionId: connection.id, reason }, 'eventrail: client disconnected');
-      hook('onClientDisconnect', connection, reason);
+      counters.disconnects[reason]++;
+      reporter.debug({ connectionId: connection.id, reason }, 'eventrail: client disconnected');
+      reporter.hook('onClientDisconnect', connection, reason);
     },
   };
 
-  /** Ends the request with only a `retry:` hint: the browser comes back later (or elsewhere). */
-  function retryLater<R>(
-    transport: Transport<R>,
-    chunk: Uint8Array = retryChunk,
-    extra?: HeaderRecord,
-  ): R {
-    const { sink, result } = transport.open(
-      extra ? { ...headers, ...extra } : headers,
-      chunk,
-      undefined,
-    );
-    sink.end();
-    return result;
+  /**
+   * The server is closing: a request that arrives now gets `retry: retryMs`, one that was still
+   * waiting for the broker a drain retry like the open streams; both come back elsewhere.
+   */
+  function refuseClosing<R>(transport: Transport<R>, extra: HeaderRecord, retry: Uint8Array): R {
+    counters.refused.closing++;
+    return answerRetry(transport, { ...headers, ...extra }, retry);
   }
 
   /** A refusal by a connection limit: come back much later, spread out; never a status that stops the browser. */
-  function refuseForLimit<R>(transport: Transport<R>, what: string, extra: HeaderRecord): R {
+  function refuseForLimit<R>(transport: Transport<R>, what: LimitName, extra: HeaderRecord): R {
+    counters.refused[what]++;
     report(
       new EventrailError('limit-exceeded', `${what}: a connection was refused (it retries later).`),
     );
-    const delay = limits.limitRetryMs + Math.floor(Math.random() * (limits.limitRetryMs / 2 + 1));
-    return retryLater(transport, Buffer.from(`: ${what}\n${formatRetry(delay)}`), extra);
+    const retry = jitteredRetry(limits.limitRetryMs, limits.limitRetryMs / 2, what);
+    return answerRetry(transport, { ...headers, ...extra }, retry);
   }
 
-  /** CORS headers for an allowed cross-origin request; null when the origin is refused. */
-  function corsHeaders(transport: Transport<unknown>): HeaderRecord | null {
-    if (limits.allowedOrigins === undefined) return {};
-    const origin = transport.header('origin');
-    if (origin === null) return {};
-    if (!limits.allowedOrigins.has(origin)) return null;
-    const cors: HeaderRecord = { 'Access-Control-Allow-Origin': origin, Vary: 'Origin' };
-    if (limits.allowCredentials) cors['Access-Control-Allow-Credentials'] = 'true';
-    return cors;
+  /**
+   * Answers a request the broker did not serve in time (or the server is closing): a jittered
+   * `retry:` and the end of the stream. The browser comes back later, maybe to another instance.
+   */
+  function refuseForBroker<R>(transport: Transport<R>, err: unknown, extra: HeaderRecord): R {
+    if (closing) return refuseClosing(transport, extra, drainRetry());
+    counters.refused.broker++;
+    reporter.brokerRefused(err);
+    return answerRetry(transport, { ...headers, ...extra }, drainRetry());
   }
 
-  /** A `retry:` spread over the drain jitter, so that drained browsers do not return at once. */
-  function drainRetry(): Buffer {
-    return Buffer.from(
-      formatRetry(config.retryMs + Math.floor(Math.random() * (config.drainJitterMs + 1))),
-    );
-  }
-
-  async function acquireAll(keys: readonly string[]): Promise<Hub<P>[]> {
-    const settled = await Promise.allSettled(keys.map((key) => subscriptions.acquire(key)));
+  async function acquireAll(keys: readonly string[], signal: AbortSignal): Promise<Hub<P>[]> {
+    const settled = await Promise.allSettled(keys.map((key) => subscriptions.acquire(key, signal)));
     const hubs: Hub<P>[] = [];
     let failure: unknown;
     for (const result of settled) {
@@ -318,24 +220,36 @@ export function createSseServer<P extends Principal = Principal>(
     return hubs;
   }
 
-  /** Where a new connection starts: its Last-Event-ID, else the scopes' newest positions. */
-  async function startPositions(hubs: readonly Hub<P>[], resume: Position[] | undefined) {
+  /**
+   * Where a new connection starts: its Last-Event-ID, else the scopes' newest positions. Rejects
+   * when the broker cannot tell them in time (`signal` aborts) or fails to: the request is then
+   * told to retry, rather than opened without ids it could resume from.
+   */
+  async function startPositions(
+    hubs: readonly Hub<P>[],
+    resume: Position[] | undefined,
+    signal: AbortSignal,
+  ) {
     if (!history) return undefined;
     if (resume) return resume.slice();
-    try {
-      const positions = await Promise.all(hubs.map((hub) => delivery.position(hub.key)));
-      return allPositions(positions);
-    } catch (err) {
-      // No ids for this connection: it still gets live events, and resyncs when it comes back.
-      report(err);
-      return undefined;
-    }
+    const reading = Promise.all(hubs.map((hub) => delivery.position(hub.key)));
+    // Read on in the background when the wait is over: its failure then has nobody to tell.
+    reading.catch(() => {});
+    return allPositions(
+      await abortable(
+        reading,
+        signal,
+        (positions) => positions,
+        () => {},
+      ),
+    );
   }
 
+  /** The request pipeline: origin, method, principal, routes, limits, then the stream. */
   async function handle<R>(request: SseRequest, transport: Transport<R>): Promise<R> {
-    if (closing) return retryLater(transport);
+    if (closing) return refuseClosing(transport, {}, retryChunk);
     // A foreign origin is refused before anything is resolved, subscribed or counted.
-    const cors = corsHeaders(transport);
+    const cors = corsHeaders(transport.header('origin'), limits);
     if (cors === null) return transport.reject(403, {}, 'Forbidden\n');
     if (request.method !== 'GET') {
       return transport.reject(405, { ...cors, Allow: 'GET' }, 'Method Not Allowed\n');
@@ -353,7 +267,7 @@ export function createSseServer<P extends Principal = Principal>(
       );
       return transport.reject(401, {}, 'Unauthorized\n');
     }
-    let routes: ReturnType<typeof buildRouteTable>;
+    let routes: RouteTableResult;
     try {
       routes = buildRouteTable(config.router(principal), limits.maxRoutesPerPrincipal);
     } catch (err) {
@@ -362,21 +276,35 @@ export function createSseServer<P extends Principal = Principal>(
     }
     // Nothing to receive: 204 tells the browser to stop reconnecting.
     if (routes.table.size === 0) return transport.reject(204, cors, '');
-    const key = principalKey(principal);
-    if (admitted >= limits.maxConnections) return refuseForLimit(transport, 'maxConnections', cors);
-    if ((perPrincipal.get(key) ?? 0) >= limits.maxConnectionsPerPrincipal) {
-      return refuseForLimit(transport, 'maxConnectionsPerPrincipal', cors);
-    }
+    const key = Admission.key(principal);
+    const limit = admission.refusal(key);
+    if (limit !== null) return refuseForLimit(transport, limit, cors);
     // Counted from here, before any await, so that concurrent requests cannot overshoot.
-    admit(key);
+    admission.admit(key);
+    const opening = openings.begin();
+    try {
+      return await open(transport, principal, routes, key, cors, opening.signal);
+    } finally {
+      opening.done();
+    }
+  }
+
+  /** Subscribes, reads the start positions and opens the stream; the waits end with `signal`. */
+  async function open<R>(
+    transport: Transport<R>,
+    principal: P,
+    routes: RouteTableResult,
+    key: string,
+    cors: HeaderRecord,
+    signal: AbortSignal,
+  ): Promise<R> {
     const keys = [...routes.table.keys()].sort();
     let hubs: Hub<P>[];
     try {
-      hubs = await acquireAll(keys);
+      hubs = await acquireAll(keys, signal);
     } catch (err) {
-      unadmit(key);
-      report(err);
-      return retryLater(transport, retryChunk, cors);
+      admission.unadmit(key);
+      return refuseForBroker(transport, err, cors);
     }
     // One scope (the common case): the hub's own tag, shared by all its connections.
     const tag = hubs.length === 1 ? (hubs[0] as Hub<P>).idTag : scopeTag(keys);
@@ -399,12 +327,18 @@ export function createSseServer<P extends Principal = Principal>(
       hub.add(connection, topics, scope);
       return { hub, topics };
     });
-    connections.set(connection, memberships);
-    connection.positions = await startPositions(hubs, resume);
+    registry.add(connection, memberships);
+    try {
+      connection.positions = await startPositions(hubs, resume, signal);
+    } catch (err) {
+      connection.peerClosed();
+      return refuseForBroker(transport, err, cors);
+    }
     if (closing || transport.aborted) {
       connection.peerClosed();
-      return closing ? retryLater(transport) : transport.reject(499, {}, '');
+      return closing ? refuseClosing(transport, cors, drainRetry()) : transport.reject(499, {}, '');
     }
+    reporter.brokerServed();
     const hello = formatEvent({
       name: CONNECTED_EVENT,
       data: `{"connectionId":"${id}"}`,
@@ -417,11 +351,11 @@ export function createSseServer<P extends Principal = Principal>(
     );
     connection.attach(sink);
     heartbeat?.add(connection);
-    logger?.debug(
+    reporter.debug(
       { connectionId: id, userId: principal.userId, scopeId: principal.scopeId },
       'eventrail: client connected',
     );
-    hook('onClientConnect', connection);
+    reporter.hook('onClientConnect', connection);
     // An id we cannot use (malformed, foreign, too old a format): the client must refresh.
     if (history && lastEventId && !resume) connection.resync();
     delivery.catchUp(connection, hubs, routes.table, resume).catch((err: unknown) => {
@@ -430,23 +364,6 @@ export function createSseServer<P extends Principal = Principal>(
     });
     return result;
   }
-
-  // Streams past their lifetime are drained (checked a few times per lifetime, at most every
-  // minute): the browser reconnects, is authenticated again, and resumes from its id.
-  const lifetime = limits.maxConnectionLifetimeMs;
-  const sweep =
-    lifetime > 0
-      ? setInterval(
-          () => {
-            const oldest = Date.now() - lifetime;
-            for (const connection of [...connections.keys()]) {
-              if (connection.openedAt <= oldest) connection.close('expired', drainRetry());
-            }
-          },
-          Math.max(50, Math.min(lifetime / 4, 60_000)),
-        )
-      : undefined;
-  sweep?.unref();
 
   const onAbort = (): void => void server.close();
 
@@ -461,14 +378,13 @@ export function createSseServer<P extends Principal = Principal>(
     get closed() {
       return closing !== undefined;
     },
-    stats: () => ({
-      connections: connections.size,
-      hubs: subscriptions.size,
-      patterns: subscriptions.size,
-      ...counts,
-      disconnects: { ...disconnects },
-      broker: brokerState(),
-    }),
+    stats: () =>
+      counters.snapshot({
+        connections: registry.size,
+        hubs: subscriptions.size,
+        opening: openings.size,
+        broker: brokerState(),
+      }),
     health() {
       const broker = brokerState();
       const closed = closing !== undefined;
@@ -478,10 +394,11 @@ export function createSseServer<P extends Principal = Principal>(
       closing ??= (async () => {
         config.signal?.removeEventListener('abort', onAbort);
         heartbeat?.stop();
-        clearInterval(sweep);
+        registry.stop();
+        // Requests still waiting for the broker are answered now, with a retry.
+        openings.abortAll();
         // Drain: each browser gets its own retry delay and comes back (elsewhere) with its id.
-        for (const connection of [...connections.keys()])
-          connection.close('server-closed', drainRetry());
+        for (const connection of registry.all()) connection.close('server-closed', drainRetry());
         await subscriptions.closeAll();
       })();
       return closing;

@@ -1,6 +1,8 @@
+import { abortable } from './abortable.js';
+import { EventrailError } from './errors.js';
 import { parseStreamId } from './history.js';
 import { Hub } from './hub.js';
-import type { Broker, BrokerMessage, Principal } from './types.js';
+import type { Broker, BrokerMessage, BrokerSubscription, Principal } from './types.js';
 
 /** What the registry tells the server about. */
 export interface SubscriptionEvents<P extends Principal> {
@@ -12,14 +14,25 @@ export interface SubscriptionEvents<P extends Principal> {
   onError(error: unknown): void;
 }
 
+/** A live hub with its broker subscription and the references held on it. */
+interface Held<P extends Principal> {
+  readonly hub: Hub<P>;
+  readonly subscription: BrokerSubscription;
+  /** Connections that hold the hub (including those still being set up). */
+  refs: number;
+  idleTimer: NodeJS.Timeout | undefined;
+}
+
 /**
  * The reference-counted broker subscriptions of one server: one hub (and one broker
  * subscription) per scope, created when its first client arrives and dropped `idleTimeoutMs`
- * after its last client leaves.
+ * after its last client leaves. The references and timers are this registry's own state; a hub
+ * only knows its connections.
  */
 export class Subscriptions<P extends Principal = Principal> {
-  private readonly hubs = new Map<string, Hub<P>>();
-  private readonly starting = new Map<string, Promise<Hub<P>>>();
+  readonly #held = new Map<string, Held<P>>();
+  readonly #starting = new Map<string, Promise<Held<P>>>();
+  #closed = false;
 
   constructor(
     private readonly broker: Broker,
@@ -29,64 +42,84 @@ export class Subscriptions<P extends Principal = Principal> {
 
   /** Hubs with a live subscription. */
   get size(): number {
-    return this.hubs.size;
+    return this.#held.size;
+  }
+
+  /** References held on the hub of `key` (0 when it has no live subscription). */
+  refs(key: string): number {
+    return this.#held.get(key)?.refs ?? 0;
   }
 
   /**
    * Takes a reference on the hub of `key` (`gym:1`), subscribing first if nobody holds it.
    * Resolves once events of the scope are flowing. Pair every successful call with `release`.
+   * When `signal` aborts first (the caller stopped waiting for the broker), rejects with its
+   * reason; the subscription goes on being made, and idles out like any that nobody holds.
    */
-  async acquire(key: string): Promise<Hub<P>> {
-    const existing = this.hubs.get(key);
-    if (existing !== undefined) {
-      existing.refs++;
-      clearTimeout(existing.idleTimer);
-      existing.idleTimer = undefined;
-      return existing;
-    }
-    let starting = this.starting.get(key);
+  async acquire(key: string, signal?: AbortSignal): Promise<Hub<P>> {
+    const existing = this.#held.get(key);
+    if (existing !== undefined) return this.#take(existing);
+    let starting = this.#starting.get(key);
     if (starting === undefined) {
-      starting = this.start(key);
-      this.starting.set(key, starting);
+      starting = this.#start(key);
+      this.#starting.set(key, starting);
       // Whoever awaits gets the rejection; the map entry must go either way.
       starting.then(
-        () => this.starting.delete(key),
-        () => this.starting.delete(key),
+        () => this.#starting.delete(key),
+        () => this.#starting.delete(key),
       );
     }
-    const hub = await starting;
-    hub.refs++;
-    clearTimeout(hub.idleTimer);
-    hub.idleTimer = undefined;
-    return hub;
+    if (signal === undefined) return this.#take(await starting);
+    return abortable(
+      starting,
+      signal,
+      (held) => this.#take(held),
+      (held) => this.release(this.#take(held)),
+    );
   }
 
   /** Drops a reference; the last one starts the idle timer. */
   release(hub: Hub<P>): void {
-    hub.refs--;
-    if (hub.refs > 0 || this.hubs.get(hub.key) !== hub) return;
+    const held = this.#held.get(hub.key);
+    if (held === undefined || held.hub !== hub) return;
+    held.refs--;
+    if (held.refs > 0) return;
     if (this.idleTimeoutMs === 0) {
-      this.stop(hub);
+      void this.#stop(held);
       return;
     }
-    hub.idleTimer = setTimeout(() => this.stop(hub), this.idleTimeoutMs);
+    held.idleTimer = setTimeout(() => void this.#stop(held), this.idleTimeoutMs);
     // An idle subscription must not keep the process alive on its own.
-    hub.idleTimer.unref();
+    held.idleTimer.unref();
   }
 
-  /** Unsubscribes everything at once (shutdown). */
+  /**
+   * Unsubscribes everything at once (shutdown). Subscriptions still being made are not waited
+   * for (while the broker is unreachable they may take any time): each is dropped when it is made.
+   */
   async closeAll(): Promise<void> {
-    await Promise.allSettled([...this.starting.values()]);
-    await Promise.all([...this.hubs.values()].map((hub) => this.stop(hub)));
+    this.#closed = true;
+    await Promise.all([...this.#held.values()].map((held) => this.#stop(held)));
   }
 
-  private async start(key: string): Promise<Hub<P>> {
+  #take(held: Held<P>): Hub<P> {
+    held.refs++;
+    clearTimeout(held.idleTimer);
+    held.idleTimer = undefined;
+    return held.hub;
+  }
+
+  async #start(key: string): Promise<Held<P>> {
     const hub = new Hub<P>(key);
-    hub.subscription = await this.broker.subscribe(
+    const subscription = await this.broker.subscribe(
       hub.pattern,
       (message) => this.events.onMessage(hub, message),
       () => this.events.onGap(hub),
     );
+    if (this.#closed) {
+      await subscription.unsubscribe().catch((err: unknown) => this.events.onError(err));
+      throw new EventrailError('server-closed', `The server closed while subscribing to ${key}.`);
+    }
     // Live from here on: the scope's newest position is where a recovery would start.
     const history = this.broker.history;
     if (history) {
@@ -98,21 +131,22 @@ export class Subscriptions<P extends Principal = Principal> {
         this.events.onError(err);
       }
     }
-    this.hubs.set(key, hub);
+    const held: Held<P> = { hub, subscription, refs: 0, idleTimer: undefined };
+    this.#held.set(key, held);
     this.events.onHubStarted(key);
-    return hub;
+    return held;
   }
 
-  private async stop(hub: Hub<P>): Promise<void> {
-    clearTimeout(hub.idleTimer);
-    hub.idleTimer = undefined;
-    if (this.hubs.get(hub.key) !== hub) return;
-    this.hubs.delete(hub.key);
+  async #stop(held: Held<P>): Promise<void> {
+    clearTimeout(held.idleTimer);
+    held.idleTimer = undefined;
+    if (this.#held.get(held.hub.key) !== held) return;
+    this.#held.delete(held.hub.key);
     try {
-      await hub.subscription?.unsubscribe();
+      await held.subscription.unsubscribe();
     } catch (err) {
       this.events.onError(err);
     }
-    this.events.onHubStopped(hub.key);
+    this.events.onHubStopped(held.hub.key);
   }
 }

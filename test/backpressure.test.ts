@@ -3,8 +3,12 @@ import { describe, it } from 'node:test';
 import { createMemoryBroker } from '../src/brokers/memory.js';
 import type { BackpressurePolicy, DisconnectReason } from '../src/types.js';
 import { queryResolver, queryRouter, startApp } from './helpers/apps.js';
+import { missed } from './helpers/gaps.js';
 import { openSource, sleep, waitFor } from './helpers/sse.js';
-import { stalledClient } from './helpers/stalled.js';
+import { numberedLog, stalledClient } from './helpers/stalled.js';
+
+/** Events published to both clients before the stalled one reads again. */
+const count = 60;
 
 async function run(policy: BackpressurePolicy) {
   const drops: BackpressurePolicy[] = [];
@@ -29,7 +33,6 @@ async function run(policy: BackpressurePolicy) {
   const stalled = await stalledClient(app.url);
   await waitFor(() => app.sse.stats().connections === 2, 'both connected');
   const big = 'x'.repeat(256 * 1024);
-  const count = 60;
   for (let i = 0; i < count; i++) {
     await app.sse.publisher.publishEvent('gym:1:big', {
       eventType: 'big.event',
@@ -69,23 +72,34 @@ describe('backpressure', () => {
     assert.ok(drops.every((d) => d === 'drop'));
     assert.deepEqual(disconnects, []);
     assert.equal(app.sse.stats().connections, 2);
-    // Reading again drains the buffer; new events flow to it again.
+    // Reading again drains the buffer: one resync, at the gap, then new events flow to it again.
     let text = stalled.received();
     stalled.socket.on('data', (chunk) => {
       text += chunk.toString();
     });
     stalled.socket.resume();
-    await sleep(500);
+    await waitFor(() => text.includes('event: eventrail.resync'), 'the resync once drained', 5000);
     const before = drops.length;
     await app.sse.publisher.publishEvent('gym:1:big', {
       eventType: 'big.event',
-      data: 'after-recovery',
+      data: `${count}`,
     });
     await waitFor(
-      () => text.includes('data: "after-recovery"'),
+      () => text.includes(`data: "${count}"`),
       'the recovered client gets new events',
       5000,
     );
+    const log = numberedLog(text);
+    const got = log.filter((e) => e.kind === 'event').length;
+    assert.equal(
+      got + drops.length,
+      count + 1,
+      'every event was either written or counted dropped',
+    );
+    assert.equal(log.filter((e) => e.kind === 'resync').length, 1, 'one resync');
+    assert.equal(app.sse.stats().resyncs, 1);
+    const all = [...Array(count + 1).keys()].map((seq) => ({ p: 0, seq }));
+    assert.deepEqual(missed(log, all), [], `the resync stands at the gap: ${JSON.stringify(log)}`);
     assert.equal(drops.length, before);
     healthy.close();
     stalled.socket.destroy();

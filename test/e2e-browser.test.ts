@@ -14,6 +14,7 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
+import { DEFAULTS } from '../src/options.js';
 import { chromiumSkipReason, launchChromium } from './e2e/browser.js';
 import { type DemoCluster, startDemoCluster } from './e2e/cluster.js';
 import { GymUser, VIEWPORT } from './e2e/gym-user.js';
@@ -225,8 +226,9 @@ describe('gym demo on demo:cluster, in Chromium', { skip }, () => {
     const response = await alice.addStudent('Barbara Liskov');
     assert.equal(response.headers()['x-instance'], survivor);
     const expected = ['Ada Lovelace', 'Grace Hopper', 'Katherine Johnson', 'Barbara Liskov'];
-    // bob's browser comes back after the server's retry hint (3 s) and refreshes what it missed.
-    await bob.waitForStudents(expected, 10_000);
+    // bob's browser comes back after the server's drain retry hint (the demo keeps the defaults:
+    // retryMs 3 s plus up to drainJitterMs 5 s) and refreshes what it missed.
+    await bob.waitForStudents(expected, DEFAULTS.retryMs + DEFAULTS.drainJitterMs + 10_000);
     assert.equal(bob.streamInstance, survivor, "bob's new stream is on the other instance");
     assert.equal(bob.fragmentRequests - fragments, 1, 'one refresh after the reconnect');
     // The refresh came from the missed event itself, replayed from the history by the other

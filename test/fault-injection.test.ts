@@ -10,6 +10,7 @@ import { createRedisBroker } from '../src/brokers/redis.js';
 import { createPublisher } from '../src/index.js';
 import type { Broker } from '../src/types.js';
 import { queryResolver, queryRouter, type RunningApp, startApp } from './helpers/apps.js';
+import { type Entry, missed } from './helpers/gaps.js';
 import { seededRandom } from './helpers/random.js';
 import { type RedisProcess, redisSkipReason, startRedis } from './helpers/redis.js';
 import { sleep } from './helpers/sse.js';
@@ -17,10 +18,6 @@ import { sleep } from './helpers/sse.js';
 const PUBLISHERS = 3;
 const CLIENTS = 6;
 const RUN_MS = 6000;
-
-type Entry =
-  | { kind: 'event'; p: number; seq: number; id?: string; conn?: number }
-  | { kind: 'resync'; id?: string; conn?: number };
 
 interface Client {
   readonly log: Entry[];
@@ -83,30 +80,28 @@ function startClient(urls: readonly string[], random: () => number, stopAt: numb
   return client;
 }
 
-/**
- * The acked events a client's log lacks with no resync after the last event of that publisher it
- * did receive before them.
- */
-function missed(log: readonly Entry[], acked: ReadonlyArray<{ p: number; seq: number }>) {
-  const indexOf = new Map<string, number>();
-  log.forEach((entry, index) => {
-    if (entry.kind === 'event') indexOf.set(`${entry.p}:${entry.seq}`, index);
+describe('the gap oracle', () => {
+  const ev = (p: number, seq: number): Entry => ({ kind: 'event', p, seq });
+  const resync: Entry = { kind: 'resync' };
+  const acked = [0, 1, 2, 3].map((seq) => ({ p: 0, seq }));
+
+  it('a resync after a later event does not cover an earlier gap', () => {
+    assert.deepEqual(missed([ev(0, 0), ev(0, 2), resync, ev(0, 3)], acked), [{ p: 0, seq: 1 }]);
   });
-  const gaps: Array<{ p: number; seq: number }> = [];
-  for (const { p, seq } of acked) {
-    if (indexOf.has(`${p}:${seq}`)) continue;
-    let from = -1;
-    for (let s = seq - 1; s >= 0; s--) {
-      const index = indexOf.get(`${p}:${s}`);
-      if (index !== undefined) {
-        from = index;
-        break;
-      }
-    }
-    if (!log.some((entry, index) => index > from && entry.kind === 'resync')) gaps.push({ p, seq });
-  }
-  return gaps;
-}
+
+  it('a resync before the last event received ahead of the gap does not cover it', () => {
+    assert.deepEqual(missed([resync, ev(0, 0), ev(0, 2), ev(0, 3)], acked), [{ p: 0, seq: 1 }]);
+  });
+
+  it('a resync between the neighbours of the gap covers it', () => {
+    assert.deepEqual(missed([ev(0, 0), resync, ev(0, 2), ev(0, 3)], acked), []);
+    assert.deepEqual(missed([ev(0, 0), ev(0, 1), ev(0, 2), resync], acked), []);
+  });
+
+  it('events of other publishers do not bound the gap', () => {
+    assert.deepEqual(missed([ev(0, 0), ev(1, 0), resync, ev(1, 1), ev(0, 2), ev(0, 3)], acked), []);
+  });
+});
 
 describe('fault injection', { skip: redisSkipReason() }, () => {
   let redis: RedisProcess;

@@ -17,13 +17,13 @@ import { createRedisBroker } from '../src/brokers/redis.js';
 import type { Broker } from '../src/types.js';
 import { brokerPhase, fetchPhase, publishPhase, socketPhase } from './helpers/fuzz-phases.js';
 import { healthy, newFuzz, recordEscapes, setUp } from './helpers/fuzz-rig.js';
-import { seededRandom } from './helpers/random.js';
+import { envInteger, envSeed, seededRandom } from './helpers/random.js';
 import { type RedisProcess, redisSkipReason, startRedis } from './helpers/redis.js';
 
 // First of all: whatever escapes eventrail's promises and callbacks is recorded from here on.
 const escaped = recordEscapes();
-const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
-const N = Number(process.env.FUZZ_ITERATIONS ?? 300);
+const SEED = envSeed('FUZZ_SEED');
+const N = envInteger('FUZZ_ITERATIONS', 300, 1);
 console.log(`fuzz seed ${SEED} (replay with FUZZ_SEED=${SEED})`);
 
 describe('fuzz: request and publish paths (memory broker)', () => {

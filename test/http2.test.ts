@@ -15,6 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { createMemoryBroker } from '../src/brokers/memory.js';
 import { createSseServer, type SseServer } from '../src/index.js';
+import { missingTool } from './helpers/ci.js';
 import { waitFor } from './helpers/sse.js';
 
 const STREAMS = 10;
@@ -44,7 +45,9 @@ function selfSigned(): { key: Buffer; cert: Buffer } | string {
 }
 
 const tls = selfSigned();
-if (typeof tls === 'string' && process.env.CI === 'true') throw new Error(tls);
+// Without a certificate the tests skip loudly, and fail under CI.
+if (typeof tls === 'string')
+  missingTool('openssl', tls, 'Install openssl (`apt-get install openssl`).');
 
 /** One SSE stream read from an HTTP/2 client stream. */
 interface H2Stream {

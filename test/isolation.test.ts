@@ -19,11 +19,12 @@ import { createRedisBroker } from '../src/brokers/redis.js';
 import type { Broker } from '../src/types.js';
 import { type Framework, type RunningApp, startApp } from './helpers/apps.js';
 import { type Env, runIsolation } from './helpers/isolation-run.js';
+import { envInteger, envSeed } from './helpers/random.js';
 import { connectRaw, redisCommand, redisSkipReason, startRedis } from './helpers/redis.js';
 import { routedResolver, routedRouter } from './helpers/tenants.js';
 
-const SEED = Number(process.env.ISOLATION_SEED ?? Math.floor(Math.random() * 2 ** 31));
-const ROUNDS = Number(process.env.ISOLATION_ROUNDS ?? 200);
+const SEED = envSeed('ISOLATION_SEED');
+const ROUNDS = envInteger('ISOLATION_ROUNDS', 200, 1);
 console.log(`isolation seed ${SEED} (replay with ISOLATION_SEED=${SEED})`);
 
 const options = (broker: Broker, errors: Error[], hubIdleTimeoutMs: number) => ({

@@ -6,7 +6,7 @@ import type { SseServerOptions } from '../src/options.js';
 import type { BackpressurePolicy, DisconnectReason } from '../src/types.js';
 import { queryResolver, queryRouter, startApp, type TestPrincipal } from './helpers/apps.js';
 import { openRaw, type RawStream, sleep, waitFor } from './helpers/sse.js';
-import { stalledClient } from './helpers/stalled.js';
+import { numberedLog, stalledClient } from './helpers/stalled.js';
 
 type Options = Omit<SseServerOptions<TestPrincipal>, 'broker' | 'resolver' | 'router'>;
 
@@ -14,6 +14,8 @@ async function app(options: Options = {}) {
   const errors: Error[] = [];
   const disconnects: DisconnectReason[] = [];
   const drops: BackpressurePolicy[] = [];
+  /** The connection id of each drop. */
+  const droppedFor: string[] = [];
   const broker = createMemoryBroker();
   const running = await startApp('node:http', {
     broker,
@@ -23,10 +25,13 @@ async function app(options: Options = {}) {
     hooks: {
       onError: (e) => errors.push(e),
       onClientDisconnect: (_c, reason) => disconnects.push(reason),
-      onClientDropped: (_c, action) => drops.push(action),
+      onClientDropped: (c, action) => {
+        drops.push(action);
+        droppedFor.push(c.id);
+      },
     },
   });
-  return { ...running, broker, errors, disconnects, drops };
+  return { ...running, broker, errors, disconnects, drops, droppedFor };
 }
 
 /** A stream that was refused by a limit: 200, a comment naming the limit, a long retry, the end. */
@@ -67,7 +72,13 @@ describe('connection limits', () => {
     const a = await app({ maxConnections: 3, limitRetryMs: 1000 });
     const open = await Promise.all([1, 2, 3].map((u) => openRaw(`${a.url}/events?user=${u}`)));
     await waitFor(() => a.sse.stats().connections === 3, 'three streams');
-    await assertRefused(await openRaw(`${a.url}/events?user=4`), 'maxConnections', 1000);
+    const refused = await Promise.all(
+      [4, 5, 6, 7, 8].map((u) => openRaw(`${a.url}/events?user=${u}`)),
+    );
+    for (const s of refused) await assertRefused(s, 'maxConnections', 1000);
+    // Spread out, not one constant: five draws from 501 values all equal is a 1 in 6e10 chance.
+    const retries = refused.map((s) => s.retry);
+    assert.ok(new Set(retries).size > 1, `different retries: ${retries}`);
     for (const s of open) s.abort();
     await a.stop();
   });
@@ -224,6 +235,25 @@ describe('slow clients', () => {
       10_000,
     );
     assert.ok(!text.includes('eventrail.resync'), 'two names fit in the bound: no resync');
+    // What arrived is in publish order; every event that did not arrive was merged into a newer
+    // one of its name (same parity), and each merge was counted.
+    const got = numberedLog(text).flatMap((e) => (e.kind === 'event' ? [e.seq] : []));
+    assert.deepEqual(
+      got,
+      [...got].sort((x, y) => x - y),
+      'in publish order',
+    );
+    assert.deepEqual(got.slice(-2), [38, 39], 'the newest of each name, last');
+    const rawId = (JSON.parse(raw.events[0]?.data ?? '{}') as { connectionId?: string })
+      .connectionId;
+    const merged = a.droppedFor.filter((id) => id !== rawId).length;
+    assert.equal(got.length + merged, 40, `written or merged: ${got}`);
+    for (let n = 0; n < 40; n++)
+      if (!got.includes(n))
+        assert.ok(
+          got.some((m) => m > n && m % 2 === n % 2),
+          `${n} was merged into a newer event of its name: ${got}`,
+        );
     raw.abort();
     socket.destroy();
     await a.stop();

@@ -8,7 +8,17 @@ import { queryResolver, queryRouter, startApp } from './helpers/apps.js';
 import { startExample } from './helpers/examples.js';
 import { openRaw, openSource, waitFor } from './helpers/sse.js';
 
-const REASONS = ['client-closed', 'backpressure', 'server-closed', 'expired', 'error'];
+const REASONS = [
+  'client-closed',
+  'backpressure',
+  'server-closed',
+  'expired',
+  'error',
+  'broker',
+  'maxConnections',
+  'maxConnectionsPerPrincipal',
+  'closing',
+];
 
 /** Parses exposition text into `name{labels}` -> value. */
 function parse(text: string): Map<string, number> {
@@ -30,7 +40,7 @@ function value(samples: Map<string, number>, key: string): number | undefined {
   return samples.get(key);
 }
 
-/** Every label of every sample is `le` or a disconnect `reason`, never a scope, channel or user. */
+/** Every label of every sample is `le` or a disconnect or refusal `reason`, never a scope, channel or user. */
 function assertBoundedLabels(text: string): void {
   for (const [, labels] of text.matchAll(/\{([^}]*)\}/g)) {
     for (const pair of (labels ?? '').split(',')) {
@@ -120,6 +130,8 @@ describe('eventrail/metrics', () => {
           expired: 0,
           error: 0,
         },
+        opening: 0,
+        refused: { broker: 0, maxConnections: 0, maxConnectionsPerPrincipal: 0, closing: 0 },
         broker,
       };
       return {

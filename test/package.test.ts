@@ -222,8 +222,14 @@ test('a server built from the tarball streams a published event', () => {
 
 test('a strict TypeScript consumer compiles against the published types', async () => {
   const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-  const result = await run(process.execPath, [tsc, '-p', dir], { cwd: dir }).catch(
-    (err: { stdout?: string; message: string }) => ({ stdout: err.stdout ?? err.message }),
+  // Its exit code and both streams: a tsc that fails on stderr alone (a crash, a missing module)
+  // must not pass.
+  const result = await run(process.execPath, [tsc, '-p', dir], { cwd: dir }).then(
+    ({ stdout, stderr }) => ({ code: 0, output: `${stdout}${stderr}`.trim() }),
+    (err: { code?: number; stdout?: string; stderr?: string; message: string }) => ({
+      code: err.code ?? -1,
+      output: `${err.stdout ?? ''}${err.stderr ?? ''}`.trim() || err.message,
+    }),
   );
-  assert.equal(result.stdout.trim(), '', 'tsc reported errors');
+  assert.deepEqual(result, { code: 0, output: '' }, 'tsc reported errors');
 });

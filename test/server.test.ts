@@ -269,6 +269,17 @@ describe('routing and delivery', () => {
     assert.ok(errors.some((e) => e instanceof EventrailError && e.code === 'invalid-pattern'));
     const global = await fetch(`${app.url}/events?route=*`);
     assert.equal(global.status, 500);
+    // A principal with nothing to receive is told to stop: no stream, no subscription.
+    const none = await startApp('node:http', {
+      broker: createMemoryBroker(),
+      resolver: queryResolver,
+      router: () => [],
+    });
+    const empty = await fetch(`${none.url}/events`);
+    assert.equal(empty.status, 204);
+    assert.equal(await empty.text(), '');
+    assert.deepEqual([none.sse.stats().connections, none.sse.stats().hubs], [0, 0]);
+    await none.stop();
   });
 });
 
@@ -412,25 +423,29 @@ describe('server lifecycle and options', () => {
         streams.push(await openRaw(`${app.url}/events?user=${i}`));
         await sleep(120);
       }
+      // Until every stream has two pings, however long a busy machine takes. Only lower bounds on
+      // the wall clock (timers are never early); that a ping comes exactly when the silence
+      // reaches the period is proven tick by tick in heartbeat.test.ts.
       const pings = streams.map(() => [] as number[]);
-      const started = Date.now();
-      while (Date.now() - started < 2 * heartbeatMs + 400) {
-        streams.forEach((raw, i) => {
-          const seen = raw.text.split(': ping').length - 1;
-          while ((pings[i] as number[]).length < seen) (pings[i] as number[]).push(Date.now());
-        });
-        await sleep(10);
-      }
+      await waitFor(
+        () => {
+          streams.forEach((raw, i) => {
+            const seen = raw.text.split(': ping').length - 1;
+            while ((pings[i] as number[]).length < seen) (pings[i] as number[]).push(Date.now());
+          });
+          return pings.every((times) => times.length >= 2);
+        },
+        'two heartbeats on every stream',
+        30_000,
+      );
       for (const [i, times] of pings.entries()) {
-        assert.ok(times.length >= 2, `stream ${i} got ${times.length} heartbeats`);
         const first = (times[0] as number) - (opened[i] as number);
         assert.ok(
-          first >= heartbeatMs - 150 && first <= heartbeatMs + 300,
+          first >= heartbeatMs - 150,
           `stream ${i}: first ping ${first} ms after it opened`,
         );
-        const gaps = times.slice(1).map((t, k) => t - (times[k] as number));
-        for (const gap of gaps)
-          assert.ok(gap <= heartbeatMs + 300, `stream ${i}: ${gap} ms between pings`);
+        const gap = (times[1] as number) - (times[0] as number);
+        assert.ok(gap >= heartbeatMs - 150, `stream ${i}: ${gap} ms between pings`);
       }
       // Streams opened 120 ms apart fall in different slots: their pings come spread out.
       const firsts = pings.map((t) => t[0] as number).sort((a, b) => a - b);
@@ -448,22 +463,24 @@ describe('server lifecycle and options', () => {
     try {
       const busy = await openRaw(`${app.url}/events`);
       const idle = await openRaw(`${app.url}/events?scope=2`);
-      // 2.6 s of an event every 300 ms on scope 1: the busy stream is never silent for 1 s.
+      // An event every 300 ms on scope 1 until the idle stream has been pinged twice (two periods
+      // of the wheel's ticks, however slow the machine): the busy stream is never silent for one.
+      const pings = (raw: RawStream) => raw.text.split(': ping').length - 1;
       let last = 0;
-      for (let i = 0; i < 9; i++) {
+      let sent = 0;
+      const deadline = Date.now() + 30_000;
+      while (pings(idle) < 2 && Date.now() < deadline) {
         await app.sse.publisher.publishType('gym:1:students', 'students.changed');
+        sent++;
         last = Date.now();
         await sleep(300);
       }
-      await waitFor(() => busy.events.length >= 10, 'every event delivered');
-      assert.equal(busy.text.split(': ping').length - 1, 0, 'no heartbeat while events flow');
-      assert.ok(idle.text.split(': ping').length - 1 >= 2, 'the idle stream was pinged meanwhile');
-      await waitFor(() => busy.text.includes(': ping'), 'a heartbeat once silent', 2000);
+      await waitFor(() => busy.events.length >= sent + 1, 'every event delivered');
+      assert.ok(pings(idle) >= 2, 'the idle stream was pinged meanwhile');
+      assert.equal(pings(busy), 0, 'no heartbeat while events flow');
+      await waitFor(() => busy.text.includes(': ping'), 'a heartbeat once silent', 10_000);
       const silence = Date.now() - last;
-      assert.ok(
-        silence >= heartbeatMs - 100 && silence <= heartbeatMs + 400,
-        `pinged ${silence} ms after its last event`,
-      );
+      assert.ok(silence >= heartbeatMs - 100, `pinged ${silence} ms after its last event`);
       busy.abort();
       idle.abort();
     } finally {

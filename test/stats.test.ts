@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createMemoryBroker } from '../src/brokers/memory.js';
-import { queryResolver, queryRouter, startApp, startRedisApp } from './helpers/apps.js';
+import type { SseServerOptions } from '../src/options.js';
+import type { Logger } from '../src/types.js';
+import {
+  queryResolver,
+  queryRouter,
+  startApp,
+  startRedisApp,
+  type TestPrincipal,
+} from './helpers/apps.js';
 import { redisCommand, redisSkipReason, startRedis } from './helpers/redis.js';
 import { openRaw, waitFor } from './helpers/sse.js';
 import { startProxy } from './helpers/tcp-proxy.js';
@@ -40,7 +48,7 @@ describe('stats and health', () => {
     assert.deepEqual(app.sse.health(), { ok: false, broker: 'ready', closed: true });
   });
 
-  it('logs structured events through a pino-shaped logger, and nothing without one', async () => {
+  it('logs structured events through a pino-shaped logger', async () => {
     const lines: Array<[string, Record<string, unknown>, string]> = [];
     const log = (level: string) => (fields: object, message: string) => {
       lines.push([level, fields as Record<string, unknown>, message]);
@@ -51,30 +59,29 @@ describe('stats and health', () => {
       info: log('info'),
       debug: log('debug'),
     };
-    const app = await startApp('node:http', {
-      broker: createMemoryBroker(),
-      resolver: queryResolver,
-      router: queryRouter,
-      logger,
-      maxRoutesPerPrincipal: 1,
-    });
-    const denied = await fetch(`${app.url}/events?deny=1`);
-    assert.equal(denied.status, 401);
-    await denied.text();
-    const tooMany = await fetch(`${app.url}/events?route=gym:1:a&route=gym:1:b`);
-    assert.equal(tooMany.status, 500);
-    await tooMany.text();
-    const s = await openRaw(`${app.url}/events`);
-    await waitFor(() => s.events.length === 1, 'connected');
-    s.abort();
-    await waitFor(() => lines.some(([, , m]) => m.includes('disconnected')), 'the disconnect line');
+    await loggedFlow(logger, () => lines.some(([, , m]) => m.includes('disconnected')));
     const levelOf = (code: string) => lines.find(([, f]) => f.code === code)?.[0];
     assert.equal(levelOf('unauthorized'), 'debug');
     assert.equal(levelOf('limit-exceeded'), 'warn');
     assert.ok(
       lines.some(([level, f, m]) => level === 'debug' && m.includes('connected') && f.connectionId),
     );
-    await app.stop();
+  });
+
+  it('writes nothing anywhere without a logger', async () => {
+    const written: string[] = [];
+    const restore = captureOutput(written);
+    try {
+      let closed = false;
+      await loggedFlow(undefined, () => closed, {
+        onClientDisconnect: () => {
+          closed = true;
+        },
+      });
+    } finally {
+      restore();
+    }
+    assert.deepEqual(written, []);
   });
 
   it('health follows the Redis subscription, not only the TCP link', {
@@ -119,3 +126,51 @@ describe('stats and health', () => {
     await redis.stop();
   });
 });
+
+/**
+ * A refused login, a refused route limit, a connect and a disconnect, on a server with `logger`;
+ * resolves once `done` (the disconnect was seen).
+ */
+async function loggedFlow(
+  logger: Logger | undefined,
+  done: () => boolean,
+  hooks: SseServerOptions<TestPrincipal>['hooks'] = {},
+): Promise<void> {
+  const app = await startApp('node:http', {
+    broker: createMemoryBroker(),
+    resolver: queryResolver,
+    router: queryRouter,
+    ...(logger ? { logger } : {}),
+    hooks,
+    maxRoutesPerPrincipal: 1,
+  });
+  const denied = await fetch(`${app.url}/events?deny=1`);
+  assert.equal(denied.status, 401);
+  await denied.text();
+  const tooMany = await fetch(`${app.url}/events?route=gym:1:a&route=gym:1:b`);
+  assert.equal(tooMany.status, 500);
+  await tooMany.text();
+  const s = await openRaw(`${app.url}/events`);
+  await waitFor(() => s.events.length === 1, 'connected');
+  s.abort();
+  await waitFor(done, 'the disconnect');
+  await app.stop();
+}
+
+/** Records what goes to the console, stderr or process warnings until the returned restore. */
+function captureOutput(written: string[]): () => void {
+  const methods = ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const;
+  const saved = methods.map((m) => console[m]);
+  for (const m of methods) console[m] = (...args: unknown[]) => void written.push(`${m} ${args}`);
+  const stderr = process.stderr.write;
+  process.stderr.write = ((chunk: unknown) => written.push(`stderr ${chunk}`) > 0) as typeof stderr;
+  const onWarning = (w: Error) => void written.push(`warning ${w.message}`);
+  process.on('warning', onWarning);
+  return () => {
+    methods.forEach((m, i) => {
+      console[m] = saved[i] as (typeof console)[typeof m];
+    });
+    process.stderr.write = stderr;
+    process.off('warning', onWarning);
+  };
+}

@@ -319,12 +319,17 @@ describe('OpenTelemetry on the memory broker', () => {
       errors.some((e) => e.message === 'tracer down'),
       'the failure is reported',
     );
-    // A tracer that never calls back is covered the same way.
-    const silent: EventTracing = { publish: async () => {}, deliver: () => {} };
-    const plain = createPublisher({ broker: createMemoryBroker(), tracing: silent });
-    await plain.publishEvent('gym:1:x', { eventType: 'a.b' }); // resolves: it was sent
     client.close();
     await app.stop();
+    // A tracer that never calls back costs nothing either: the publish is sent and delivered.
+    const silent: EventTracing = { publish: async () => {}, deliver: () => {} };
+    const quiet = await instrumentedServer(silent, (e) => errors.push(e));
+    const other = openSource(`${quiet.url}/events?scope=1`, NAMES);
+    await other.opened;
+    await quiet.sse.publisher.publishEvent('gym:1:students', { eventType: 'students.changed' });
+    await waitFor(() => other.events.length === 1, 'the event, despite a silent tracer');
+    other.close();
+    await quiet.stop();
   });
 
   it('a tracing option that is not a tracer is refused up front', () => {

@@ -4,9 +4,11 @@
  * the server's memory after GC and the healthy clients' publish-to-receive latency, once with the
  * stalled client and once without (the baseline), and the ratios. Loopback only, bounded in time.
  */
+
 import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: string): string => {
@@ -53,7 +55,7 @@ async function run(stalled: boolean) {
       '--conditions=eventrail-src',
       '--import',
       'tsx',
-      'bench/stall/server.ts',
+      fileURLToPath(new URL('server.ts', import.meta.url)),
       POLICY,
     ],
     {

@@ -9,21 +9,23 @@
 import { createServer } from 'node:http';
 import { type Broker, createSseServer, EventrailError } from 'eventrail';
 import { createMemoryBroker } from 'eventrail/memory';
-import { combineHooks, createMetrics } from 'eventrail/metrics';
+import { createMetrics } from 'eventrail/metrics';
 import { createRedisBroker } from 'eventrail/redis';
 import { Registry } from 'prom-client';
+import { lineLogger, oneLine } from '../shared/log.js';
 
 const port = Number(process.env.PORT ?? 3000);
 const redisUrl = process.env.REDIS_URL;
 
+// One short line per message; a Redis outage is reported when it starts, then every 30 s, then
+// when it ends (refused logins are logged at debug, which this logger drops).
+const logger = lineLogger('example');
 function onError(error: Error): void {
-  // Refused logins are expected here (bad scope ids); everything else is worth a line.
-  if (error instanceof EventrailError && error.code === 'unauthorized') return;
-  console.error('[eventrail]', error.message, error.cause ?? '');
+  console.error(`[example] ${oneLine(error)}`);
 }
 
 const broker: Broker = redisUrl
-  ? createRedisBroker({ url: redisUrl, onError })
+  ? createRedisBroker({ url: redisUrl, logger })
   : createMemoryBroker();
 
 /** A scope id is a positive integer of at most 9 digits. */
@@ -54,7 +56,8 @@ const sse = createSseServer({
     return { userId: 1, scopeId };
   },
   router: (principal) => [`scope:${principal.scopeId}:*`],
-  hooks: combineHooks(metrics.hooks, { onError }),
+  hooks: metrics.hooks,
+  logger,
   tracing,
 });
 metrics.observe(sse);

@@ -7,9 +7,10 @@
  */
 import { createServer } from 'node:http';
 import os from 'node:os';
-import { type Broker, createSseServer, EventrailError } from 'eventrail';
+import { type Broker, createSseServer } from 'eventrail';
 import { createMemoryBroker } from 'eventrail/memory';
 import { createRedisBroker } from 'eventrail/redis';
+import { lineLogger, oneLine } from '../shared/log.js';
 import { createApp } from './app.js';
 import { loadAssets } from './assets.js';
 import { parseGym, Sessions, sessionSecret } from './session.js';
@@ -23,15 +24,16 @@ const instance = (process.env.INSTANCE_ID || `${os.hostname()}-${process.pid}`).
   '_',
 );
 
+// eventrail logs one short line per message: a Redis outage when it starts, a reminder every
+// 30 s, and when it ends; a request without a session (401) only at debug, which is dropped.
+const logger = lineLogger(`gym ${instance}`);
 function onError(error: Error): void {
-  // A request without a session is refused on purpose (401); not worth a log line.
-  if (error instanceof EventrailError && error.code === 'unauthorized') return;
-  console.error(`[gym ${instance}]`, error.message, error.cause ?? '');
+  console.error(`[gym ${instance}] ${oneLine(error)}`);
 }
 
 const sessions = new Sessions(sessionSecret());
 const broker: Broker = redisUrl
-  ? createRedisBroker({ url: redisUrl, onError })
+  ? createRedisBroker({ url: redisUrl, logger })
   : createMemoryBroker({ onError });
 const store: StudentStore = redisUrl
   ? await createRedisStore(redisUrl, onError)
@@ -53,7 +55,7 @@ const sse = createSseServer({
     if (gym === undefined) throw new Error(`bad gym ${String(principal.scopeId)}`);
     return [`gym:${gym}:*`];
   },
-  hooks: { onError },
+  logger,
 });
 
 const http = createServer(

@@ -29,9 +29,17 @@ export async function createRedisStore(
   onError: (error: Error) => void,
 ): Promise<StudentStore> {
   const client = createClient({ url });
-  client.on('error', (err: unknown) =>
-    onError(err instanceof Error ? err : new Error(String(err))),
-  );
+  // node-redis emits an error per reconnect attempt: report the first one of an outage only.
+  let down = false;
+  client.on('error', (err: unknown) => {
+    if (down) return;
+    down = true;
+    onError(new Error('the student store lost Redis; reconnecting', { cause: err }));
+  });
+  client.on('ready', () => {
+    if (down) console.log('[store] Redis back');
+    down = false;
+  });
   await client.connect();
   const studentsKey = (gym: number) => `${KEY_PREFIX}gym:${gym}:students`;
   return {

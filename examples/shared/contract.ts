@@ -11,6 +11,7 @@ import type { Server } from 'node:net';
 import { type Broker, createSseServer, EventrailError, type SseServer } from 'eventrail';
 import { createMemoryBroker } from 'eventrail/memory';
 import { createRedisBroker } from 'eventrail/redis';
+import { lineLogger, oneLine } from './log.js';
 
 /** Every status `publish` answers with. */
 export type DemoStatus = 202 | 400 | 404 | 503;
@@ -45,10 +46,11 @@ export interface Demo {
   onShutdown(closeHttp: () => unknown): void;
 }
 
+// One short line per message; a Redis outage is reported when it starts, then every 30 s, then
+// when it ends (refused logins are logged at debug, which this logger drops).
+const logger = lineLogger('example');
 function onError(error: Error): void {
-  // Refused logins are expected here (bad scope ids); everything else is worth a line.
-  if (error instanceof EventrailError && error.code === 'unauthorized') return;
-  console.error('[eventrail]', error.message, error.cause ?? '');
+  console.error(`[example] ${oneLine(error)}`);
 }
 
 /** A scope id is a positive integer of at most 9 digits. */
@@ -82,7 +84,7 @@ export function createDemo(framework: string): Demo {
   const redisUrl = process.env.REDIS_URL;
   const idle = process.env.HUB_IDLE_TIMEOUT_MS;
   const broker: Broker = redisUrl
-    ? createRedisBroker({ url: redisUrl, onError })
+    ? createRedisBroker({ url: redisUrl, logger })
     : createMemoryBroker();
   const shutdown = new AbortController();
   const sse = createSseServer({
@@ -101,7 +103,7 @@ export function createDemo(framework: string): Demo {
       return { userId: 1, scopeId };
     },
     router: (principal) => [`scope:${principal.scopeId}:*`],
-    hooks: { onError },
+    logger,
   });
 
   async function publish(method: string, url: string): Promise<DemoReply> {

@@ -143,3 +143,5 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
     },
   };
 }
+
+export type { HistoryLimits } from '../history-store.js';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { ANNOUNCED_ID_FIELD } from '../history.js';
 import type { BrokerHistory, HistoryEntry } from '../types.js';
 
-/** The one command the history needs from a node-redis client. @public */
+/** The one command the history needs from a node-redis client. */
 export interface RedisCommandClient {
   sendCommand(args: string[]): Promise<unknown>;
 }

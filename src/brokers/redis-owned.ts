@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { createClient } from 'redis';
-import { EventrailError } from '../errors.js';
 
 const create = (url: string) => createClient({ url });
 type Client = ReturnType<typeof create>;
@@ -58,12 +57,18 @@ async function closeClient(client: Client | Subscriber, timeoutMs: number): Prom
   if (!drained) client.destroy();
 }
 
-/** Connects a publisher and a subscriber to `url`; `onReady` runs after every subscriber reconnect. */
-export function connectOwned(
-  url: string,
-  onError: (error: Error) => void,
-  onReady: () => void,
-): OwnedClients {
+/** What the owned connections tell the broker. */
+export interface OwnedEvents {
+  /** A connection failed (each reconnect attempt fails anew while Redis is away). */
+  failure(error: Error): void;
+  /** A connection is (again) ready: the broker checks whether all of them are. */
+  up(): void;
+  /** The subscriber is ready after a reconnect: messages may have been missed meanwhile. */
+  gap(): void;
+}
+
+/** Connects a publisher and a subscriber to `url`. */
+export function connectOwned(url: string, events: OwnedEvents): OwnedClients {
   const publisher = create(url);
   const probeChannel = `eventrail:probe:${randomBytes(8).toString('hex')}`;
   let waiting: { token: string; resolve: () => void } | undefined;
@@ -73,23 +78,23 @@ export function connectOwned(
   const onProbe: Listener = (message) => {
     if (waiting && message === waiting.token) waiting.resolve();
   };
-  const watch = <C extends { on(event: 'error', listener: (err: unknown) => void): unknown }>(
-    client: C,
-  ): C => {
+  const watch = <C extends Client | Subscriber>(client: C): C => {
     // Without an 'error' listener node-redis would crash the process on a lost connection.
     client.on('error', (err: unknown) => {
-      onError(new EventrailError('broker-error', 'Redis connection error.', { cause: err }));
+      if (!closing) events.failure(err instanceof Error ? err : new Error(String(err)));
     });
+    client.on('ready', () => events.up());
     return client;
   };
   watch(publisher);
   let subscriber = watch(duplicate(publisher));
   const ready = Promise.all([publisher.connect(), subscriber.connect()]).then(async () => {
     await subscriber.subscribe(probeChannel, onProbe);
-    subscriber.on('ready', onReady);
+    subscriber.on('ready', events.gap);
   });
-  // Callers await `ready` themselves; this only keeps a failed connect from being unhandled.
-  ready.catch(onError);
+  // Callers await `ready` themselves; this only keeps a failed connect from being unhandled (the
+  // failures themselves were reported by the 'error' listeners).
+  ready.catch(() => {});
   return {
     publisher,
     subscriber: () => subscriber,
@@ -113,7 +118,7 @@ export function connectOwned(
         fresh.destroy();
         return;
       }
-      fresh.on('ready', onReady);
+      fresh.on('ready', events.gap);
       const old = subscriber;
       subscriber = fresh;
       old.destroy();
@@ -121,15 +126,23 @@ export function connectOwned(
     async probe(timeoutMs) {
       const token = String(++tokens);
       let timer: NodeJS.Timeout | undefined;
-      const received = new Promise<boolean>((resolve) => {
+      const expired = new Promise<'expired'>((resolve) => {
+        timer = setTimeout(() => resolve('expired'), timeoutMs);
+      });
+      const received = new Promise<true>((resolve) => {
         waiting = { token, resolve: () => resolve(true) };
-        timer = setTimeout(() => resolve(false), timeoutMs);
       });
       try {
-        await publisher
+        // A command already written is not withdrawn by its signal: while Redis is paused the
+        // publish may hang past the limit, so the limit is raced, not left to the signal.
+        const sent = publisher
           .withAbortSignal(AbortSignal.timeout(timeoutMs))
           .publish(probeChannel, token);
-        return await received;
+        sent.catch(() => {});
+        if ((await Promise.race([sent, expired])) === 'expired') {
+          throw new Error(`the probe's PUBLISH was not answered within ${timeoutMs} ms`);
+        }
+        return (await Promise.race([received, expired])) === true;
       } finally {
         clearTimeout(timer);
         waiting = undefined;

@@ -1,7 +1,8 @@
 import { EventrailError } from '../errors.js';
 import { announcedId } from '../history.js';
 import { HISTORY_DEFAULTS, type HistoryLimits } from '../history-store.js';
-import type { Broker, BrokerHistory, BrokerMessage, BrokerSubscription } from '../types.js';
+import { Outage, type OutageReport, seconds } from '../outage.js';
+import type { Broker, BrokerHistory, BrokerMessage, BrokerSubscription, Logger } from '../types.js';
 import { Deadlines } from './deadlines.js';
 import { createRedisHistory } from './redis-history.js';
 import { connectOwned, type OwnedClients } from './redis-owned.js';
@@ -91,11 +92,33 @@ export interface RedisBrokerOptions extends HistoryLimits {
    * @defaultValue `15000`
    */
   probeIntervalMs?: number;
-  /** Connection errors and reconnects of connections the broker owns. */
+  /**
+   * Errors of connections the broker owns, once per transition rather than once per reconnect
+   * attempt: `broker-error` when Redis becomes unreachable (or stops answering the liveness
+   * probe), then at most one reminder per `outageReminderMs` while it stays away, with the number
+   * of failed attempts and how long it has been down.
+   */
   onError?: (error: Error) => void;
+  /**
+   * A pino-shaped logger for the same transitions: `error` when Redis goes away, `warn` for each
+   * reminder, `info` when it is back (`Redis back after 12.3 s`). Nothing is logged without one.
+   */
+  logger?: Logger;
+  /**
+   * While Redis stays unreachable, the longest time between two reports of it (to `onError` and
+   * `logger`); 0 reports only the start and the end of an outage.
+   * @defaultValue `30000`
+   */
+  outageReminderMs?: number;
 }
 
 const DEFAULT_PUBLISH_TIMEOUT_MS = 5000;
+const DEFAULT_OUTAGE_REMINDER_MS = 30_000;
+
+/** A connection error as one line: node-redis's message, without the stack. */
+function reason(error: Error | undefined): string {
+  return error?.message || error?.name || 'unknown error';
+}
 
 /**
  * A broker on Redis Pub/Sub: the production default. Every instance subscribes once per scope
@@ -122,6 +145,43 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
     );
   }
   const onError = (error: Error): void => options.onError?.(error);
+  const reminderMs = options.outageReminderMs ?? DEFAULT_OUTAGE_REMINDER_MS;
+  if (!Number.isInteger(reminderMs) || reminderMs < 0) {
+    throw new EventrailError(
+      'invalid-option',
+      `outageReminderMs must be a whole number >= 0, got ${String(reminderMs)}.`,
+    );
+  }
+  const { logger } = options;
+  const log = (level: 'error' | 'warn' | 'info', fields: object, message: string): void => {
+    try {
+      logger?.[level](fields, message);
+    } catch {
+      // A broken logger must not break the broker.
+    }
+  };
+  const outage = new Outage(reminderMs, (report: OutageReport) => {
+    const fields = { failures: report.failures, downForMs: report.downForMs };
+    if (report.kind === 'back') {
+      log(
+        'info',
+        fields,
+        `eventrail: Redis back after ${seconds(report.downForMs)} (${report.failures} failed attempts)`,
+      );
+      return;
+    }
+    const message =
+      report.kind === 'down'
+        ? `Redis unreachable (${reason(report.error)}); reconnecting.`
+        : `Redis still unreachable after ${seconds(report.downForMs)} (${report.failures} failed attempts; last: ${reason(report.error)}).`;
+    const err = new EventrailError('broker-error', message, { cause: report.error });
+    log(report.kind === 'down' ? 'error' : 'warn', { ...fields, err }, `eventrail: ${message}`);
+    onError(err);
+  });
+  /** All owned connections ready and the last probe back: an outage is over. */
+  const checkUp = (): void => {
+    if (owned?.publisher.isReady && owned.subscriber().isReady && !probeFailed) outage.recovered();
+  };
   let owned: OwnedClients | undefined;
   let publisher: RedisPublishClient;
   let given: RedisSubscribeClient | undefined;
@@ -132,7 +192,13 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
         'Give createRedisBroker either `url` or clients, not both.',
       );
     }
-    owned = connectOwned(options.url, onError, () => gapAll());
+    owned = connectOwned(options.url, {
+      failure: (error) => {
+        if (!closed) outage.failure(error);
+      },
+      up: checkUp,
+      gap: () => gapAll(),
+    });
     publisher = owned.publisher;
   } else if (options.publisher && options.subscriber) {
     ({ publisher, subscriber: given } = options);
@@ -166,12 +232,13 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
             await owned.ready;
             if (await owned.probe(publishTimeoutMs)) {
               probeFailed = false;
+              checkUp();
               return;
             }
             probeFailed = true;
             // The probe may have waited through close(): nothing to replace then.
             if (closed) return;
-            onError(
+            outage.failure(
               new EventrailError(
                 'broker-error',
                 'The Redis subscription receives nothing: replacing it.',
@@ -179,9 +246,21 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
             );
             await owned.recycle(live);
             probeFailed = false;
+            checkUp();
             gapAll();
-          } catch {
-            // Redis is unreachable: node-redis reconnects by itself, and 'ready' recovers.
+          } catch (err) {
+            // Redis does not answer (paused, cut off, down): the subscription is not proven to
+            // receive until a probe comes back. node-redis reconnects by itself.
+            probeFailed = true;
+            if (!closed) {
+              outage.failure(
+                new EventrailError(
+                  'broker-error',
+                  `Redis did not answer the liveness probe within ${publishTimeoutMs} ms.`,
+                  { cause: err },
+                ),
+              );
+            }
           } finally {
             probing = false;
           }
@@ -316,7 +395,13 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
         async unsubscribe() {
           if (!live.delete(entry) || closed) return;
           // While Redis is unreachable the command waits in the client's queue and runs when it
-          // reconnects; a server that is closing must not wait for that.
+          // reconnects (until then a message can still reach the listener of a hub nobody holds,
+          // which delivers it to no one): a server that is closing must not wait for that.
+          const client = subscriber();
+          if (client.isReady === false) {
+            client.pUnsubscribe(pattern, listener).catch(() => {});
+            return;
+          }
           await deadlines.bound(
             subscriber().pUnsubscribe(pattern, listener),
             `PUNSUBSCRIBE ${pattern}`,
@@ -345,3 +430,5 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
     },
   };
 }
+
+export type { HistoryLimits } from '../history-store.js';

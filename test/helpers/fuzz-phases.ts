@@ -13,6 +13,9 @@ const MORE_METHODS = ['HEAD', 'OPTIONS', 'PROPFIND', 'X-CUSTOM'];
 // fetch upper-cases these (whatever their case); other methods go out as written.
 const NORMALISED = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT']);
 
+/** How long an answer the server owes may take on a busy machine. */
+const ANSWER_MS = 20_000;
+
 /** Random requests through fetch: exact statuses, nothing internal in any body. */
 export async function fetchPhase(fuzz: Fuzz, random: Random): Promise<void> {
   for (let i = 0; i < fuzz.iterations; i++) {
@@ -36,12 +39,20 @@ export async function fetchPhase(fuzz: Fuzz, random: Random): Promise<void> {
         signal: controller.signal,
       });
       got = response.status;
+      // Until the body ends or a stream's first event: an answer is judged on what it says, not
+      // on how fast a busy machine sends it (the deadline only ends a server that hangs).
       const reader = response.body?.getReader();
-      const deadline = Date.now() + 2000;
-      while (reader && Date.now() < deadline && !body.includes('eventrail.connected')) {
-        const chunk = await reader.read();
-        if (chunk.done) break;
-        body += Buffer.from(chunk.value).toString('latin1');
+      const deadline = setTimeout(() => controller.abort(), ANSWER_MS);
+      try {
+        while (reader && !body.includes('eventrail.connected')) {
+          const chunk = await reader.read();
+          if (chunk.done) break;
+          body += Buffer.from(chunk.value).toString('latin1');
+        }
+      } catch {
+        // aborted at the deadline: judged on what arrived
+      } finally {
+        clearTimeout(deadline);
       }
     } catch (err) {
       // undici refuses some header bytes itself; node closes the socket of a request its parser
@@ -74,7 +85,10 @@ export async function socketPhase(fuzz: Fuzz, random: Random): Promise<void> {
     if (app !== fuzz.apps[0] && expected === 404)
       expected = req.expectedStatus(request.method, target, false);
     const port = Number(new URL(app.url).port);
-    const response = await rawHttp(port, request.bytes, request.method === 'HEAD');
+    // A request that must be answered waits for its answer; an unsure one (where silence is
+    // acceptable too) gives up sooner.
+    const wait = expected === undefined ? 1500 : ANSWER_MS;
+    const response = await rawHttp(port, request.bytes, request.method === 'HEAD', wait);
     fuzz.count(`socket ${response.status ?? 'closed'}`);
     const where = app === fuzz.apps[0] ? 'node:http' : 'fetch';
     const what = `${where} raw ${JSON.stringify(request.bytes.toString('latin1').slice(0, 300))}`;
@@ -111,9 +125,7 @@ export async function publishPhase(fuzz: Fuzz, random: Random): Promise<void> {
     fuzz.count(
       `publish ${typed ? result.code : result === 'ok' ? 'ok' : `untyped ${said}`.slice(0, 60)}`,
     );
-    // Refused, but not with an EventrailError today: see the report.
-    if (c.untyped) assert.notEqual(result, 'ok', what);
-    else if (c.outcome === 'ok') assert.equal(result, 'ok', what);
+    if (c.outcome === 'ok') assert.equal(result, 'ok', what);
     else if (c.outcome === 'typed') assert.ok(typed, what);
     else assert.ok(result === 'ok' || result instanceof EventrailError, what);
   }
@@ -123,8 +135,10 @@ export async function publishPhase(fuzz: Fuzz, random: Random): Promise<void> {
 function brokerPayload(random: Random): Buffer {
   const json = (type: unknown, data: unknown = {}) =>
     Buffer.from(JSON.stringify({ event_type: type, data }));
-  // Past or unparseable history ids only: a far-future one is a known defect (see the report).
+  // Past, far-future and unparseable history ids.
   const id = pick(random, [
+    '99999999999999999-0',
+    `${Date.now() + 3_600_000}-0`,
     '1-1',
     '0-0',
     '1-99999999999',

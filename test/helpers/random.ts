@@ -1,5 +1,23 @@
 /** Seeded randomness shared by tests and benchmarks, so a failure can be replayed. */
 
+/**
+ * A whole number of at least `min` from the environment variable `name`, or `fallback` when it is
+ * unset. Anything else throws: `FUZZ_ITERATIONS=0` or a typo must not run nothing and pass.
+ */
+export function envInteger(name: string, fallback: number, min: number): number {
+  const text = process.env[name];
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < min)
+    throw new Error(`${name}=${JSON.stringify(text)}: must be a whole number >= ${min}`);
+  return value;
+}
+
+/** A random seed for a property test, or the one given in `name` to replay a failure. */
+export function envSeed(name: string): number {
+  return envInteger(name, Math.floor(Math.random() * 2 ** 31), 0);
+}
+
 /** mulberry32: a small, fast, seedable PRNG returning floats in [0, 1). */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;

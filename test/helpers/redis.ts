@@ -9,6 +9,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import os from 'node:os';
+import { missingTool } from './ci.js';
 
 const START_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 5_000;
@@ -40,29 +41,18 @@ export const redisAvailable: boolean = commandExists('redis-server', ['--version
 const useSetpriv: boolean =
   process.platform === 'linux' && commandExists('setpriv', ['--pdeathsig', 'KILL', 'true']);
 
-let warned = false;
-
 /**
  * The reason to skip Redis tests, or `undefined` when redis-server is available. Use it as
  * `describe('...', { skip: redisSkipReason() }, ...)`.
- * @throws when redis-server is missing and `CI=true`: CI must not pass by skipping.
+ * @throws when redis-server is missing under CI (see `isCi`): CI must not pass by skipping.
  */
 export function redisSkipReason(): string | undefined {
   if (redisAvailable) return undefined;
-  if (process.env.CI === 'true') {
-    throw new Error(
-      'redis-server is required when CI=true, but it was not found on PATH. Install Redis ' +
-        '(e.g. `apt-get install redis-server`) instead of letting the Redis tests skip.',
-    );
-  }
-  if (!warned) {
-    warned = true;
-    process.stderr.write(
-      '\n!!! SKIPPING Redis tests: redis-server not found on PATH !!!\n' +
-        '!!! Install Redis to run them; under CI=true this is a failure. !!!\n\n',
-    );
-  }
-  return 'redis-server not found on PATH';
+  return missingTool(
+    'redis-server',
+    'redis-server not found on PATH',
+    'Install Redis (e.g. `apt-get install redis-server`) instead of letting the Redis tests skip.',
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 /** A client that sends its request and then stops reading: its socket buffers fill up. */
 import { connect, type Socket } from 'node:net';
+import type { Entry } from './gaps.js';
 
 export interface StalledClient {
   readonly socket: Socket;
@@ -19,4 +20,27 @@ export async function stalledClient(url: string, path = '/events?scope=1'): Prom
   });
   socket.on('error', () => {});
   return { socket, received: () => text };
+}
+
+/**
+ * The events in what a stalled client read (HTTP framing and all), in order: each event's name
+ * and the first bytes of its data. Frames are written whole, so no chunk header splits one.
+ */
+export function eventsIn(text: string): Array<{ name: string; data: string }> {
+  const events: Array<{ name: string; data: string }> = [];
+  for (const match of text.matchAll(/^event: ([^\n]+)\ndata: ([^\n]{0,40})/gm))
+    events.push({ name: match[1] as string, data: match[2] as string });
+  return events;
+}
+
+/**
+ * The log of the events numbered `"{n}:..."` (and the resyncs) a stalled client read, for the gap
+ * oracle of helpers/gaps.ts (an event whose data is `"{n}"` counts as number n too).
+ */
+export function numberedLog(text: string): Entry[] {
+  return eventsIn(text).flatMap((e): Entry[] => {
+    if (e.name === 'eventrail.resync') return [{ kind: 'resync' }];
+    const seq = /^"(\d+)[:"]/.exec(e.data)?.[1];
+    return seq === undefined ? [] : [{ kind: 'event', p: 0, seq: Number(seq) }];
+  });
 }

@@ -1,0 +1,81 @@
+import type { BrokerState, DisconnectReason } from './types.js';
+
+/** Why a request was answered with only a `retry:`. @public */
+export type RefusalReason = 'broker' | 'maxConnections' | 'maxConnectionsPerPrincipal' | 'closing';
+
+/** A point-in-time view of one server. @public */
+export interface SseServerStats {
+  /** Open SSE streams on this instance. */
+  readonly connections: number;
+  /** Scopes with a live broker subscription (one broker pattern each). */
+  readonly hubs: number;
+  /**
+   * Broker pattern subscriptions this instance holds (`gym:1:*`): one per scope, whatever the
+   * number of clients or routes (on Redis, this server's share of `PUBSUB NUMPAT`).
+   */
+  readonly patterns: number;
+  /** Events received from the broker and encoded (once each). */
+  readonly eventsIn: number;
+  /** Event writes to connections (one event to ten clients counts ten). */
+  readonly eventsOut: number;
+  /** Events written by replays after a reconnect. */
+  readonly replayed: number;
+  /** Resync events written. */
+  readonly resyncs: number;
+  /** Events skipped or merged for slow clients (`drop`, `coalesce`). */
+  readonly dropped: number;
+  /** Streams ended, by reason (streams that never opened are not counted). */
+  readonly disconnects: Readonly<Record<DisconnectReason, number>>;
+  /** New streams waiting for the broker right now (at most `openTimeoutMs` each). */
+  readonly opening: number;
+  /**
+   * Requests answered with only a `retry:` and the end of the stream, by reason: `broker` (the
+   * broker did not serve them within `openTimeoutMs`), a connection limit, or `closing`.
+   */
+  readonly refused: Readonly<Record<RefusalReason, number>>;
+  /** The broker's own view of its subscription ({@link Broker.state}); `ready` when it has none. */
+  readonly broker: BrokerState;
+}
+
+/** What a server's registry and broker tell at the time of a snapshot. */
+export type LiveStats = Pick<SseServerStats, 'connections' | 'hubs' | 'opening' | 'broker'>;
+
+/** The monotonic counters of one server; they only grow. */
+export class ServerCounters {
+  eventsIn = 0;
+  eventsOut = 0;
+  replayed = 0;
+  resyncs = 0;
+  dropped = 0;
+  readonly disconnects: Record<DisconnectReason, number> = {
+    'client-closed': 0,
+    backpressure: 0,
+    'server-closed': 0,
+    expired: 0,
+    error: 0,
+  };
+  readonly refused: Record<RefusalReason, number> = {
+    broker: 0,
+    maxConnections: 0,
+    maxConnectionsPerPrincipal: 0,
+    closing: 0,
+  };
+
+  /** The counters (copied) with what is live right now. */
+  snapshot(live: LiveStats): SseServerStats {
+    return {
+      connections: live.connections,
+      hubs: live.hubs,
+      patterns: live.hubs,
+      eventsIn: this.eventsIn,
+      eventsOut: this.eventsOut,
+      replayed: this.replayed,
+      resyncs: this.resyncs,
+      dropped: this.dropped,
+      disconnects: { ...this.disconnects },
+      opening: live.opening,
+      refused: { ...this.refused },
+      broker: live.broker,
+    };
+  }
+}

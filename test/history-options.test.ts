@@ -1,0 +1,86 @@
+/**
+ * The history's options, end to end: `history: false` (no ids, nothing stored: a plain PUBLISH on
+ * Redis) and the memory broker's `historyTtlMs` (an entry older than it no longer resumes: the
+ * client that comes back with it gets one resync, not a replay).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createMemoryBroker } from '../src/brokers/memory.js';
+import { createRedisBroker } from '../src/brokers/redis.js';
+import type { Broker } from '../src/types.js';
+import { queryResolver, queryRouter, startApp } from './helpers/apps.js';
+import { type RedisProcess, redisCommand, redisSkipReason, startRedis } from './helpers/redis.js';
+import { openRaw, sleep, waitFor } from './helpers/sse.js';
+
+async function serve(broker: Broker) {
+  return startApp('node:http', { broker, resolver: queryResolver, router: queryRouter });
+}
+
+describe('history: false', () => {
+  let redis: RedisProcess | undefined;
+  before(async () => {
+    if (!redisSkipReason()) redis = await startRedis();
+  });
+  after(async () => {
+    await redis?.stop();
+  });
+
+  for (const flavour of ['memory', 'redis'] as const) {
+    it(`events carry no id and nothing is stored (${flavour} broker)`, {
+      skip: flavour === 'redis' ? redisSkipReason() : undefined,
+    }, async () => {
+      const broker =
+        flavour === 'redis' && redis
+          ? createRedisBroker({ url: redis.url, history: false })
+          : createMemoryBroker({ history: false });
+      assert.equal(broker.history, undefined);
+      const app = await serve(broker);
+      const s = await openRaw(`${app.url}/events`);
+      await waitFor(() => s.events.length === 1, 'connected');
+      await app.sse.publisher.publishEvent('gym:1:a', { eventType: 'x.y', data: 1 });
+      await waitFor(() => s.events.length === 2, 'the event');
+      assert.deepEqual(
+        s.events.map((e) => [e.event, e.id]),
+        [
+          ['eventrail.connected', undefined],
+          ['x.y', undefined],
+        ],
+      );
+      assert.doesNotMatch(s.text, /^id:/m);
+      assert.equal(s.events[1]?.data, '1', 'the payload as published, no eventrail_id');
+      if (redis) assert.equal(await redisCommand(redis.port, 'DBSIZE'), 0, 'no key in Redis');
+      s.abort();
+      await app.stop();
+      await broker.close();
+    });
+  }
+});
+
+describe('historyTtlMs (memory broker)', () => {
+  for (const [ttl, outcome] of [
+    [60_000, 'replays what was missed'],
+    [100, 'resyncs once the entry is older than the TTL'],
+  ] as const) {
+    it(`historyTtlMs ${ttl}: a client that comes back ${outcome}`, async () => {
+      const broker = createMemoryBroker({ historyTtlMs: ttl });
+      const app = await serve(broker);
+      const first = await openRaw(`${app.url}/events`);
+      await app.sse.publisher.publishEvent('gym:1:a', { eventType: 'x.y', data: 'seen' });
+      await waitFor(() => first.events.length === 2, 'the first event');
+      const lastId = first.events[1]?.id ?? '';
+      first.abort();
+      // At least this long: the seen entry is then past a 100 ms TTL (a slower machine only
+      // makes it older).
+      await sleep(250);
+      await app.sse.publisher.publishEvent('gym:1:a', { eventType: 'x.y', data: 'missed' });
+      const back = await openRaw(`${app.url}/events`, { headers: { 'Last-Event-ID': lastId } });
+      await waitFor(() => back.events.length === 2, 'the answer to the id');
+      const second = back.events[1];
+      if (ttl === 100) assert.equal(second?.event, 'eventrail.resync');
+      else assert.deepEqual([second?.event, second?.data], ['x.y', '"missed"']);
+      back.abort();
+      await app.stop();
+      await broker.close();
+    });
+  }
+});
