@@ -3,8 +3,9 @@
  * each instance holds (its `GET /stats`), the sockets a browser holds to the proxy (from
  * `ss`), and changes made by a user without a browser.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { request } from 'node:http';
+import { missingTool } from '../helpers/ci.js';
 import type { DemoCluster } from './cluster.js';
 
 /** One HTTP/1.1 request on a socket of its own, closed after the answer. */
@@ -30,6 +31,12 @@ export function call(
       req.end(init.body);
     },
   );
+}
+
+/** Why the socket count cannot run (no `ss`), or undefined; throws under CI. */
+export function ssSkipReason(): string | undefined {
+  if (spawnSync('ss', ['-V']).error === undefined) return undefined;
+  return missingTool('ss', 'it is not on the PATH', 'Install it: apt-get install -y iproute2.');
 }
 
 /**

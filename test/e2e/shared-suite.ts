@@ -18,10 +18,10 @@ import { redisSkipReason } from '../helpers/redis.js';
 import { sleep, waitFor } from '../helpers/sse.js';
 import { chromiumSkipReason, launchChromium } from './browser.js';
 import { type DemoCluster, startDemoCluster } from './cluster.js';
-import { addStudentAs, clientSockets, connections, total } from './cluster-stats.js';
+import { addStudentAs, clientSockets, connections, ssSkipReason, total } from './cluster-stats.js';
 import { GymTab } from './gym-tab.js';
 
-const skip = chromiumSkipReason() ?? redisSkipReason();
+const skip = chromiumSkipReason() ?? redisSkipReason() ?? ssSkipReason();
 const TABS = 8;
 const DEADLINE_MS = 2_000;
 const SETTLE_MS = 500;
