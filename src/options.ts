@@ -12,6 +12,7 @@ import type {
   Router,
   ServerHooks,
 } from './types.js';
+import { wholeNumber } from './whole-number.js';
 
 /**
  * Options of `createSseServer`. Only `broker`, `resolver` and `router` are required; every other
@@ -130,19 +131,6 @@ function invalid(message: string): never {
   throw new EventrailError('invalid-option', message);
 }
 
-function nonNegativeInteger(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 0)
-    invalid(`${name} must be a whole number >= 0, got ${String(value)}.`);
-  return value;
-}
-
-function positiveInteger(name: string, value: number | undefined, fallback: number): number {
-  const resolved = nonNegativeInteger(name, value, fallback);
-  if (resolved < 1) invalid(`${name} must be at least 1, got ${String(value)}.`);
-  return resolved;
-}
-
 // Headers the SSE contract depends on; a user header must not silently break the stream. The
 // HTTP/1-only connection headers are refused too: HTTP/2 forbids them (node drops them with a
 // warning), and the server manages connections itself.
@@ -183,7 +171,7 @@ export function resolveOptions<P extends Principal>(
       `backpressure must be 'disconnect', 'drop' or 'coalesce', got ${JSON.stringify(backpressure)}.`,
     );
   }
-  const bufferSize = nonNegativeInteger('bufferSize', options.bufferSize, DEFAULTS.bufferSize);
+  const bufferSize = wholeNumber('bufferSize', options.bufferSize, DEFAULTS.bufferSize);
   if (bufferSize < 1) invalid('bufferSize must be at least 1.');
   const headers = options.headers ?? {};
   for (const [name, value] of Object.entries(headers)) {
@@ -202,23 +190,19 @@ export function resolveOptions<P extends Principal>(
     router,
     eventNamePrefix: prefix,
     signal: options.signal,
-    heartbeatMs: nonNegativeInteger('heartbeatMs', options.heartbeatMs, DEFAULTS.heartbeatMs),
-    retryMs: nonNegativeInteger('retryMs', options.retryMs, DEFAULTS.retryMs),
-    drainJitterMs: nonNegativeInteger(
-      'drainJitterMs',
-      options.drainJitterMs,
-      DEFAULTS.drainJitterMs,
-    ),
+    heartbeatMs: wholeNumber('heartbeatMs', options.heartbeatMs, DEFAULTS.heartbeatMs),
+    retryMs: wholeNumber('retryMs', options.retryMs, DEFAULTS.retryMs),
+    drainJitterMs: wholeNumber('drainJitterMs', options.drainJitterMs, DEFAULTS.drainJitterMs),
     headers,
     bufferSize,
     backpressure,
-    hubIdleTimeoutMs: nonNegativeInteger(
+    hubIdleTimeoutMs: wholeNumber(
       'hubIdleTimeoutMs',
       options.hubIdleTimeoutMs,
       DEFAULTS.hubIdleTimeoutMs,
     ),
-    openTimeoutMs: positiveInteger('openTimeoutMs', options.openTimeoutMs, DEFAULTS.openTimeoutMs),
-    outageReminderMs: nonNegativeInteger(
+    openTimeoutMs: wholeNumber('openTimeoutMs', options.openTimeoutMs, DEFAULTS.openTimeoutMs, 1),
+    outageReminderMs: wholeNumber(
       'outageReminderMs',
       options.outageReminderMs,
       DEFAULTS.outageReminderMs,
