@@ -174,6 +174,24 @@ export function resolveOptions<P extends Principal>(
   const bufferSize = wholeNumber('bufferSize', options.bufferSize, DEFAULTS.bufferSize);
   if (bufferSize < 1) invalid('bufferSize must be at least 1.');
   const headers = options.headers ?? {};
+  if (headers === null || typeof headers !== 'object')
+    invalid('headers must be an object of header names to strings.');
+  const hooks = options.hooks ?? {};
+  if (hooks === null || typeof hooks !== 'object')
+    invalid('hooks must be an object of callbacks, e.g. { onError(err) { ... } }.');
+  for (const [name, hook] of Object.entries(hooks)) {
+    if (hook !== undefined && typeof hook !== 'function')
+      invalid(`hooks.${name} must be a function.`);
+  }
+  const { logger } = options;
+  if (logger !== undefined) {
+    for (const level of ['error', 'warn', 'info', 'debug'] as const) {
+      if (typeof logger?.[level] !== 'function')
+        invalid(
+          `logger must have error, warn, info and debug methods (pino's shape); ${level} is missing.`,
+        );
+    }
+  }
   for (const [name, value] of Object.entries(headers)) {
     if (RESERVED_HEADERS.has(name.toLowerCase()))
       invalid(`headers must not set ${name}: eventrail sets it for SSE.`);
@@ -208,8 +226,8 @@ export function resolveOptions<P extends Principal>(
       DEFAULTS.outageReminderMs,
     ),
     encoder: options.encoder,
-    hooks: options.hooks ?? {},
-    logger: options.logger,
+    hooks,
+    logger,
     tracing: resolveTracing(options.tracing),
     limits: resolveLimits(options),
   };
