@@ -1,3 +1,4 @@
+import { EventrailError } from './errors.js';
 import { announce, isAfter, type Position, parseStreamId, streamId } from './history.js';
 import type { BrokerHistory, HistoryEntry } from './types.js';
 
@@ -10,6 +11,22 @@ export interface HistoryLimits {
 }
 
 export const HISTORY_DEFAULTS = { historySize: 1000, historyTtlMs: 600_000 } as const;
+
+/**
+ * A broker's history bounds, defaults filled in.
+ * @throws {@link EventrailError} `invalid-option` unless each is a whole number >= 1
+ */
+export function historyLimits(options: HistoryLimits): Required<HistoryLimits> {
+  const limits = {
+    historySize: options.historySize ?? HISTORY_DEFAULTS.historySize,
+    historyTtlMs: options.historyTtlMs ?? HISTORY_DEFAULTS.historyTtlMs,
+  };
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isSafeInteger(value) || value < 1)
+      throw new EventrailError('invalid-option', `${name} must be a whole number >= 1.`);
+  }
+  return limits;
+}
 
 interface Stored extends HistoryEntry {
   readonly at: Position;

@@ -1,4 +1,5 @@
 import { EventrailError } from './errors.js';
+import { wholeNumber } from './whole-number.js';
 
 /**
  * Limits of `createSseServer`: what one process and one principal may hold. Every refusal is
@@ -58,17 +59,6 @@ export type ResolvedLimits = Required<Omit<LimitOptions, 'allowedOrigins'>> & {
   readonly allowedOrigins: ReadonlySet<string> | undefined;
 };
 
-function count(name: string, value: number | undefined, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < min) {
-    throw new EventrailError(
-      'invalid-option',
-      `${name} must be a whole number >= ${min}, got ${String(value)}.`,
-    );
-  }
-  return value;
-}
-
 /** Fills the limit defaults and checks them. */
 export function resolveLimits(options: LimitOptions): ResolvedLimits {
   let origins: Set<string> | undefined;
@@ -106,32 +96,32 @@ export function resolveLimits(options: LimitOptions): ResolvedLimits {
     }
   }
   return {
-    maxConnections: count(
+    maxConnections: wholeNumber(
       'maxConnections',
       options.maxConnections,
       LIMIT_DEFAULTS.maxConnections,
       1,
     ),
-    maxConnectionsPerPrincipal: count(
+    maxConnectionsPerPrincipal: wholeNumber(
       'maxConnectionsPerPrincipal',
       options.maxConnectionsPerPrincipal,
       LIMIT_DEFAULTS.maxConnectionsPerPrincipal,
       1,
     ),
-    maxRoutesPerPrincipal: count(
+    maxRoutesPerPrincipal: wholeNumber(
       'maxRoutesPerPrincipal',
       options.maxRoutesPerPrincipal,
       LIMIT_DEFAULTS.maxRoutesPerPrincipal,
       1,
     ),
-    maxConnectionLifetimeMs: count(
+    maxConnectionLifetimeMs: wholeNumber(
       'maxConnectionLifetimeMs',
       options.maxConnectionLifetimeMs,
       LIMIT_DEFAULTS.maxConnectionLifetimeMs,
       0,
     ),
-    limitRetryMs: count('limitRetryMs', options.limitRetryMs, LIMIT_DEFAULTS.limitRetryMs, 0),
-    maxBufferedBytes: count(
+    limitRetryMs: wholeNumber('limitRetryMs', options.limitRetryMs, LIMIT_DEFAULTS.limitRetryMs, 0),
+    maxBufferedBytes: wholeNumber(
       'maxBufferedBytes',
       options.maxBufferedBytes,
       LIMIT_DEFAULTS.maxBufferedBytes,
@@ -139,7 +129,7 @@ export function resolveLimits(options: LimitOptions): ResolvedLimits {
     ),
     allowedOrigins: origins,
     allowCredentials: options.allowCredentials ?? LIMIT_DEFAULTS.allowCredentials,
-    maxPayloadBytes: count(
+    maxPayloadBytes: wholeNumber(
       'maxPayloadBytes',
       options.maxPayloadBytes,
       LIMIT_DEFAULTS.maxPayloadBytes,

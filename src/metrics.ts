@@ -12,6 +12,7 @@ import {
   type Registry,
 } from 'prom-client';
 import type { RefusalReason, SseServer, SseServerStats } from './server.js';
+import { zeroDisconnects, zeroRefusals } from './server-stats.js';
 import type { DisconnectReason, Principal, ServerHooks } from './types.js';
 
 export { combineHooks } from './combine-hooks.js';
@@ -63,8 +64,8 @@ function zero(): Totals {
     replayed: 0,
     resyncs: 0,
     dropped: 0,
-    disconnects: { 'client-closed': 0, backpressure: 0, 'server-closed': 0, expired: 0, error: 0 },
-    refused: { broker: 0, maxConnections: 0, maxConnectionsPerPrincipal: 0, closing: 0 },
+    disconnects: zeroDisconnects(),
+    refused: zeroRefusals(),
   };
 }
 

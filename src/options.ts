@@ -12,6 +12,7 @@ import type {
   Router,
   ServerHooks,
 } from './types.js';
+import { wholeNumber } from './whole-number.js';
 
 /**
  * Options of `createSseServer`. Only `broker`, `resolver` and `router` are required; every other
@@ -130,19 +131,6 @@ function invalid(message: string): never {
   throw new EventrailError('invalid-option', message);
 }
 
-function nonNegativeInteger(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 0)
-    invalid(`${name} must be a whole number >= 0, got ${String(value)}.`);
-  return value;
-}
-
-function positiveInteger(name: string, value: number | undefined, fallback: number): number {
-  const resolved = nonNegativeInteger(name, value, fallback);
-  if (resolved < 1) invalid(`${name} must be at least 1, got ${String(value)}.`);
-  return resolved;
-}
-
 // Headers the SSE contract depends on; a user header must not silently break the stream. The
 // HTTP/1-only connection headers are refused too: HTTP/2 forbids them (node drops them with a
 // warning), and the server manages connections itself.
@@ -183,9 +171,27 @@ export function resolveOptions<P extends Principal>(
       `backpressure must be 'disconnect', 'drop' or 'coalesce', got ${JSON.stringify(backpressure)}.`,
     );
   }
-  const bufferSize = nonNegativeInteger('bufferSize', options.bufferSize, DEFAULTS.bufferSize);
+  const bufferSize = wholeNumber('bufferSize', options.bufferSize, DEFAULTS.bufferSize);
   if (bufferSize < 1) invalid('bufferSize must be at least 1.');
   const headers = options.headers ?? {};
+  if (headers === null || typeof headers !== 'object')
+    invalid('headers must be an object of header names to strings.');
+  const hooks = options.hooks ?? {};
+  if (hooks === null || typeof hooks !== 'object')
+    invalid('hooks must be an object of callbacks, e.g. { onError(err) { ... } }.');
+  for (const [name, hook] of Object.entries(hooks)) {
+    if (hook !== undefined && typeof hook !== 'function')
+      invalid(`hooks.${name} must be a function.`);
+  }
+  const { logger } = options;
+  if (logger !== undefined) {
+    for (const level of ['error', 'warn', 'info', 'debug'] as const) {
+      if (typeof logger?.[level] !== 'function')
+        invalid(
+          `logger must have error, warn, info and debug methods (pino's shape); ${level} is missing.`,
+        );
+    }
+  }
   for (const [name, value] of Object.entries(headers)) {
     if (RESERVED_HEADERS.has(name.toLowerCase()))
       invalid(`headers must not set ${name}: eventrail sets it for SSE.`);
@@ -202,30 +208,26 @@ export function resolveOptions<P extends Principal>(
     router,
     eventNamePrefix: prefix,
     signal: options.signal,
-    heartbeatMs: nonNegativeInteger('heartbeatMs', options.heartbeatMs, DEFAULTS.heartbeatMs),
-    retryMs: nonNegativeInteger('retryMs', options.retryMs, DEFAULTS.retryMs),
-    drainJitterMs: nonNegativeInteger(
-      'drainJitterMs',
-      options.drainJitterMs,
-      DEFAULTS.drainJitterMs,
-    ),
+    heartbeatMs: wholeNumber('heartbeatMs', options.heartbeatMs, DEFAULTS.heartbeatMs),
+    retryMs: wholeNumber('retryMs', options.retryMs, DEFAULTS.retryMs),
+    drainJitterMs: wholeNumber('drainJitterMs', options.drainJitterMs, DEFAULTS.drainJitterMs),
     headers,
     bufferSize,
     backpressure,
-    hubIdleTimeoutMs: nonNegativeInteger(
+    hubIdleTimeoutMs: wholeNumber(
       'hubIdleTimeoutMs',
       options.hubIdleTimeoutMs,
       DEFAULTS.hubIdleTimeoutMs,
     ),
-    openTimeoutMs: positiveInteger('openTimeoutMs', options.openTimeoutMs, DEFAULTS.openTimeoutMs),
-    outageReminderMs: nonNegativeInteger(
+    openTimeoutMs: wholeNumber('openTimeoutMs', options.openTimeoutMs, DEFAULTS.openTimeoutMs, 1),
+    outageReminderMs: wholeNumber(
       'outageReminderMs',
       options.outageReminderMs,
       DEFAULTS.outageReminderMs,
     ),
     encoder: options.encoder,
-    hooks: options.hooks ?? {},
-    logger: options.logger,
+    hooks,
+    logger,
     tracing: resolveTracing(options.tracing),
     limits: resolveLimits(options),
   };

@@ -10,6 +10,7 @@ import {
   withCarrier,
 } from './tracing.js';
 import type { Broker, Publisher } from './types.js';
+import { wholeNumber } from './whole-number.js';
 
 /** Options of {@link createPublisher}. @public */
 export interface PublisherOptions {
@@ -43,10 +44,12 @@ export function createPublisher(options: PublisherOptions): Publisher {
       'createPublisher needs { broker }, e.g. createMemoryBroker().',
     );
   }
-  const maxPayloadBytes = options.maxPayloadBytes ?? LIMIT_DEFAULTS.maxPayloadBytes;
-  if (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 64) {
-    throw new EventrailError('invalid-option', 'maxPayloadBytes must be a whole number >= 64.');
-  }
+  const maxPayloadBytes = wholeNumber(
+    'maxPayloadBytes',
+    options.maxPayloadBytes,
+    LIMIT_DEFAULTS.maxPayloadBytes,
+    64,
+  );
   const tracing = options.tracing;
   assertTracing(tracing);
   const publisher: Publisher = {

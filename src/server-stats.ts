@@ -7,13 +7,11 @@ export type RefusalReason = 'broker' | 'maxConnections' | 'maxConnectionsPerPrin
 export interface SseServerStats {
   /** Open SSE streams on this instance. */
   readonly connections: number;
-  /** Scopes with a live broker subscription (one broker pattern each). */
-  readonly hubs: number;
   /**
-   * Broker pattern subscriptions this instance holds (`gym:1:*`): one per scope, whatever the
-   * number of clients or routes (on Redis, this server's share of `PUBSUB NUMPAT`).
+   * Scopes with a live broker subscription: one per scope, whatever the number of clients or
+   * routes (on Redis in pattern mode, this server's share of `PUBSUB NUMPAT`).
    */
-  readonly patterns: number;
+  readonly hubs: number;
   /** Events received from the broker and encoded (once each). */
   readonly eventsIn: number;
   /** Event writes to connections (one event to ten clients counts ten). */
@@ -40,6 +38,16 @@ export interface SseServerStats {
 /** What a server's registry and broker tell at the time of a snapshot. */
 export type LiveStats = Pick<SseServerStats, 'connections' | 'hubs' | 'opening' | 'broker'>;
 
+/** A count of 0 for every disconnect reason. */
+export function zeroDisconnects(): Record<DisconnectReason, number> {
+  return { 'client-closed': 0, backpressure: 0, 'server-closed': 0, expired: 0, error: 0 };
+}
+
+/** A count of 0 for every refusal reason. */
+export function zeroRefusals(): Record<RefusalReason, number> {
+  return { broker: 0, maxConnections: 0, maxConnectionsPerPrincipal: 0, closing: 0 };
+}
+
 /** The monotonic counters of one server; they only grow. */
 export class ServerCounters {
   eventsIn = 0;
@@ -47,26 +55,14 @@ export class ServerCounters {
   replayed = 0;
   resyncs = 0;
   dropped = 0;
-  readonly disconnects: Record<DisconnectReason, number> = {
-    'client-closed': 0,
-    backpressure: 0,
-    'server-closed': 0,
-    expired: 0,
-    error: 0,
-  };
-  readonly refused: Record<RefusalReason, number> = {
-    broker: 0,
-    maxConnections: 0,
-    maxConnectionsPerPrincipal: 0,
-    closing: 0,
-  };
+  readonly disconnects = zeroDisconnects();
+  readonly refused = zeroRefusals();
 
   /** The counters (copied) with what is live right now. */
   snapshot(live: LiveStats): SseServerStats {
     return {
       connections: live.connections,
       hubs: live.hubs,
-      patterns: live.hubs,
       eventsIn: this.eventsIn,
       eventsOut: this.eventsOut,
       replayed: this.replayed,

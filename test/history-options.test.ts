@@ -1,12 +1,14 @@
 /**
  * The history's options, end to end: `history: false` (no ids, nothing stored: a plain PUBLISH on
  * Redis) and the memory broker's `historyTtlMs` (an entry older than it no longer resumes: the
- * client that comes back with it gets one resync, not a replay).
+ * client that comes back with it gets one resync, not a replay); bounds that are not whole
+ * numbers >= 1 are refused up front.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createMemoryBroker } from '../src/brokers/memory.js';
 import { createRedisBroker } from '../src/brokers/redis.js';
+import { EventrailError } from '../src/errors.js';
 import type { Broker } from '../src/types.js';
 import { queryResolver, queryRouter, startApp } from './helpers/apps.js';
 import { type RedisProcess, redisCommand, redisSkipReason, startRedis } from './helpers/redis.js';
@@ -83,4 +85,20 @@ describe('historyTtlMs (memory broker)', () => {
       await broker.close();
     });
   }
+});
+
+describe('history bounds (memory broker)', () => {
+  it('refuses a bound that is not a whole number >= 1 with invalid-option', () => {
+    for (const name of ['historySize', 'historyTtlMs'])
+      for (const bad of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '10']) {
+        assert.throws(
+          () => createMemoryBroker({ [name]: bad }),
+          (e) => e instanceof EventrailError && e.code === 'invalid-option',
+          `${name}: ${String(bad)}`,
+        );
+      }
+    // Without a history there is nothing to bound; no options at all is the defaults.
+    assert.doesNotThrow(() => createMemoryBroker({ history: false, historySize: 0 }));
+    assert.ok(createMemoryBroker(null as unknown as undefined).history);
+  });
 });

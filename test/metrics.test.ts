@@ -117,7 +117,6 @@ describe('eventrail/metrics', () => {
       const stats: SseServerStats = {
         connections: 2,
         hubs: 1,
-        patterns: 1,
         eventsIn,
         eventsOut: eventsIn * 2,
         replayed: 0,

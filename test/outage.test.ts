@@ -176,7 +176,7 @@ describe('Redis unreachable', { skip: redisSkipReason() }, () => {
 
   it('killed for 20 s: bounded answers, one report per transition, health both ways, every client recovers', {
     timeout: 90_000,
-  }, async () => {
+  }, async (t) => {
     const redis = await startRedis();
     servers.push(redis);
     const r = await rig(redis.url);
@@ -212,6 +212,9 @@ describe('Redis unreachable', { skip: redisSkipReason() }, () => {
       // The bound: the broker reports the outage once, the server its first refusal once, each
       // then at most one reminder per 5 s over 20 s: 2 + 2 * 4 reports.
       const reports = r.errors.length;
+      t.diagnostic(
+        `20 s outage: ${reports} onError calls, ${r.logger.lines.length} log lines, ${arrivals} streams refused meanwhile`,
+      );
       assert.ok(
         reports >= 2 && reports <= 10,
         `onError called ${reports} times: ${r.errors.map((e) => e.message).join(' | ')}`,

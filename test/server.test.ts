@@ -300,6 +300,13 @@ describe('server lifecycle and options', () => {
       { ...base, headers: { 'Content-Type': 'text/html' } },
       { ...base, headers: { 'X-A': 'a\r\nb' } },
       { ...base, headers: { Connection: 'close' } },
+      { ...base, headers: 5 },
+      { ...base, hooks: 5 },
+      { ...base, hooks: { onError: 'log' } },
+      { ...base, logger: 5 },
+      { ...base, logger: { error() {} } },
+      { ...base, openTimeoutMs: 0 },
+      { ...base, outageReminderMs: -1 },
     ];
     for (const options of bad) {
       assert.throws(

@@ -102,7 +102,7 @@ describe('stats and health', () => {
       await openRaw(`${app.url}/events?scope=2`),
     ];
     await waitFor(() => more.every((m) => m.events.length === 1), 'more connected');
-    assert.equal(app.sse.stats().patterns, 2);
+    assert.equal(app.sse.stats().hubs, 2);
     assert.equal(await redisCommand(redis.port, 'PUBSUB', 'NUMPAT'), 2);
     for (const m of more) m.abort();
     // Open but dead: the link is up, nothing comes through, and no new link can be made yet.

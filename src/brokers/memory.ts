@@ -1,6 +1,6 @@
 import { EventrailError } from '../errors.js';
 import { globMatch } from '../glob.js';
-import { createMemoryHistory, HISTORY_DEFAULTS, type HistoryLimits } from '../history-store.js';
+import { createMemoryHistory, type HistoryLimits, historyLimits } from '../history-store.js';
 import type { Broker, BrokerMessage, BrokerSubscription } from '../types.js';
 
 type Handler = (message: BrokerMessage) => void;
@@ -33,7 +33,8 @@ export interface MemoryBrokerOptions extends HistoryLimits {
  * ```
  * @public
  */
-export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
+export function createMemoryBroker(given: MemoryBrokerOptions = {}): Broker {
+  const options = given ?? {};
   /** Every other pattern, matched by glob. */
   const patterns = new Map<string, Set<Handler>>();
   /** Prefix patterns ({@link PREFIX_PATTERN}) by their pattern. */
@@ -90,12 +91,8 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
   const history =
     options.history === false
       ? undefined
-      : createMemoryHistory(
-          {
-            historySize: options.historySize ?? HISTORY_DEFAULTS.historySize,
-            historyTtlMs: options.historyTtlMs ?? HISTORY_DEFAULTS.historyTtlMs,
-          },
-          (channel, payload, id) => enqueue({ channel, payload, id }),
+      : createMemoryHistory(historyLimits(options), (channel, payload, id) =>
+          enqueue({ channel, payload, id }),
         );
 
   return {

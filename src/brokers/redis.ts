@@ -3,6 +3,7 @@ import { announcedId } from '../history.js';
 import { HISTORY_DEFAULTS, type HistoryLimits } from '../history-store.js';
 import { Outage, type OutageReport, seconds } from '../outage.js';
 import type { Broker, BrokerHistory, BrokerMessage, BrokerSubscription, Logger } from '../types.js';
+import { wholeNumber } from '../whole-number.js';
 import { Deadlines } from './deadlines.js';
 import { createRedisHistory } from './redis-history.js';
 import { connectOwned, type OwnedClients } from './redis-owned.js';
@@ -145,13 +146,11 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
     );
   }
   const onError = (error: Error): void => options.onError?.(error);
-  const reminderMs = options.outageReminderMs ?? DEFAULT_OUTAGE_REMINDER_MS;
-  if (!Number.isInteger(reminderMs) || reminderMs < 0) {
-    throw new EventrailError(
-      'invalid-option',
-      `outageReminderMs must be a whole number >= 0, got ${String(reminderMs)}.`,
-    );
-  }
+  const reminderMs = wholeNumber(
+    'outageReminderMs',
+    options.outageReminderMs,
+    DEFAULT_OUTAGE_REMINDER_MS,
+  );
   const { logger } = options;
   const log = (level: 'error' | 'warn' | 'info', fields: object, message: string): void => {
     try {

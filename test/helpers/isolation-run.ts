@@ -173,7 +173,10 @@ export async function runIsolation(env: Env, rounds: number, seed: number) {
       close = s.abort;
     }
     await waitFor(() => events().some((e) => e.name === 'eventrail.connected'), why(label));
-    const [keys, foreign, withId] = [keysOf(routes).join('\n'), id?.[1] ?? false, id !== undefined];
+    // An empty Last-Event-ID is no id at all: the server treats it as absent (a browser whose id
+    // was reset to empty sends none).
+    const withId = id !== undefined && id[0] !== '';
+    const [keys, foreign] = [keysOf(routes).join('\n'), withId && (id?.[1] ?? false)];
     const fresh = { checked: 0, resyncs: 0, seen: new Set<string>() };
     clients.push({ label, routes, keys, round, foreign, withId, events, close, ...fresh });
     stats.clients++;
