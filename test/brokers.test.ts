@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { createClient } from 'redis';
 import { createMemoryBroker } from '../src/brokers/memory.js';
 import { createRedisBroker } from '../src/brokers/redis.js';
@@ -14,26 +14,13 @@ import {
   sleep,
   withDeadline,
 } from './helpers/broker-contract.js';
-import {
-  connectRaw,
-  type RedisProcess,
-  redisCli,
-  redisCommand,
-  redisSkipReason,
-  startRedis,
-} from './helpers/redis.js';
+import { redisCli, redisCommand, redisSkipReason, startRedis } from './helpers/redis.js';
+import { redisBrokerContracts, redisPerFile } from './helpers/redis-brokers.js';
 
 const skipRedis = redisSkipReason();
 
 // One redis-server for this file, started by the first test that needs it.
-let sharedRedis: Promise<RedisProcess> | undefined;
-function getRedis(): Promise<RedisProcess> {
-  sharedRedis ??= startRedis();
-  return sharedRedis;
-}
-after(async () => {
-  if (sharedRedis) await (await sharedRedis).stop();
-});
+const getRedis = redisPerFile();
 
 /** Polls `probe` every `intervalMs` until it returns true; fails with `what` after `timeoutMs`. */
 async function eventually(
@@ -85,47 +72,8 @@ const memoryFactory: BrokerFactory = async ({ onError }) => {
   return { broker, cleanup: () => broker.close() };
 };
 
-const redisUrlFactory: BrokerFactory = async ({ onError }) => {
-  const redis = await getRedis();
-  const broker = createRedisBroker({ url: redis.url, onError });
-  const raw = await connectRaw(redis.port);
-  return {
-    broker,
-    async publishRaw(channel, payload) {
-      await raw.command('PUBLISH', channel, payload);
-    },
-    async cleanup() {
-      await broker.close();
-      await raw.close();
-    },
-  };
-};
-
-const redisClientsFactory: BrokerFactory = async ({ onError }) => {
-  const redis = await getRedis();
-  const publisher = createClient({ url: redis.url });
-  const subscriber = publisher.duplicate();
-  for (const client of [publisher, subscriber]) client.on('error', onError);
-  await Promise.all([publisher.connect(), subscriber.connect()]);
-  const broker = createRedisBroker({ publisher, subscriber, onError });
-  return {
-    broker,
-    async publishRaw(channel, payload) {
-      await redisCli(redis.port, 'PUBLISH', channel, payload);
-    },
-    async cleanup() {
-      await broker.close();
-      await Promise.all([publisher.close(), subscriber.close()]);
-    },
-  };
-};
-
 brokerContract('memory broker', memoryFactory);
-brokerContract('Redis broker (url)', redisUrlFactory, { skip: skipRedis, outsidePublisher: true });
-brokerContract('Redis broker (own clients)', redisClientsFactory, {
-  skip: skipRedis,
-  outsidePublisher: true,
-});
+redisBrokerContracts('Redis broker', getRedis, 'pattern');
 
 // ---------------------------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createClient } from 'redis';
 import { EventrailError } from '../errors.js';
+import { assertShardedRedis, type Listening, listen } from './redis-channels.js';
 
 const create = (url: string) => createClient({ url });
 type Client = ReturnType<typeof create>;
@@ -12,8 +13,16 @@ type Listener = (message: string, channel: string) => void;
 
 /** What to put back on a fresh subscriber connection. */
 export interface Resubscription {
-  readonly pattern: string;
+  readonly listening: Listening;
   readonly listener: Listener;
+}
+
+/** The channel mode of a broker's own connections. */
+export interface OwnedMode {
+  /** Subscriptions and the probe use shard channels. */
+  readonly sharded: boolean;
+  /** Check at connect that Redis has sharded Pub/Sub (>= 7). */
+  readonly requireShards: boolean;
 }
 
 /** The two connections a broker made from a URL, with a subscriber that can be replaced. */
@@ -63,9 +72,16 @@ export function connectOwned(
   url: string,
   onError: (error: Error) => void,
   onReady: () => void,
+  mode: OwnedMode,
 ): OwnedClients {
   const publisher = create(url);
-  const probeChannel = `eventrail:probe:${randomBytes(8).toString('hex')}`;
+  const probeId = randomBytes(8).toString('hex');
+  // In the sharded mode the probe is a shard channel too: it checks the subscriptions' own path.
+  const probeChannel = `eventrail:probe:${mode.sharded ? `{${probeId}}` : probeId}`;
+  const watchProbe = (client: Subscriber): Promise<unknown> =>
+    mode.sharded
+      ? client.sSubscribe(probeChannel, onProbe)
+      : client.subscribe(probeChannel, onProbe);
   let waiting: { token: string; resolve: () => void } | undefined;
   let closing = false;
   const replacing = new Set<Subscriber>();
@@ -85,7 +101,8 @@ export function connectOwned(
   watch(publisher);
   let subscriber = watch(duplicate(publisher));
   const ready = Promise.all([publisher.connect(), subscriber.connect()]).then(async () => {
-    await subscriber.subscribe(probeChannel, onProbe);
+    if (mode.requireShards) await assertShardedRedis((args) => publisher.sendCommand(args));
+    await watchProbe(subscriber);
     subscriber.on('ready', onReady);
   });
   // Callers await `ready` themselves; this only keeps a failed connect from being unhandled.
@@ -101,8 +118,8 @@ export function connectOwned(
       replacing.add(fresh);
       try {
         await fresh.connect();
-        await fresh.subscribe(probeChannel, onProbe);
-        for (const { pattern, listener } of patterns) await fresh.pSubscribe(pattern, listener);
+        await watchProbe(fresh);
+        for (const { listening, listener } of patterns) await listen(fresh, listening, listener);
       } catch (err) {
         if (fresh.isOpen) fresh.destroy();
         throw err;
@@ -126,9 +143,10 @@ export function connectOwned(
         timer = setTimeout(() => resolve(false), timeoutMs);
       });
       try {
-        await publisher
-          .withAbortSignal(AbortSignal.timeout(timeoutMs))
-          .publish(probeChannel, token);
+        const client = publisher.withAbortSignal(AbortSignal.timeout(timeoutMs));
+        await (mode.sharded
+          ? client.sPublish(probeChannel, token)
+          : client.publish(probeChannel, token));
         return await received;
       } finally {
         clearTimeout(timer);

@@ -1,26 +1,40 @@
 import { EventrailError } from '../errors.js';
-import { announcedId } from '../history.js';
 import { HISTORY_DEFAULTS, type HistoryLimits } from '../history-store.js';
-import type { Broker, BrokerHistory, BrokerMessage, BrokerSubscription } from '../types.js';
+import type { Broker, BrokerHistory, BrokerSubscription } from '../types.js';
 import { Deadlines } from './deadlines.js';
+import {
+  type AnnounceClient,
+  announce,
+  assertShardedRedis,
+  channelOptions,
+  type Listening,
+  listen,
+  listening,
+  type PubSubClient,
+  type RedisPubSubListener,
+  shardedSubscriber,
+  unlisten,
+  usesShards,
+} from './redis-channels.js';
 import { createRedisHistory } from './redis-history.js';
 import { connectOwned, type OwnedClients } from './redis-owned.js';
+import type { ChannelMode } from './redis-shard.js';
 
-/** A Pub/Sub listener as node-redis calls it. @public */
-export type RedisPubSubListener = (message: string, channel: string) => void;
+export type { RedisPubSubListener } from './redis-channels.js';
+export type { ChannelMode } from './redis-shard.js';
 
 /**
  * What the Redis broker needs from the client it publishes with. A node-redis (`redis` v5+)
  * client satisfies it.
  * @public
  */
-export interface RedisPublishClient {
+export interface RedisPublishClient extends AnnounceClient {
   publish(channel: string, message: string): Promise<unknown>;
   /**
    * node-redis's per-command abort: a publish that timed out is taken out of the client's queue,
    * so it is not sent later, when Redis comes back, after the caller was told it failed.
    */
-  withAbortSignal?(signal: AbortSignal): Pick<RedisPublishClient, 'publish' | 'sendCommand'>;
+  withAbortSignal?(signal: AbortSignal): Pick<RedisPublishClient, Commands>;
   /**
    * node-redis's per-command options, preferred to `withAbortSignal` when present: the broker
    * passes its own shared abort signal and turns off the client's own timer per command
@@ -29,7 +43,7 @@ export interface RedisPublishClient {
   withCommandOptions?(options: {
     abortSignal: AbortSignal;
     timeout: undefined;
-  }): Pick<RedisPublishClient, 'publish' | 'sendCommand'>;
+  }): Pick<RedisPublishClient, Commands>;
   /** Raw commands, for the history (Lua scripts and XRANGE). Without it there is no history. */
   sendCommand?(args: string[]): Promise<unknown>;
 }
@@ -39,7 +53,7 @@ export interface RedisPublishClient {
  * for nothing else (it enters Pub/Sub mode). node-redis resubscribes by itself after a reconnect.
  * @public
  */
-export interface RedisSubscribeClient {
+export interface RedisSubscribeClient extends PubSubClient {
   pSubscribe(pattern: string, listener: RedisPubSubListener): Promise<unknown>;
   pUnsubscribe(pattern: string, listener: RedisPubSubListener): Promise<unknown>;
   /** node-redis's own view of the connection. */
@@ -47,6 +61,9 @@ export interface RedisSubscribeClient {
   /** node-redis emits `ready` after every (re)connect: then messages may have been missed. */
   on?(event: 'ready', listener: () => void): unknown;
 }
+
+/** The commands a publish or a history read sends. */
+type Commands = 'publish' | 'sPublish' | 'sendCommand';
 
 /** Options of {@link createRedisBroker}. @public */
 export interface RedisBrokerOptions extends HistoryLimits {
@@ -91,6 +108,21 @@ export interface RedisBrokerOptions extends HistoryLimits {
    * @defaultValue `15000`
    */
   probeIntervalMs?: number;
+  /**
+   * How events travel through Redis. `pattern`: on their own channel (`PUBLISH gym:1:students`),
+   * one `PSUBSCRIBE gym:1:*` per scope: the Go eventrail's wire contract, on any Redis. `sharded`:
+   * on one shard channel per scope (`SPUBLISH eventrail:{gym:1}`, the channel in the payload),
+   * one `SSUBSCRIBE` per scope: no pattern for Redis to match on every publish (Redis >= 7; the
+   * Go eventrail does not see these events). A subscriber receives only its own mode.
+   * @defaultValue `'pattern'`
+   */
+  channels?: ChannelMode;
+  /**
+   * Where a publish is announced. Listing both during a migration from one mode to the other
+   * lets servers of either mode receive every event (stored once in the history).
+   * @defaultValue `[channels]`
+   */
+  announce?: readonly ChannelMode[];
   /** Connection errors and reconnects of connections the broker owns. */
   onError?: (error: Error) => void;
 }
@@ -121,6 +153,15 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
       'prefix must be a string without whitespace or Redis glob characters (* ? [ ] ^ \\), e.g. "billing:".',
     );
   }
+  const modes = channelOptions(options);
+  const shards = usesShards(modes);
+  const historyKeyPrefix = options.historyKeyPrefix ?? `${prefix}eventrail:history:`;
+  if (shards && /[{}]/.test(prefix + historyKeyPrefix)) {
+    throw new EventrailError(
+      'invalid-option',
+      'In the sharded mode prefix and historyKeyPrefix cannot hold { or }: the hash tag of a scope must be its own.',
+    );
+  }
   const onError = (error: Error): void => options.onError?.(error);
   let owned: OwnedClients | undefined;
   let publisher: RedisPublishClient;
@@ -132,18 +173,38 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
         'Give createRedisBroker either `url` or clients, not both.',
       );
     }
-    owned = connectOwned(options.url, onError, () => gapAll());
+    owned = connectOwned(options.url, onError, () => gapAll(), {
+      sharded: modes.channels === 'sharded',
+      requireShards: shards,
+    });
     publisher = owned.publisher;
   } else if (options.publisher && options.subscriber) {
-    ({ publisher, subscriber: given } = options);
+    publisher = options.publisher;
+    given = options.subscriber;
+    const canAnnounce = publisher.sPublish || (options.history !== false && publisher.sendCommand);
+    if (modes.announce.includes('sharded') && !canAnnounce) {
+      throw new EventrailError(
+        'invalid-option',
+        'Announcing sharded needs a publisher with sPublish.',
+      );
+    }
+    if (modes.channels === 'sharded') shardedSubscriber(given);
   } else {
     throw new EventrailError(
       'invalid-option',
       'createRedisBroker needs `url` (e.g. "redis://127.0.0.1:6379") or both `publisher` and `subscriber` clients.',
     );
   }
-  const ready = owned?.ready ?? Promise.resolve();
-  const live = new Set<{ pattern: string; listener: RedisPubSubListener; onGap?: () => void }>();
+  // Our own connections check the Redis version before subscribing anything; given ones here.
+  const sendCommand = publisher.sendCommand?.bind(publisher);
+  const ready =
+    owned?.ready ?? (shards && sendCommand ? assertShardedRedis(sendCommand) : Promise.resolve());
+  if (!owned) ready.catch(onError);
+  const live = new Set<{
+    listening: Listening;
+    listener: RedisPubSubListener;
+    onGap?: () => void;
+  }>();
   const subscriber = (): RedisSubscribeClient =>
     owned?.subscriber() ?? (given as RedisSubscribeClient);
   // After every (re)connect node-redis has resubscribed, but what was published while the
@@ -246,8 +307,9 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
         },
       },
       {
-        keyPrefix: options.historyKeyPrefix ?? `${prefix}eventrail:history:`,
+        keyPrefix: historyKeyPrefix,
         channelPrefix: prefix,
+        announce: modes.announce,
         historySize: options.historySize ?? HISTORY_DEFAULTS.historySize,
         historyTtlMs: options.historyTtlMs ?? HISTORY_DEFAULTS.historyTtlMs,
       },
@@ -275,12 +337,11 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
     },
     async subscribe(bare, onMessage, onGap): Promise<BrokerSubscription> {
       assertOpen();
-      const pattern = prefix + bare;
-      const listener: RedisPubSubListener = (payload, prefixed) => {
-        const channel = prefixed.slice(prefix.length);
-        const id = announcedId(payload);
-        const message: BrokerMessage =
-          id === undefined ? { channel, payload } : { channel, payload, id };
+      const target = listening(modes.channels, prefix, bare, onError);
+      const pattern = target.name;
+      const listener: RedisPubSubListener = (payload, redisChannel) => {
+        const message = target.read(payload, redisChannel);
+        if (message === undefined) return;
         // node-redis calls listeners from its socket 'data' handler: a throw there skips the
         // remaining listeners, resets its reply decoder and re-emits the error on the client
         // (an unhandled 'error' event crashes a process whose own client has no listener).
@@ -290,10 +351,10 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
           onError(err instanceof Error ? err : new Error(String(err)));
         }
       };
-      const entry = { pattern, listener, onGap };
+      const entry = { listening: target, listener, onGap };
       try {
         await ready;
-        await subscriber().pSubscribe(pattern, listener);
+        await listen(subscriber(), target, listener);
       } catch (err) {
         throw new EventrailError('broker-error', `Could not subscribe to ${pattern}.`, {
           cause: err,
@@ -304,7 +365,7 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
         // off a client we were given (our own clients are being closed anyway).
         if (!owned) {
           try {
-            await subscriber().pUnsubscribe(pattern, listener);
+            await unlisten(subscriber(), target, listener);
           } catch (err) {
             onError(err instanceof Error ? err : new Error(String(err)));
           }
@@ -318,14 +379,16 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
           // While Redis is unreachable the command waits in the client's queue and runs when it
           // reconnects; a server that is closing must not wait for that.
           await deadlines.bound(
-            subscriber().pUnsubscribe(pattern, listener),
-            `PUNSUBSCRIBE ${pattern}`,
+            unlisten(subscriber(), target, listener),
+            `unsubscribing ${pattern}`,
           );
         },
       };
     },
     async publish(channel, payload) {
-      await bounded(`PUBLISH ${channel}`, () => abortable().publish(prefix + channel, payload));
+      await bounded(`PUBLISH ${channel}`, () =>
+        announce(abortable(), modes.announce, prefix, channel, payload),
+      );
     },
     close() {
       closed ??= (async () => {
@@ -338,7 +401,7 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
         }
         // Clients we were given stay open; only our own listeners leave them.
         await Promise.allSettled(
-          entries.map((e) => subscriber().pUnsubscribe(e.pattern, e.listener)),
+          entries.map((e) => unlisten(subscriber(), e.listening, e.listener)),
         );
       })();
       return closed;
