@@ -209,26 +209,36 @@ for (const channels of CHANNEL_MODES) {
     });
 
     it('recovers what was published while the subscriber connection was down, exactly once', async () => {
+      // Through a proxy that refuses new connections, the subscriber stays down (reconnecting)
+      // while all 20 events are published: only the recovery from the history can bring them.
+      const proxy = await startProxy(redis.port);
       const publisherBroker = createRedisBroker({ url: redis.url, channels });
-      const app = await startRedisApp({ url: redis.url, channels });
+      const app = await startRedisApp({ url: proxy.url, channels });
       const s = await connected(`${app.url}/events?scope=1`);
       const publisher = createPublisher({ broker: publisherBroker });
-      await redisCli(redis.port, 'CLIENT', 'KILL', 'TYPE', 'pubsub');
-      for (let i = 0; i < 20; i++)
-        await publisher.publishEvent('gym:1:a', { eventType: 'x.y', data: i });
-      await waitFor(
-        () => payloadEvents(s).length >= 20,
-        '20 events after the subscriber came back',
-        10_000,
-      );
-      await sleep(200);
-      assert.deepEqual(
-        payloadEvents(s).map((e) => Number(e.data)),
-        [...Array(20).keys()],
-      );
-      s.abort();
-      await app.stop();
-      await publisherBroker.close();
+      try {
+        proxy.refuseNew(true);
+        await redisCli(redis.port, 'CLIENT', 'KILL', 'TYPE', 'pubsub');
+        await waitFor(() => app.broker.state?.() === 'connecting', 'the subscriber down');
+        for (let i = 0; i < 20; i++)
+          await publisher.publishEvent('gym:1:a', { eventType: 'x.y', data: i });
+        proxy.refuseNew(false);
+        await waitFor(
+          () => payloadEvents(s).length >= 20,
+          '20 events after the subscriber came back',
+          10_000,
+        );
+        await sleep(200);
+        assert.deepEqual(
+          payloadEvents(s).map((e) => Number(e.data)),
+          [...Array(20).keys()],
+        );
+      } finally {
+        s.abort();
+        await app.stop();
+        await publisherBroker.close();
+        await proxy.close();
+      }
     });
 
     it('keeps streams open through a Redis restart and resyncs them', async () => {

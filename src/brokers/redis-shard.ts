@@ -6,8 +6,8 @@
  * the scope's history stream (`eventrail:history:{gym:1}`), so one script stores and announces in
  * one slot, and on a Redis Cluster the scope lives on one shard. The payload is the event's JSON
  * object with the channel first, `{"channel":"gym:1:students","event_type":...}`; another program
- * may put `channel` anywhere in the object. A payload that is not a JSON object travels as
- * `{"channel":"gym:1:x","eventrail_raw":"<the payload as a JSON string>"}`.
+ * may put `channel` anywhere in the object. A payload that does not look like a JSON object
+ * (`{"...}`) travels as `{"channel":"gym:1:x","eventrail_raw":"<the payload as a JSON string>"}`.
  */
 import { EventrailError } from '../errors.js';
 import { globMatch } from '../glob.js';
@@ -46,12 +46,14 @@ export function shardHead(channel: string): string {
 /** The payload to `SPUBLISH` for `payload` on `channel`. */
 export function encodeShardPayload(channel: string, payload: string): string {
   // A JSON object (as every eventrail publisher writes) gets the channel as its first field;
-  // anything else is carried as a string.
+  // anything else is carried as a string, and so is an object that may name a channel itself
+  // (a reader taking the last of two keys would see that one).
   if (
     payload.length > 2 &&
     payload.startsWith('{"') &&
     payload.endsWith('}') &&
-    !payload.startsWith(`{${RAW_HEAD}`)
+    !payload.startsWith(`{${RAW_HEAD}`) &&
+    !payload.includes('"channel"')
   )
     return shardHead(channel) + payload.slice(1);
   return `${shardHead(channel)}${RAW_HEAD}${JSON.stringify(payload)}}`;
