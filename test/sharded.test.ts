@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { createClient } from 'redis';
 import { createRedisBroker, type RedisBrokerOptions } from '../src/brokers/redis.js';
 import { decodeShardPayload, encodeShardPayload, shardHead } from '../src/brokers/redis-shard.js';
 import { EventrailError } from '../src/errors.js';
@@ -285,6 +286,57 @@ describe('Redis broker, sharded mode', { skip: skipRedis }, () => {
     } finally {
       for (const s of [atSharded, atPattern]) s.abort();
       await Promise.all([sharded.stop(), pattern.stop()]);
+    }
+  });
+
+  it('is refused with invalid-option on a Redis without sharded Pub/Sub, in bounded time', async () => {
+    // What Redis 6 (or a managed Redis that disabled them) looks like: no SSUBSCRIBE, no SPUBLISH.
+    const redis = await startRedis([
+      '--rename-command',
+      'SSUBSCRIBE',
+      '',
+      '--rename-command',
+      'SPUBLISH',
+      '',
+    ]);
+    const publisher = createClient({ url: redis.url });
+    const subscriber = publisher.duplicate();
+    await Promise.all([publisher.connect(), subscriber.connect()]);
+    const setups: Array<[string, RedisBrokerOptions]> = [
+      ['url', { url: redis.url, ...SHARDED }],
+      ['own clients', { publisher, subscriber, ...SHARDED }],
+      ['announcing sharded', { url: redis.url, announce: ['pattern', 'sharded'] }],
+    ];
+    try {
+      for (const [what, options] of setups) {
+        const errors: Error[] = [];
+        const broker = createRedisBroker({ ...options, onError: (e) => errors.push(e) });
+        try {
+          const refused = (err: unknown) => {
+            assert.ok(err instanceof EventrailError && err.code === 'broker-error', what);
+            const cause = err.cause;
+            assert.ok(cause instanceof EventrailError, `${what}: the cause says why`);
+            assert.equal(cause.code, 'invalid-option', what);
+            assert.match(cause.message, /Redis >= 7 with SSUBSCRIBE and SPUBLISH/, what);
+            return true;
+          };
+          if (options.channels === 'sharded')
+            await assert.rejects(
+              broker.subscribe('gym:1:*', () => undefined),
+              refused,
+            );
+          await assert.rejects(broker.publish('gym:1:a', 'x'), refused);
+          assert.ok(
+            errors.some((e) => e instanceof EventrailError && e.code === 'invalid-option'),
+            `${what}: reported to onError`,
+          );
+        } finally {
+          await withDeadline(broker.close(), 5_000, 'close()');
+        }
+      }
+    } finally {
+      await Promise.all([publisher.close(), subscriber.close()]);
+      await redis.stop();
     }
   });
 

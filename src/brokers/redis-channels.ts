@@ -179,21 +179,29 @@ export function usesShards(options: ChannelOptions): boolean {
   return options.channels === 'sharded' || options.announce.includes('sharded');
 }
 
-const VERSION = /^redis_version:(\d+)\.(\d+)/m;
+const SHARD_COMMANDS = ['SSUBSCRIBE', 'SPUBLISH'] as const;
 
 /**
- * Checks that the Redis behind `send` has sharded Pub/Sub (version 7 or later).
- * @throws {@link EventrailError} `invalid-option` naming the version when it has not.
+ * Checks that the Redis behind `send` has sharded Pub/Sub: Redis >= 7, with neither command
+ * renamed away. When Redis cannot tell (`COMMAND` refused), the commands themselves will fail.
+ * @throws {@link EventrailError} `invalid-option` naming what is missing.
  */
 export async function assertShardedRedis(
   send: (args: string[]) => Promise<unknown>,
 ): Promise<void> {
-  const info = await send(['INFO', 'server']);
-  const match = VERSION.exec(String(info));
-  if (match && Number(match[1]) < 7) {
+  let reply: unknown;
+  try {
+    reply = await send(['COMMAND', 'INFO', ...SHARD_COMMANDS]);
+  } catch {
+    return;
+  }
+  if (!Array.isArray(reply)) return;
+  const entries: unknown[] = reply;
+  const missing = SHARD_COMMANDS.filter((_, i) => entries[i] == null);
+  if (missing.length > 0) {
     throw new EventrailError(
       'invalid-option',
-      `channels: 'sharded' needs Redis >= 7 (SSUBSCRIBE, SPUBLISH); this Redis is ${match[1]}.${match[2]}. Use channels: 'pattern' with it.`,
+      `The sharded channel mode needs Redis >= 7 with ${missing.join(' and ')}, which this Redis does not have. Use channels: 'pattern' (and announce: ['pattern']) with it.`,
     );
   }
 }

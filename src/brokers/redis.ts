@@ -276,12 +276,13 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
         expired = true;
       });
     } catch (err) {
-      if (err instanceof EventrailError) throw err;
+      // A deadline's own error as it is; anything else (Redis's, a refused set-up) as its cause.
+      if (err instanceof EventrailError && err.code === 'broker-error') throw err;
       throw new EventrailError('broker-error', `Redis refused ${what}.`, { cause: err });
     }
   }
 
-  type Abortable = Pick<RedisPublishClient, 'publish' | 'sendCommand'>;
+  type Abortable = Pick<RedisPublishClient, Commands>;
   /** The client bound to the current shared signal (node-redis makes a proxy per signal). */
   let bound: { signal: AbortSignal; client: Abortable } | undefined;
   /** The publisher, with commands withdrawn from its queue once they time out. */
