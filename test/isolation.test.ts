@@ -16,15 +16,27 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { createMemoryBroker } from '../src/brokers/memory.js';
 import { createRedisBroker } from '../src/brokers/redis.js';
+import { scopeOfChannel, shardChannel } from '../src/brokers/redis-shard.js';
 import type { Broker } from '../src/types.js';
 import { type Framework, type RunningApp, startApp } from './helpers/apps.js';
 import { type Env, runIsolation } from './helpers/isolation-run.js';
 import { connectRaw, redisCommand, redisSkipReason, startRedis } from './helpers/redis.js';
-import { routedResolver, routedRouter } from './helpers/tenants.js';
+import { rawPublishArgs } from './helpers/redis-brokers.js';
+import { IDS, RAW_CHANNELS, routedResolver, routedRouter, SCOPES } from './helpers/tenants.js';
 
 const SEED = Number(process.env.ISOLATION_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const ROUNDS = Number(process.env.ISOLATION_ROUNDS ?? 200);
 console.log(`isolation seed ${SEED} (replay with ISOLATION_SEED=${SEED})`);
+
+/** Every channel the run may send to: the alphabet's and the raw ones. */
+const channelsSent = (): string[] => [
+  ...SCOPES.flatMap((scope) => IDS.map((id) => `${scope}:${id}:x`)),
+  ...RAW_CHANNELS,
+];
+/** The shard channels of `channels`' scopes, each once. */
+const shardsOf = (channels: readonly string[]): string[] => [
+  ...new Set(channels.map((channel) => shardChannel('', scopeOfChannel(channel)))),
+];
 
 const options = (broker: Broker, errors: Error[], hubIdleTimeoutMs: number) => ({
   broker,
@@ -76,53 +88,60 @@ describe('tenant isolation (memory broker, one instance)', () => {
   });
 });
 
-describe('tenant isolation (three instances on one Redis)', { skip: redisSkipReason() }, () => {
-  const cleanup: Array<() => Promise<void>> = [];
-  after(async () => {
-    for (const step of cleanup.reverse()) await step();
-  });
+for (const channels of ['pattern', 'sharded'] as const) {
+  describe(`tenant isolation (three instances on one Redis, ${channels} channels)`, {
+    skip: redisSkipReason(),
+  }, () => {
+    const cleanup: Array<() => Promise<void>> = [];
+    after(async () => {
+      for (const step of cleanup.reverse()) await step();
+    });
 
-  it(`holds over ${ROUNDS} random rounds`, async () => {
-    const redis = await startRedis();
-    cleanup.push(() => redis.stop());
-    const errors: Error[] = [];
-    const apps: RunningApp[] = [];
-    const frameworks: Framework[] = ['node:http', 'express', 'fetch'];
-    // Subscriptions churn on one instance, linger briefly on another, stay on the third.
-    const idle = [0, 50, 300_000];
-    for (const [i, framework] of frameworks.entries()) {
-      // No liveness probe: it would PUBLISH on its own and blur the command counts.
-      const broker = createRedisBroker({ url: redis.url, probeIntervalMs: 0 });
-      cleanup.push(() => broker.close());
-      const app = await startApp(framework, options(broker, errors, idle[i] ?? 0));
-      cleanup.push(() => app.stop());
-      apps.push(app);
-    }
-    // Another program: one connection publishes raw, one taps every channel.
-    const other = await connectRaw(redis.port);
-    const tap = await connectRaw(redis.port);
-    cleanup.push(
-      () => other.close(),
-      () => tap.close(),
-    );
-    const tapped: string[] = [];
-    tap.onMessage((m) => void tapped.push(m.payload));
-    await tap.command('PSUBSCRIBE', '*');
-    const env: Env = {
-      apps,
-      raw: async (channel, payload) => void (await other.command('PUBLISH', channel, payload)),
-      async reached() {
-        const info = String(await redisCommand(redis.port, 'INFO', 'commandstats'));
-        let calls = 0;
-        for (const cmd of ['publish', 'spublish', 'evalsha', 'eval', 'xadd'])
-          calls += Number(new RegExp(`^cmdstat_${cmd}:calls=(\\d+)`, 'm').exec(info)?.[1] ?? 0);
-        return calls;
-      },
-      tapped,
-      errors,
-    };
-    const started = Date.now();
-    const stats = await runIsolation(env, ROUNDS, SEED + 1);
-    console.log(`redis: ${JSON.stringify(stats)} in ${Date.now() - started} ms`);
+    it(`holds over ${ROUNDS} random rounds`, async () => {
+      const redis = await startRedis();
+      cleanup.push(() => redis.stop());
+      const errors: Error[] = [];
+      const apps: RunningApp[] = [];
+      const frameworks: Framework[] = ['node:http', 'express', 'fetch'];
+      // Subscriptions churn on one instance, linger briefly on another, stay on the third.
+      const idle = [0, 50, 300_000];
+      for (const [i, framework] of frameworks.entries()) {
+        // No liveness probe: it would PUBLISH on its own and blur the command counts.
+        const broker = createRedisBroker({ url: redis.url, channels, probeIntervalMs: 0 });
+        cleanup.push(() => broker.close());
+        const app = await startApp(framework, options(broker, errors, idle[i] ?? 0));
+        cleanup.push(() => app.stop());
+        apps.push(app);
+      }
+      // Another program: one connection publishes raw, one taps every channel.
+      const other = await connectRaw(redis.port);
+      const tap = await connectRaw(redis.port);
+      cleanup.push(
+        () => other.close(),
+        () => tap.close(),
+      );
+      const tapped: string[] = [];
+      tap.onMessage((m) => void tapped.push(m.payload));
+      if (channels === 'pattern') await tap.command('PSUBSCRIBE', '*');
+      // Shard channels match no pattern: the tap listens to every scope anything is sent to.
+      else for (const shard of shardsOf(channelsSent())) await tap.command('SSUBSCRIBE', shard);
+      const env: Env = {
+        apps,
+        raw: async (channel, payload) =>
+          void (await other.command(...rawPublishArgs(channels, channel, payload))),
+        async reached() {
+          const info = String(await redisCommand(redis.port, 'INFO', 'commandstats'));
+          let calls = 0;
+          for (const cmd of ['publish', 'spublish', 'evalsha', 'eval', 'xadd'])
+            calls += Number(new RegExp(`^cmdstat_${cmd}:calls=(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+          return calls;
+        },
+        tapped,
+        errors,
+      };
+      const started = Date.now();
+      const stats = await runIsolation(env, ROUNDS, SEED + 1);
+      console.log(`redis (${channels}): ${JSON.stringify(stats)} in ${Date.now() - started} ms`);
+    });
   });
-});
+}
