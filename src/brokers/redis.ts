@@ -131,14 +131,18 @@ const DEFAULT_PUBLISH_TIMEOUT_MS = 5000;
 
 /**
  * A broker on Redis Pub/Sub: the production default. Every instance subscribes once per scope
- * (`PSUBSCRIBE gym:1:*`) on one subscriber connection and publishes with `PUBLISH`.
+ * on one subscriber connection: `PSUBSCRIBE gym:1:*`, events published with `PUBLISH` (the
+ * default, the Go eventrail's wire), or with `channels: 'sharded'` `SSUBSCRIBE` of the scope's
+ * shard channel, events published with `SPUBLISH` (Redis >= 7; no pattern for Redis to match).
  *
  * @example
  * ```ts
  * import { createRedisBroker } from 'eventrail/redis';
  * const broker = createRedisBroker({ url: process.env.REDIS_URL });
  * ```
- * @throws {@link EventrailError} `invalid-option` when neither a URL nor both clients are given.
+ * @throws {@link EventrailError} `invalid-option` when neither a URL nor both clients are given, or
+ *   an option is invalid (in the sharded mode: a prefix with `{` or `}`, clients without the
+ *   sharded commands).
  * @public
  */
 export function createRedisBroker(options: RedisBrokerOptions): Broker {
