@@ -45,7 +45,16 @@ export interface OwnedClients {
   close(closeTimeoutMs: number): Promise<void>;
 }
 
-async function closeClient(client: Client | Subscriber, timeoutMs: number): Promise<void> {
+/** What closing needs of a node-redis client or cluster. */
+interface Closable {
+  readonly isOpen: boolean;
+  readonly isReady: boolean;
+  close(): Promise<unknown>;
+  destroy(): void;
+}
+
+/** Closes `client` politely within `timeoutMs`, or destroys it. */
+export async function closeClient(client: Closable, timeoutMs: number): Promise<void> {
   if (!client.isOpen) return;
   // close() waits for every queued command to be answered: while Redis is unreachable it would
   // never settle (a timed-out PUBLISH stays queued). Nothing to drain then: destroy.

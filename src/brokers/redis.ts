@@ -16,11 +16,13 @@ import {
   unlisten,
   usesShards,
 } from './redis-channels.js';
+import { connectCluster, type OwnedConnections, type RedisClusterConfig } from './redis-cluster.js';
 import { createRedisHistory } from './redis-history.js';
-import { connectOwned, type OwnedClients } from './redis-owned.js';
+import { connectOwned } from './redis-owned.js';
 import type { ChannelMode } from './redis-shard.js';
 
 export type { RedisPubSubListener } from './redis-channels.js';
+export type { RedisClusterConfig } from './redis-cluster.js';
 export type { ChannelMode } from './redis-shard.js';
 
 /**
@@ -73,6 +75,13 @@ export interface RedisBrokerOptions extends HistoryLimits {
    * Give either `url` or both clients.
    */
   url?: string;
+  /**
+   * A Redis Cluster (>= 7) to connect to, instead of `url`: the broker creates one node-redis
+   * cluster client, owns it and closes it in `close()`. Each scope lives on the shard that owns
+   * its slot; a publish touches only that shard. Implies `channels: 'sharded'` (classic Pub/Sub
+   * is broadcast to every node of a cluster).
+   */
+  cluster?: RedisClusterConfig;
   /** Your own client to publish with. It is left open by `close()`. */
   publisher?: RedisPublishClient;
   /** Your own client to subscribe with, used for nothing else. It is left open by `close()`. */
@@ -157,7 +166,16 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
       'prefix must be a string without whitespace or Redis glob characters (* ? [ ] ^ \\), e.g. "billing:".',
     );
   }
-  const modes = channelOptions(options);
+  const modes = channelOptions({
+    channels: options.channels ?? (options.cluster ? 'sharded' : undefined),
+    announce: options.announce,
+  });
+  if (options.cluster && (modes.channels !== 'sharded' || modes.announce.includes('pattern'))) {
+    throw new EventrailError(
+      'invalid-option',
+      "On a Redis Cluster the channels are 'sharded' (classic Pub/Sub is broadcast to every node).",
+    );
+  }
   const shards = usesShards(modes);
   const historyKeyPrefix = options.historyKeyPrefix ?? `${prefix}eventrail:history:`;
   if (shards && /[{}]/.test(prefix + historyKeyPrefix)) {
@@ -167,10 +185,19 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
     );
   }
   const onError = (error: Error): void => options.onError?.(error);
-  let owned: OwnedClients | undefined;
+  let owned: OwnedConnections | undefined;
   let publisher: RedisPublishClient;
   let given: RedisSubscribeClient | undefined;
-  if (options.url !== undefined) {
+  if (options.cluster !== undefined) {
+    if (options.url !== undefined || options.publisher || options.subscriber) {
+      throw new EventrailError(
+        'invalid-option',
+        'Give createRedisBroker one of `url`, `cluster` or clients.',
+      );
+    }
+    owned = connectCluster(options.cluster, onError, () => gapAll());
+    publisher = owned.publisher;
+  } else if (options.url !== undefined) {
     if (options.publisher || options.subscriber) {
       throw new EventrailError(
         'invalid-option',
@@ -236,10 +263,12 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
             probeFailed = true;
             // The probe may have waited through close(): nothing to replace then.
             if (closed) return;
+            const silent = owned.silent?.() ?? [];
+            const where = silent.length > 0 ? ` on ${silent.join(', ')}` : '';
             onError(
               new EventrailError(
                 'broker-error',
-                'The Redis subscription receives nothing: replacing it.',
+                `The Redis subscription receives nothing${where}: replacing it.`,
               ),
             );
             await owned.recycle(live);
