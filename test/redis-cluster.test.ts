@@ -12,6 +12,7 @@ import { EventrailError } from '../src/errors.js';
 import { createPublisher } from '../src/index.js';
 import { type RedisApp, startRedisApp } from './helpers/apps.js';
 import { brokerContract, collector, withDeadline } from './helpers/broker-contract.js';
+import { basicExampleDelivers } from './helpers/examples.js';
 import { connectRaw, redisCli, redisCommand, redisSkipReason } from './helpers/redis.js';
 import { rawPublishArgs } from './helpers/redis-brokers.js';
 import { type RedisClusterProcess, startRedisCluster } from './helpers/redis-cluster.js';
@@ -278,6 +279,12 @@ describe('Redis broker on a Redis Cluster', { skip }, () => {
       await admin.close();
       await proxy.close();
     }
+  });
+
+  it('runs examples/basic on the cluster named by REDIS_CLUSTER', async () => {
+    const nodes = cluster.nodes.slice(0, 2).map((node) => `127.0.0.1:${node.port}`);
+    const output = await basicExampleDelivers({ REDIS_CLUSTER: nodes.join(',') });
+    assert.match(output, /Redis Cluster broker/);
   });
 
   it('refuses the pattern mode on a cluster', () => {

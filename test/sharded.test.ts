@@ -12,6 +12,7 @@ import { decodeShardPayload, encodeShardPayload, shardHead } from '../src/broker
 import { EventrailError } from '../src/errors.js';
 import { startRedisApp } from './helpers/apps.js';
 import { collector, QUIET_MS, rejectsWithCode, withDeadline } from './helpers/broker-contract.js';
+import { basicExampleDelivers } from './helpers/examples.js';
 import { randomText, seededRandom } from './helpers/random.js';
 import { redisCli, redisCommand, redisSkipReason, startRedis } from './helpers/redis.js';
 import { redisBrokerContracts, redisPerFile } from './helpers/redis-brokers.js';
@@ -336,6 +337,21 @@ describe('Redis broker, sharded mode', { skip: skipRedis }, () => {
       }
     } finally {
       await Promise.all([publisher.close(), subscriber.close()]);
+      await redis.stop();
+    }
+  });
+
+  it('runs examples/basic in the sharded mode when REDIS_CHANNELS=sharded', async () => {
+    const redis = await startRedis();
+    try {
+      const output = await basicExampleDelivers({
+        REDIS_URL: redis.url,
+        REDIS_CHANNELS: 'sharded',
+      });
+      assert.match(output, /Redis, sharded channels broker/);
+      const calls = String(await redisCommand(redis.port, 'INFO', 'commandstats'));
+      assert.match(calls, /^cmdstat_spublish:/m, 'announced with SPUBLISH');
+    } finally {
       await redis.stop();
     }
   });
