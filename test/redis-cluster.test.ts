@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { createCluster } from 'redis';
 import { keySlot } from '../src/brokers/cluster-slot.js';
 import { createRedisBroker } from '../src/brokers/redis.js';
 import { EventrailError } from '../src/errors.js';
@@ -285,6 +286,30 @@ describe('Redis broker on a Redis Cluster', { skip }, () => {
     const nodes = cluster.nodes.slice(0, 2).map((node) => `127.0.0.1:${node.port}`);
     const output = await basicExampleDelivers({ REDIS_CLUSTER: nodes.join(',') });
     assert.match(output, /Redis Cluster broker/);
+  });
+
+  it('publishes with a cluster client it was given and leaves it open after close()', async () => {
+    const mine = createCluster({ rootNodes: [...cluster.rootNodes] });
+    await mine.connect();
+    const broker = createRedisBroker({ cluster: mine });
+    try {
+      const got = collector('every scope');
+      for (const [scope] of scopes) await broker.subscribe(`${scope}:*`, got.handler);
+      for (const [scope] of scopes) await broker.publish(`${scope}:a`, scope);
+      await got.waitFor(3);
+      assert.deepEqual(got.messages.map((m) => m.payload).sort(), scopes.map(([s]) => s).sort());
+      await broker.close();
+      assert.equal(mine.isOpen, true, 'still open');
+      const [scope, master] = scopes[0] ?? assert.fail('no scope');
+      assert.equal(
+        await mine.sPublish(`eventrail:{${scope}}`, 'x'),
+        0,
+        `nobody listens on ${master} any more`,
+      );
+    } finally {
+      await withDeadline(broker.close(), 5_000, 'close()');
+      await mine.close();
+    }
   });
 
   it('refuses the pattern mode on a cluster', () => {

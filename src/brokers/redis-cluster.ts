@@ -49,7 +49,9 @@ export interface OwnedConnections {
 
 const make = (config: RedisClusterConfig) =>
   createCluster({ rootNodes: config.rootNodes.map(({ url }) => ({ url })) });
-type Cluster = ReturnType<typeof make>;
+/** A node-redis cluster client (`createCluster({ rootNodes })` from `redis`). @public */
+export type RedisClusterClient = ReturnType<typeof make>;
+type Cluster = RedisClusterClient;
 
 /** The key a raw command is routed by: the history's scripts and reads name it. */
 function routingKey(args: readonly string[]): string | undefined {
@@ -68,15 +70,17 @@ function commands(cluster: Cluster): Omit<CommandClient, 'withCommandOptions'> {
 }
 
 /**
- * Connects to the cluster of `config`; `onReady` runs whenever a node connection (re)connects
- * after the first connect: subscriptions may have missed messages then.
+ * Connects to the cluster of `config`, or uses the cluster client given (left open; the broker
+ * subscribes on a duplicate of its own). `onReady` runs whenever a node connection of the
+ * subscriber (re)connects after the first connect: subscriptions may have missed messages then.
  */
 export function connectCluster(
-  config: RedisClusterConfig,
+  source: RedisClusterConfig | RedisClusterClient,
   onError: (error: Error) => void,
   onReady: () => void,
 ): OwnedConnections {
-  const cluster = make(config);
+  const given = 'rootNodes' in source ? undefined : source;
+  const cluster = given ?? make(source as RedisClusterConfig);
   const watch = (client: Cluster): Cluster => {
     client.on('error', (err: unknown) => {
       onError(new EventrailError('broker-error', 'Redis Cluster error.', { cause: err }));
@@ -90,7 +94,7 @@ export function connectCluster(
     });
     return client;
   };
-  watch(cluster);
+  if (!given) watch(cluster);
   /** Subscribes; replaced as a whole when a probe finds it deaf on a master. */
   let subscriber = watch(cluster.duplicate());
   const id = randomBytes(8).toString('hex');
@@ -135,11 +139,13 @@ export function connectCluster(
 
   const masters = (): string[] => cluster.masters.map((m) => m.address);
 
-  const ready = Promise.all([cluster.connect(), subscriber.connect()]).then(async () => {
-    await assertShardedRedis((args) => cluster.sendCommand(undefined, true, args));
-    for (const master of masters()) await probeChannel(master);
-    started = true;
-  });
+  const ready = Promise.all([given ? undefined : cluster.connect(), subscriber.connect()]).then(
+    async () => {
+      await assertShardedRedis((args) => cluster.sendCommand(undefined, true, args));
+      for (const master of masters()) await probeChannel(master);
+      started = true;
+    },
+  );
   ready.catch(onError);
 
   return {
@@ -211,7 +217,9 @@ export function connectCluster(
     },
     async close(closeTimeoutMs) {
       started = false;
-      await Promise.all([cluster, subscriber].map((client) => closeClient(client, closeTimeoutMs)));
+      // A cluster client we were given stays open; only our subscriber goes.
+      const ours = given ? [subscriber] : [cluster, subscriber];
+      await Promise.all(ours.map((client) => closeClient(client, closeTimeoutMs)));
     },
   };
 }

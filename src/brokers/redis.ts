@@ -16,13 +16,18 @@ import {
   unlisten,
   usesShards,
 } from './redis-channels.js';
-import { connectCluster, type OwnedConnections, type RedisClusterConfig } from './redis-cluster.js';
+import {
+  connectCluster,
+  type OwnedConnections,
+  type RedisClusterClient,
+  type RedisClusterConfig,
+} from './redis-cluster.js';
 import { createRedisHistory } from './redis-history.js';
 import { connectOwned } from './redis-owned.js';
 import type { ChannelMode } from './redis-shard.js';
 
 export type { RedisPubSubListener } from './redis-channels.js';
-export type { RedisClusterConfig } from './redis-cluster.js';
+export type { RedisClusterClient, RedisClusterConfig } from './redis-cluster.js';
 export type { ChannelMode } from './redis-shard.js';
 
 /**
@@ -76,12 +81,14 @@ export interface RedisBrokerOptions extends HistoryLimits {
    */
   url?: string;
   /**
-   * A Redis Cluster (>= 7) to connect to, instead of `url`: the broker creates one node-redis
-   * cluster client, owns it and closes it in `close()`. Each scope lives on the shard that owns
-   * its slot; a publish touches only that shard. Implies `channels: 'sharded'` (classic Pub/Sub
-   * is broadcast to every node of a cluster).
+   * A Redis Cluster (>= 7), instead of `url`: `{ rootNodes: [{ url }] }` to connect to (the broker
+   * creates its cluster clients, owns them and closes them in `close()`), or a connected node-redis
+   * cluster client of yours (`createCluster(...)`), which it publishes with and leaves open; it
+   * subscribes on a duplicate of its own. Each scope lives on the shard that owns its slot; a
+   * publish touches only that shard. Implies `channels: 'sharded'` (classic Pub/Sub is broadcast
+   * to every node of a cluster).
    */
-  cluster?: RedisClusterConfig;
+  cluster?: RedisClusterConfig | RedisClusterClient;
   /** Your own client to publish with. It is left open by `close()`. */
   publisher?: RedisPublishClient;
   /** Your own client to subscribe with, used for nothing else. It is left open by `close()`. */
