@@ -13,25 +13,15 @@ import {
   sleep,
   withDeadline,
 } from './helpers/broker-contract.js';
-import {
-  fileRedis,
-  givenClientsFactory,
-  givenClientTests,
-  numpat,
-} from './helpers/given-clients.js';
-import {
-  connectRaw,
-  redisCli,
-  redisCommand,
-  redisSkipReason,
-  startRedis,
-} from './helpers/redis.js';
+import { givenClientTests, numpat } from './helpers/given-clients.js';
+import { redisCli, redisCommand, redisSkipReason, startRedis } from './helpers/redis.js';
+import { redisBrokerContracts, redisPerFile } from './helpers/redis-brokers.js';
 import { stopwatch } from './helpers/stopwatch.js';
 
 const skipRedis = redisSkipReason();
 
 // One redis-server for this file, started by the first test that needs it.
-const getRedis = fileRedis();
+const getRedis = redisPerFile();
 
 /** Polls `probe` every `intervalMs` until it returns true; fails with `what` after `timeoutMs`. */
 async function eventually(
@@ -77,28 +67,8 @@ const memoryFactory: BrokerFactory = async ({ onError }) => {
   return { broker, cleanup: () => broker.close() };
 };
 
-const redisUrlFactory: BrokerFactory = async ({ onError }) => {
-  const redis = await getRedis();
-  const broker = createRedisBroker({ url: redis.url, onError });
-  const raw = await connectRaw(redis.port);
-  return {
-    broker,
-    async publishRaw(channel, payload) {
-      await raw.command('PUBLISH', channel, payload);
-    },
-    async cleanup() {
-      await broker.close();
-      await raw.close();
-    },
-  };
-};
-
 brokerContract('memory broker', memoryFactory);
-brokerContract('Redis broker (url)', redisUrlFactory, { skip: skipRedis, outsidePublisher: true });
-brokerContract('Redis broker (own clients)', givenClientsFactory(createClient, getRedis), {
-  skip: skipRedis,
-  outsidePublisher: true,
-});
+redisBrokerContracts('Redis broker', getRedis, 'pattern');
 givenClientTests('node-redis 6', createClient, getRedis, skipRedis);
 
 // ---------------------------------------------------------------------------------------------

@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createParser } from 'eventsource-parser';
 import { createRedisBroker } from '../src/brokers/redis.js';
 import { createPublisher } from '../src/index.js';
 import type { Broker } from '../src/types.js';
@@ -14,72 +13,12 @@ import { queryResolver, queryRouter, type RunningApp, startApp } from './helpers
 import { type Entry, missed } from './helpers/gaps.js';
 import { seededRandom } from './helpers/random.js';
 import { type RedisProcess, redisSkipReason, startRedis } from './helpers/redis.js';
+import { startClient, tally } from './helpers/seq-clients.js';
 import { sleep } from './helpers/sse.js';
 
 const PUBLISHERS = 3;
 const CLIENTS = 6;
 const RUN_MS = 6000;
-
-interface Client {
-  readonly log: Entry[];
-  reconnects: number;
-  lastId: string | undefined;
-  stop(): Promise<void>;
-}
-
-/** A browser-like client: reads one stream, drops it at random, comes back anywhere with its id. */
-function startClient(urls: readonly string[], random: () => number, stopAt: number): Client {
-  const client: Client = { log: [], reconnects: -1, lastId: undefined, stop: async () => {} };
-  let stopped = false;
-  let current: AbortController | undefined;
-  const loop = (async () => {
-    while (!stopped) {
-      client.reconnects++;
-      const controller = new AbortController();
-      current = controller;
-      const url = `${urls[Math.floor(random() * urls.length)]}/events?scope=1`;
-      const parser = createParser({
-        onEvent(event) {
-          if (event.id) client.lastId = event.id;
-          if (event.event === 'eventrail.resync')
-            client.log.push({ kind: 'resync', id: event.id, conn: client.reconnects });
-          else if (event.event === 'app.seq') {
-            const { p, seq } = JSON.parse(event.data) as { p: number; seq: number };
-            client.log.push({ kind: 'event', p, seq, id: event.id, conn: client.reconnects });
-          }
-        },
-      });
-      // Drop at a random moment, except in the calm tail where everyone catches up.
-      const lifetime = 200 + random() * 800;
-      const timer =
-        Date.now() + lifetime < stopAt ? setTimeout(() => controller.abort(), lifetime) : undefined;
-      try {
-        const headers: Record<string, string> = client.lastId
-          ? { 'Last-Event-ID': client.lastId }
-          : {};
-        const response = await fetch(url, { headers, signal: controller.signal });
-        const reader = response.body?.getReader();
-        const decoder = new TextDecoder();
-        while (reader) {
-          const { done, value } = await reader.read();
-          if (done) break;
-          parser.feed(decoder.decode(value, { stream: true }));
-        }
-      } catch {
-        // dropped on purpose, or the instance could not be reached
-      } finally {
-        clearTimeout(timer);
-      }
-      if (!stopped) await sleep(20 + random() * 150);
-    }
-  })();
-  client.stop = async () => {
-    stopped = true;
-    current?.abort();
-    await loop;
-  };
-  return client;
-}
 
 describe('the gap oracle', () => {
   const ev = (p: number, seq: number): Entry => ({ kind: 'event', p, seq });
@@ -186,39 +125,7 @@ describe('fault injection', { skip: redisSkipReason() }, () => {
     const tail = Date.now() - stopAt;
     for (const client of clients) await client.stop();
 
-    let resyncs = 0;
-    let lost = 0;
-    let duplicated = 0;
-    let disordered = 0;
-    for (const client of clients) {
-      const seen = new Set<string>();
-      const lastSeq = new Map<number, number>();
-      client.log.forEach((entry, index) => {
-        if (entry.kind === 'resync') {
-          resyncs++;
-          return;
-        }
-        const key = `${entry.p}:${entry.seq}`;
-        if (seen.has(key)) duplicated++;
-        seen.add(key);
-        if ((lastSeq.get(entry.p) ?? -1) >= entry.seq) {
-          disordered++;
-          // The neighbourhood, ids included, to diagnose a failure from the CI log alone.
-          console.log(
-            `# out of order at ${index}: ${JSON.stringify(client.log.slice(Math.max(0, index - 6), index + 2))}`,
-          );
-        }
-        lastSeq.set(entry.p, entry.seq);
-      });
-      const gaps = missed(client.log, acked);
-      lost += gaps.length;
-      if (gaps.length > 0) {
-        // Enough to diagnose a failure from the CI log alone.
-        console.log(
-          `# missed without a resync: ${JSON.stringify(gaps.slice(0, 5))} of ${gaps.length}; connection ${client.reconnects}; last entries ${JSON.stringify(client.log.slice(-4))}`,
-        );
-      }
-    }
+    const { resyncs, lost, duplicated, disordered } = tally(clients, acked);
     const reconnects = clients.reduce((sum, c) => sum + c.reconnects, 0);
     const figures = {
       events: acked.length,

@@ -14,18 +14,36 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import { createCluster } from 'redis';
 import { createMemoryBroker } from '../src/brokers/memory.js';
-import { createRedisBroker } from '../src/brokers/redis.js';
+import {
+  type ChannelMode,
+  createRedisBroker,
+  type RedisBrokerOptions,
+} from '../src/brokers/redis.js';
+import { scopeOfChannel, shardChannel } from '../src/brokers/redis-shard.js';
 import type { Broker } from '../src/types.js';
 import { type Framework, type RunningApp, startApp } from './helpers/apps.js';
 import { type Env, runIsolation } from './helpers/isolation-run.js';
 import { envInteger, envSeed } from './helpers/random.js';
 import { connectRaw, redisCommand, redisSkipReason, startRedis } from './helpers/redis.js';
-import { routedResolver, routedRouter } from './helpers/tenants.js';
+import { rawPublishArgs } from './helpers/redis-brokers.js';
+import { startRedisCluster } from './helpers/redis-cluster.js';
+import { IDS, RAW_CHANNELS, routedResolver, routedRouter, SCOPES } from './helpers/tenants.js';
 
 const SEED = envSeed('ISOLATION_SEED');
 const ROUNDS = envInteger('ISOLATION_ROUNDS', 200, 1);
 console.log(`isolation seed ${SEED} (replay with ISOLATION_SEED=${SEED})`);
+
+/** Every channel the run may send to: the alphabet's and the raw ones. */
+const channelsSent = (): string[] => [
+  ...SCOPES.flatMap((scope) => IDS.map((id) => `${scope}:${id}:x`)),
+  ...RAW_CHANNELS,
+];
+/** The shard channels of `channels`' scopes, each once. */
+const shardsOf = (channels: readonly string[]): string[] => [
+  ...new Set(channels.map((channel) => shardChannel('', scopeOfChannel(channel)))),
+];
 
 const options = (broker: Broker, errors: Error[], hubIdleTimeoutMs: number) => ({
   broker,
@@ -77,53 +95,119 @@ describe('tenant isolation (memory broker, one instance)', () => {
   });
 });
 
-describe('tenant isolation (three instances on one Redis)', { skip: redisSkipReason() }, () => {
-  const cleanup: Array<() => Promise<void>> = [];
-  after(async () => {
-    for (const step of cleanup.reverse()) await step();
-  });
+/** Where the Redis instances run, and how another program publishes and taps there. */
+interface Backend {
+  readonly brokerOptions: RedisBrokerOptions;
+  /** Publishes like another program (no validation, no history). */
+  raw(channel: string, payload: string): Promise<void>;
+  /** Records every payload carried on any channel the run uses. */
+  tap(record: (payload: string) => void): Promise<void>;
+  /** The ports whose command counts tell what reached Redis. */
+  readonly counted: readonly number[];
+  stop(): Promise<void>;
+}
 
-  it(`holds over ${ROUNDS} random rounds`, async () => {
-    const redis = await startRedis();
-    cleanup.push(() => redis.stop());
-    const errors: Error[] = [];
-    const apps: RunningApp[] = [];
-    const frameworks: Framework[] = ['node:http', 'express', 'fetch'];
-    // Subscriptions churn on one instance, linger briefly on another, stay on the third.
-    const idle = [0, 50, 300_000];
-    for (const [i, framework] of frameworks.entries()) {
-      // No liveness probe: it would PUBLISH on its own and blur the command counts.
-      const broker = createRedisBroker({ url: redis.url, probeIntervalMs: 0 });
-      cleanup.push(() => broker.close());
-      const app = await startApp(framework, options(broker, errors, idle[i] ?? 0));
-      cleanup.push(() => app.stop());
-      apps.push(app);
-    }
-    // Another program: one connection publishes raw, one taps every channel.
-    const other = await connectRaw(redis.port);
-    const tap = await connectRaw(redis.port);
-    cleanup.push(
-      () => other.close(),
-      () => tap.close(),
-    );
-    const tapped: string[] = [];
-    tap.onMessage((m) => void tapped.push(m.payload));
-    await tap.command('PSUBSCRIBE', '*');
-    const env: Env = {
-      apps,
-      raw: async (channel, payload) => void (await other.command('PUBLISH', channel, payload)),
-      async reached() {
-        const info = String(await redisCommand(redis.port, 'INFO', 'commandstats'));
-        let calls = 0;
-        for (const cmd of ['publish', 'spublish', 'evalsha', 'eval', 'xadd'])
-          calls += Number(new RegExp(`^cmdstat_${cmd}:calls=(\\d+)`, 'm').exec(info)?.[1] ?? 0);
-        return calls;
-      },
-      tapped,
-      errors,
-    };
-    const started = Date.now();
-    const stats = await runIsolation(env, ROUNDS, SEED + 1);
-    console.log(`redis: ${JSON.stringify(stats)} in ${Date.now() - started} ms`);
+/** One Redis, in `channels` mode. */
+async function oneRedis(channels: ChannelMode): Promise<Backend> {
+  const redis = await startRedis();
+  const other = await connectRaw(redis.port);
+  const tap = await connectRaw(redis.port);
+  return {
+    brokerOptions: { url: redis.url, channels },
+    raw: async (channel, payload) =>
+      void (await other.command(...rawPublishArgs(channels, channel, payload))),
+    async tap(record) {
+      tap.onMessage((m) => record(m.payload));
+      if (channels === 'pattern') await tap.command('PSUBSCRIBE', '*');
+      // Shard channels match no pattern: the tap listens to every scope anything is sent to.
+      else for (const shard of shardsOf(channelsSent())) await tap.command('SSUBSCRIBE', shard);
+    },
+    counted: [redis.port],
+    async stop() {
+      await Promise.all([other.close(), tap.close()]);
+      await redis.stop();
+    },
+  };
+}
+
+/** A Redis Cluster; another program publishes and taps through node-redis's cluster client. */
+async function redisCluster(): Promise<Backend> {
+  const cluster = await startRedisCluster();
+  const other = createCluster({ rootNodes: [...cluster.rootNodes] });
+  const tap = other.duplicate();
+  await Promise.all([other.connect(), tap.connect()]);
+  const masters = await Promise.all(
+    cluster.nodes.map(async (node) => {
+      const role = (await redisCommand(node.port, 'ROLE')) as unknown[];
+      return role[0] === 'master' ? node.port : undefined;
+    }),
+  );
+  return {
+    brokerOptions: { cluster: { rootNodes: cluster.rootNodes } },
+    raw: async (channel, payload) => {
+      const [, shard, message] = rawPublishArgs('sharded', channel, payload);
+      await other.sPublish(shard as string, message as string);
+    },
+    async tap(record) {
+      for (const shard of shardsOf(channelsSent())) await tap.sSubscribe(shard, record);
+    },
+    counted: masters.filter((port) => port !== undefined),
+    async stop() {
+      await Promise.all([other.close(), tap.close()]);
+      await cluster.stop();
+    },
+  };
+}
+
+const BACKENDS: Array<[string, () => Promise<Backend>]> = [
+  ['one Redis, pattern channels', () => oneRedis('pattern')],
+  ['one Redis, sharded channels', () => oneRedis('sharded')],
+  ['a Redis Cluster', redisCluster],
+];
+
+for (const [where, start] of BACKENDS) {
+  describe(`tenant isolation (three instances on ${where})`, { skip: redisSkipReason() }, () => {
+    const cleanup: Array<() => Promise<void>> = [];
+    after(async () => {
+      for (const step of cleanup.reverse()) await step();
+    });
+
+    it(`holds over ${ROUNDS} random rounds`, async () => {
+      const backend = await start();
+      cleanup.push(() => backend.stop());
+      const errors: Error[] = [];
+      const apps: RunningApp[] = [];
+      const frameworks: Framework[] = ['node:http', 'express', 'fetch'];
+      // Subscriptions churn on one instance, linger briefly on another, stay on the third.
+      const idle = [0, 50, 300_000];
+      for (const [i, framework] of frameworks.entries()) {
+        // No liveness probe: it would PUBLISH on its own and blur the command counts.
+        const broker = createRedisBroker({ ...backend.brokerOptions, probeIntervalMs: 0 });
+        cleanup.push(() => broker.close());
+        const app = await startApp(framework, options(broker, errors, idle[i] ?? 0));
+        cleanup.push(() => app.stop());
+        apps.push(app);
+      }
+      const tapped: string[] = [];
+      await backend.tap((payload) => void tapped.push(payload));
+      const env: Env = {
+        apps,
+        raw: (channel, payload) => backend.raw(channel, payload),
+        async reached() {
+          let calls = 0;
+          for (const port of backend.counted) {
+            const info = String(await redisCommand(port, 'INFO', 'commandstats'));
+            for (const cmd of ['publish', 'spublish', 'evalsha', 'eval', 'xadd'])
+              calls += Number(new RegExp(`^cmdstat_${cmd}:calls=(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+          }
+          return calls;
+        },
+        tapped,
+        errors,
+      };
+      const started = Date.now();
+      const stats = await runIsolation(env, ROUNDS, SEED + 1);
+      console.log(`redis (${where}): ${JSON.stringify(stats)} in ${Date.now() - started} ms`);
+    });
   });
-});
+}

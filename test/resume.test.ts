@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createMemoryBroker } from '../src/brokers/memory.js';
-import { createRedisBroker } from '../src/brokers/redis.js';
+import { type ChannelMode, createRedisBroker } from '../src/brokers/redis.js';
 import { createPublisher } from '../src/index.js';
 import type { Broker } from '../src/types.js';
 import {
@@ -12,9 +12,12 @@ import {
   startRedisApp,
 } from './helpers/apps.js';
 import { type RedisProcess, redisCli, redisSkipReason, startRedis } from './helpers/redis.js';
+import { rawPublishArgs } from './helpers/redis-brokers.js';
 import { openRaw, type RawStream, sleep, waitFor } from './helpers/sse.js';
 import { stopwatch } from './helpers/stopwatch.js';
 import { startProxy } from './helpers/tcp-proxy.js';
+
+const CHANNEL_MODES = ['pattern', 'sharded'] as const satisfies ChannelMode[];
 
 const ID = /^[0-9a-z_-]{1,128}$/;
 
@@ -197,188 +200,195 @@ for (const flavour of ['memory', 'redis'] as const satisfies Flavour[]) {
   });
 }
 
-describe('Redis faults', { skip: redisSkipReason() }, () => {
-  let redis: RedisProcess;
-  before(async () => {
-    redis = await startRedis();
-  });
-  after(async () => {
-    await redis?.stop();
-  });
-
-  it('recovers what was published while the subscriber connection was down, exactly once', async () => {
-    // Through a proxy that refuses new connections, the subscriber stays down until we let it
-    // back: every event is published meanwhile, so all of them must come from the replay.
-    const proxy = await startProxy(redis.port);
-    const publisherBroker = createRedisBroker({ url: redis.url });
-    const app = await startRedisApp({ url: proxy.url });
-    const s = await connected(`${app.url}/events?scope=1`);
-    const publisher = createPublisher({ broker: publisherBroker });
-    proxy.refuseNew(true);
-    await redisCli(redis.port, 'CLIENT', 'KILL', 'TYPE', 'pubsub');
-    await waitFor(() => app.sse.stats().broker !== 'ready', 'the subscriber down');
-    for (let i = 0; i < 20; i++)
-      await publisher.publishEvent('gym:1:a', { eventType: 'x.y', data: i });
-    proxy.refuseNew(false);
-    await waitFor(
-      () => payloadEvents(s).length >= 20,
-      '20 events after the subscriber came back',
-      10_000,
-    );
-    await publisher.publishEvent('gym:1:a', { eventType: 'x.y', data: 20 });
-    await waitFor(() => payloadEvents(s).length >= 21, 'the live event after them');
-    assert.deepEqual(
-      payloadEvents(s).map((e) => Number(e.data)),
-      [...Array(21).keys()],
-    );
-    // Recovered by the hub, from the history: counted as delivered once each (a browser's replay
-    // after its own reconnect is what `replayed` counts).
-    assert.equal(app.sse.stats().eventsIn, 21);
-    s.abort();
-    await app.stop();
-    await publisherBroker.close();
-    await proxy.close();
-  });
-
-  it('keeps streams open through a Redis restart and resyncs them', async () => {
-    const app = await startRedisApp(
-      { url: redis.url, publishTimeoutMs: 1000 },
-      {
-        heartbeatMs: 200,
-      },
-    );
-    const s = await connected(`${app.url}/events?scope=1`);
-    await redis.kill();
-    await sleep(500);
-    const heartbeats = s.text.split(': ping').length;
-    await sleep(600);
-    assert.ok(
-      s.text.split(': ping').length > heartbeats,
-      'heartbeats continue while Redis is down',
-    );
-    await redis.restart();
-    await waitFor(
-      () => payloadEvents(s).some((e) => e.event === 'eventrail.resync'),
-      'a resync after the restart',
-      10_000,
-    );
-    await app.sse.publisher.publishEvent('gym:1:a', { eventType: 'x.y', data: 'after' });
-    await waitFor(() => payloadEvents(s).some((e) => e.data === '"after"'), 'live again', 5000);
-    assert.equal(app.sse.stats().connections, 1);
-    s.abort();
-    await app.stop();
-  });
-
-  it('finds a subscription that is open but receives nothing, replaces it and recovers', async () => {
-    const proxy = await startProxy(redis.port);
-    const errors: Error[] = [];
-    const publisherBroker = createRedisBroker({ url: redis.url });
-    const app = await startRedisApp({
-      url: proxy.url,
-      probeIntervalMs: 200,
-      publishTimeoutMs: 1000,
-      onError: (e) => errors.push(e),
+for (const channels of CHANNEL_MODES) {
+  describe(`Redis faults (${channels} channels)`, { skip: redisSkipReason() }, () => {
+    let redis: RedisProcess;
+    before(async () => {
+      redis = await startRedis();
     });
-    const s = await connected(`${app.url}/events?scope=1`);
-    const publisher = createPublisher({ broker: publisherBroker });
-    assert.equal(proxy.blackholeSubscribers(), 1, 'one subscriber connection to black-hole');
-    for (let i = 0; i < 10; i++)
-      await publisher.publishEvent('gym:1:a', { eventType: 'x.y', data: i });
-    await waitFor(
-      () => payloadEvents(s).length >= 10,
-      'the 10 events, recovered after the probe',
-      10_000,
-    );
-    await sleep(300);
-    assert.deepEqual(
-      payloadEvents(s).map((e) => Number(e.data)),
-      [...Array(10).keys()],
-    );
-    assert.ok(
-      errors.some((e) => /receives nothing/.test(e.message)),
-      'the recycle is reported',
-    );
-    await publisher.publishEvent('gym:1:a', { eventType: 'x.y', data: 'live' });
-    await waitFor(
-      () => payloadEvents(s).some((e) => e.data === '"live"'),
-      'live on the new subscription',
-    );
-    s.abort();
-    await app.stop();
-    await publisherBroker.close();
-    await proxy.close();
-  });
+    after(async () => {
+      await redis?.stop();
+    });
 
-  it('rides out CLIENT PAUSE: publishes fail fast, streams stay open, delivery resumes', async () => {
-    const app = await startRedisApp(
-      {
-        url: redis.url,
-        publishTimeoutMs: 500,
-        probeIntervalMs: 300,
-      },
-      {
-        heartbeatMs: 200,
-      },
-    );
-    const s = await connected(`${app.url}/events?scope=1`);
-    await app.sse.publisher.publishEvent('gym:1:a', { eventType: 'x.y', data: 'before' });
-    await waitFor(() => payloadEvents(s).length === 1, 'the event before the pause');
-    await redisCli(redis.port, 'CLIENT', 'PAUSE', '2000', 'ALL');
-    const clock = stopwatch();
-    await assert.rejects(
-      app.sse.publisher.publishEvent('gym:1:a', { eventType: 'x.y', data: 'during' }),
-      (e: unknown) => e instanceof Error && 'code' in e && e.code === 'broker-error',
-    );
-    clock.within(1500, 'the publish failing within its timeout');
-    const heartbeats = s.text.split(': ping').length;
-    await waitFor(
-      () => s.text.split(': ping').length > heartbeats,
-      'heartbeats during the pause',
-      1500,
-    );
-    // Answered once the pause is over, however long the machine takes to get there.
-    await redisCli(redis.port, 'PING');
-    await app.sse.publisher.publishEvent('gym:1:a', { eventType: 'x.y', data: 'after' });
-    await waitFor(
-      () => payloadEvents(s).some((e) => e.data === '"after"'),
-      'delivery after the pause',
-      5000,
-    );
-    await sleep(300);
-    const data = payloadEvents(s)
-      .filter((e) => e.event !== 'eventrail.resync')
-      .map((e) => e.data);
-    // A publish already written to Redis when the pause began runs once the pause ends: it was
-    // reported as failed (it could not be confirmed in time) but it is stored, so it is delivered,
-    // once and in order. What may never happen: success reported for an event that was not stored.
-    const allowed = [
-      ['"before"', '"after"'],
-      ['"before"', '"during"', '"after"'],
-    ].map((d) => JSON.stringify(d));
-    assert.ok(
-      allowed.includes(JSON.stringify(data)),
-      `in order, nothing twice: ${JSON.stringify(data)}`,
-    );
-    assert.equal(app.sse.stats().connections, 1);
-    s.abort();
-    await app.stop();
-  });
+    it('recovers what was published while the subscriber connection was down, exactly once', async () => {
+      // Through a proxy that refuses new connections, the subscriber stays down (reconnecting)
+      // while all 20 events are published: only the recovery from the history can bring them.
+      const proxy = await startProxy(redis.port);
+      const publisherBroker = createRedisBroker({ url: redis.url, channels });
+      const app = await startRedisApp({ url: proxy.url, channels });
+      const s = await connected(`${app.url}/events?scope=1`);
+      const publisher = createPublisher({ broker: publisherBroker });
+      try {
+        proxy.refuseNew(true);
+        await redisCli(redis.port, 'CLIENT', 'KILL', 'TYPE', 'pubsub');
+        await waitFor(() => app.broker.state?.() === 'connecting', 'the subscriber down');
+        for (let i = 0; i < 20; i++)
+          await publisher.publishEvent('gym:1:a', { eventType: 'x.y', data: i });
+        proxy.refuseNew(false);
+        await waitFor(
+          () => payloadEvents(s).length >= 20,
+          '20 events after the subscriber came back',
+          10_000,
+        );
+        await publisher.publishEvent('gym:1:a', { eventType: 'x.y', data: 20 });
+        await waitFor(() => payloadEvents(s).length >= 21, 'the live event after them');
+        assert.deepEqual(
+          payloadEvents(s).map((e) => Number(e.data)),
+          [...Array(21).keys()],
+        );
+        // Recovered by the hub, from the history: counted as delivered once each (a browser's
+        // replay after its own reconnect is what `replayed` counts).
+        assert.equal(app.sse.stats().eventsIn, 21);
+      } finally {
+        s.abort();
+        await app.stop();
+        await publisherBroker.close();
+        await proxy.close();
+      }
+    });
 
-  it('a forged announced id from the future cannot silence a scope', async () => {
-    const app = await startRedisApp({ url: redis.url });
-    const s = await connected(`${app.url}/events?scope=1`);
-    const forged = '{"event_type":"x.y","data":"forged","eventrail_id":"99999999999999-0"}';
-    await redisCli(redis.port, 'PUBLISH', 'gym:1:a', forged);
-    await app.sse.publisher.publishEvent('gym:1:a', { eventType: 'x.y', data: 'real' });
-    await waitFor(
-      () => payloadEvents(s).some((e) => e.data === '"real"'),
-      'the real event after the forged one',
-    );
-    const forgedEvent = payloadEvents(s).find((e) => e.data === '"forged"');
-    // Delivered live, but without taking the forged id: the stream's position did not move.
-    assert.ok(forgedEvent, 'the forged payload itself is still delivered');
-    assert.equal(forgedEvent.id, undefined);
-    s.abort();
-    await app.stop();
+    it('keeps streams open through a Redis restart and resyncs them', async () => {
+      const app = await startRedisApp(
+        { url: redis.url, channels, publishTimeoutMs: 1000 },
+        {
+          heartbeatMs: 200,
+        },
+      );
+      const s = await connected(`${app.url}/events?scope=1`);
+      await redis.kill();
+      await sleep(500);
+      const heartbeats = s.text.split(': ping').length;
+      await sleep(600);
+      assert.ok(
+        s.text.split(': ping').length > heartbeats,
+        'heartbeats continue while Redis is down',
+      );
+      await redis.restart();
+      await waitFor(
+        () => payloadEvents(s).some((e) => e.event === 'eventrail.resync'),
+        'a resync after the restart',
+        10_000,
+      );
+      await app.sse.publisher.publishEvent('gym:1:a', { eventType: 'x.y', data: 'after' });
+      await waitFor(() => payloadEvents(s).some((e) => e.data === '"after"'), 'live again', 5000);
+      assert.equal(app.sse.stats().connections, 1);
+      s.abort();
+      await app.stop();
+    });
+
+    it('finds a subscription that is open but receives nothing, replaces it and recovers', async () => {
+      const proxy = await startProxy(redis.port);
+      const errors: Error[] = [];
+      const publisherBroker = createRedisBroker({ url: redis.url, channels });
+      const app = await startRedisApp({
+        url: proxy.url,
+        channels,
+        probeIntervalMs: 200,
+        publishTimeoutMs: 1000,
+        onError: (e) => errors.push(e),
+      });
+      const s = await connected(`${app.url}/events?scope=1`);
+      const publisher = createPublisher({ broker: publisherBroker });
+      assert.equal(proxy.blackholeSubscribers(), 1, 'one subscriber connection to black-hole');
+      for (let i = 0; i < 10; i++)
+        await publisher.publishEvent('gym:1:a', { eventType: 'x.y', data: i });
+      await waitFor(
+        () => payloadEvents(s).length >= 10,
+        'the 10 events, recovered after the probe',
+        10_000,
+      );
+      await sleep(300);
+      assert.deepEqual(
+        payloadEvents(s).map((e) => Number(e.data)),
+        [...Array(10).keys()],
+      );
+      assert.ok(
+        errors.some((e) => /receives nothing/.test(e.message)),
+        'the recycle is reported',
+      );
+      await publisher.publishEvent('gym:1:a', { eventType: 'x.y', data: 'live' });
+      await waitFor(
+        () => payloadEvents(s).some((e) => e.data === '"live"'),
+        'live on the new subscription',
+      );
+      s.abort();
+      await app.stop();
+      await publisherBroker.close();
+      await proxy.close();
+    });
+
+    it('rides out CLIENT PAUSE: publishes fail fast, streams stay open, delivery resumes', async () => {
+      const app = await startRedisApp(
+        {
+          url: redis.url,
+          channels,
+          publishTimeoutMs: 500,
+          probeIntervalMs: 300,
+        },
+        {
+          heartbeatMs: 200,
+        },
+      );
+      const s = await connected(`${app.url}/events?scope=1`);
+      await app.sse.publisher.publishEvent('gym:1:a', { eventType: 'x.y', data: 'before' });
+      await waitFor(() => payloadEvents(s).length === 1, 'the event before the pause');
+      await redisCli(redis.port, 'CLIENT', 'PAUSE', '2000', 'ALL');
+      const clock = stopwatch();
+      await assert.rejects(
+        app.sse.publisher.publishEvent('gym:1:a', { eventType: 'x.y', data: 'during' }),
+        (e: unknown) => e instanceof Error && 'code' in e && e.code === 'broker-error',
+      );
+      clock.within(1500, 'the publish failing within its timeout');
+      const heartbeats = s.text.split(': ping').length;
+      await waitFor(
+        () => s.text.split(': ping').length > heartbeats,
+        'heartbeats during the pause',
+        1500,
+      );
+      // Answered once the pause is over, however long the machine takes to get there.
+      await redisCli(redis.port, 'PING');
+      await app.sse.publisher.publishEvent('gym:1:a', { eventType: 'x.y', data: 'after' });
+      await waitFor(
+        () => payloadEvents(s).some((e) => e.data === '"after"'),
+        'delivery after the pause',
+        5000,
+      );
+      await sleep(300);
+      const data = payloadEvents(s)
+        .filter((e) => e.event !== 'eventrail.resync')
+        .map((e) => e.data);
+      // A publish already written to Redis when the pause began runs once the pause ends: it was
+      // reported as failed (it could not be confirmed in time) but it is stored, so it is delivered,
+      // once and in order. What may never happen: success reported for an event that was not stored.
+      const allowed = [
+        ['"before"', '"after"'],
+        ['"before"', '"during"', '"after"'],
+      ].map((d) => JSON.stringify(d));
+      assert.ok(
+        allowed.includes(JSON.stringify(data)),
+        `in order, nothing twice: ${JSON.stringify(data)}`,
+      );
+      assert.equal(app.sse.stats().connections, 1);
+      s.abort();
+      await app.stop();
+    });
+
+    it('a forged announced id from the future cannot silence a scope', async () => {
+      const app = await startRedisApp({ url: redis.url, channels });
+      const s = await connected(`${app.url}/events?scope=1`);
+      const forged = '{"event_type":"x.y","data":"forged","eventrail_id":"99999999999999-0"}';
+      await redisCli(redis.port, ...rawPublishArgs(channels, 'gym:1:a', forged));
+      await app.sse.publisher.publishEvent('gym:1:a', { eventType: 'x.y', data: 'real' });
+      await waitFor(
+        () => payloadEvents(s).some((e) => e.data === '"real"'),
+        'the real event after the forged one',
+      );
+      const forgedEvent = payloadEvents(s).find((e) => e.data === '"forged"');
+      // Delivered live, but without taking the forged id: the stream's position did not move.
+      assert.ok(forgedEvent, 'the forged payload itself is still delivered');
+      assert.equal(forgedEvent.id, undefined);
+      s.abort();
+      await app.stop();
+    });
   });
-});
+}

@@ -3,19 +3,18 @@
  *   GET /events?scope=<n>                               SSE for user 1 of scope n (routes scope:<n>:*)
  *   GET|POST /publish?scope=<n>&type=<type>&data=<json> publishes on scope:<n>:demo -> 202
  *   GET /metrics                                        Prometheus metrics (eventrail/metrics)
- * Runs on the in-memory broker, or on Redis when REDIS_URL is set. TRACE=console prints
+ * Runs on the in-memory broker, on Redis when REDIS_URL is set (REDIS_CHANNELS=sharded|pattern),
+ * or on a Redis Cluster when REDIS_CLUSTER lists root nodes (host:port,...). TRACE=console prints
  * OpenTelemetry spans (a publish and each delivery, one trace) to stdout.
  */
 import { createServer } from 'node:http';
 import { type Broker, createSseServer, EventrailError } from 'eventrail';
-import { createMemoryBroker } from 'eventrail/memory';
 import { createMetrics } from 'eventrail/metrics';
-import { createRedisBroker } from 'eventrail/redis';
 import { Registry } from 'prom-client';
+import { brokerEnvName, brokerFromEnv } from '../shared/broker-env.js';
 import { lineLogger, oneLine } from '../shared/log.js';
 
 const port = Number(process.env.PORT ?? 3000);
-const redisUrl = process.env.REDIS_URL;
 
 // One short line per message; a Redis outage is reported when it starts, then every 30 s, then
 // when it ends (refused logins are logged at debug, which this logger drops).
@@ -24,9 +23,7 @@ function onError(error: Error): void {
   console.error(`[example] ${oneLine(error)}`);
 }
 
-const broker: Broker = redisUrl
-  ? createRedisBroker({ url: redisUrl, logger })
-  : createMemoryBroker();
+const broker: Broker = brokerFromEnv(logger);
 
 /** A scope id is a positive integer of at most 9 digits. */
 function parseScope(value: string | null): number | undefined {
@@ -115,9 +112,7 @@ const http = createServer(async (req, res) => {
 http.listen(port, () => {
   const address = http.address();
   const actual = typeof address === 'object' && address ? address.port : port;
-  console.log(
-    `eventrail basic example on http://localhost:${actual} (${redisUrl ? 'Redis' : 'in-memory'} broker)`,
-  );
+  console.log(`eventrail basic example on http://localhost:${actual} (${brokerEnvName()} broker)`);
 });
 
 async function stop(): Promise<void> {

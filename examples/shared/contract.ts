@@ -4,13 +4,13 @@
  *   GET /events?scope=<n>                               SSE for user 1 of scope n (routes scope:<n>:*)
  *   GET|POST /publish?scope=<n>&type=<type>&data=<json> publishes on scope:<n>:demo -> 202
  *   GET /stats                                          {"connections":n,"hubs":n} (not in basic)
- * Environment: PORT (default 3000; 0 picks a free port), REDIS_URL (Redis broker, else in-memory),
+ * Environment: PORT (default 3000; 0 picks a free port), REDIS_URL / REDIS_CHANNELS / REDIS_CLUSTER
+ * (the broker: see broker-env.ts; in-memory without them),
  * HUB_IDLE_TIMEOUT_MS (optional: how long a scope's subscription outlives its last client).
  */
 import type { Server } from 'node:net';
 import { type Broker, createSseServer, EventrailError, type SseServer } from 'eventrail';
-import { createMemoryBroker } from 'eventrail/memory';
-import { createRedisBroker } from 'eventrail/redis';
+import { brokerEnvName, brokerFromEnv } from './broker-env.js';
 import { lineLogger, oneLine } from './log.js';
 
 /** Every status `publish` answers with. */
@@ -81,11 +81,8 @@ function closeServer(server: Server): Promise<void> {
 /** Creates the broker and the SSE server of the contract; `framework` only names the example. */
 export function createDemo(framework: string): Demo {
   const port = Number(process.env.PORT ?? 3000);
-  const redisUrl = process.env.REDIS_URL;
   const idle = process.env.HUB_IDLE_TIMEOUT_MS;
-  const broker: Broker = redisUrl
-    ? createRedisBroker({ url: redisUrl, logger })
-    : createMemoryBroker();
+  const broker: Broker = brokerFromEnv(logger);
   const shutdown = new AbortController();
   const sse = createSseServer({
     broker,
@@ -134,7 +131,7 @@ export function createDemo(framework: string): Demo {
     const address = server.address();
     const actual = typeof address === 'object' && address ? address.port : port;
     console.log(
-      `eventrail ${framework} example on http://localhost:${actual} (${redisUrl ? 'Redis' : 'in-memory'} broker)`,
+      `eventrail ${framework} example on http://localhost:${actual} (${brokerEnvName()} broker)`,
     );
   }
 

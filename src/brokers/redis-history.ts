@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ANNOUNCED_ID_FIELD } from '../history.js';
 import type { BrokerHistory, HistoryEntry } from '../types.js';
+import { type ChannelMode, shardChannel, shardHead } from './redis-shard.js';
 
 /** The one command the history needs from a node-redis client. */
 export interface RedisCommandClient {
@@ -16,15 +17,24 @@ function script(source: string): Script {
   return { source, sha: createHash('sha1').update(source).digest('hex') };
 }
 
+const ANNOUNCE: Record<ChannelMode, string> = {
+  pattern: `redis.call('PUBLISH', ARGV[5], string.sub(ARGV[2], 1, -2) .. tail)`,
+  // ARGV[7] is '{"channel":"gym:1:students",': the channel first, then the event's own fields.
+  sharded: `redis.call('SPUBLISH', ARGV[6], ARGV[7] .. string.sub(ARGV[2], 2, -2) .. tail)`,
+};
+
 // Store, trim by length and age, keep the key alive, and announce with the id: one atomic step,
 // so ids are unique and in order whatever the number of publishers. The age bound reads Redis's
-// clock from the new id (`{ms}-{seq}`, ms from Redis's own time) instead of calling TIME.
-const APPEND = script(`
+// clock from the new id (`{ms}-{seq}`, ms from Redis's own time) instead of calling TIME. The
+// shard channel shares the key's hash tag, so a sharded announce stays in the key's slot.
+const append = (modes: readonly ChannelMode[]): Script =>
+  script(`
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'c', ARGV[1], 'p', ARGV[2])
 local oldest = tonumber(string.match(id, '^%d+')) - tonumber(ARGV[4])
 if oldest > 0 then redis.call('XTRIM', KEYS[1], 'MINID', '~', oldest) end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-redis.call('PUBLISH', ARGV[5], string.sub(ARGV[2], 1, -2) .. ',"${ANNOUNCED_ID_FIELD}":"' .. id .. '"}')
+local tail = ',"${ANNOUNCED_ID_FIELD}":"' .. id .. '"}'
+${modes.map((mode) => ANNOUNCE[mode]).join('\n')}
 return id
 `);
 
@@ -72,6 +82,8 @@ export interface RedisHistoryOptions {
   readonly keyPrefix: string;
   /** Prepended to the channel an event is announced on (the stored channel stays bare). */
   readonly channelPrefix: string;
+  /** How an append announces the event: on its channel, on its scope's shard channel, or both. */
+  readonly announce: readonly ChannelMode[];
   readonly historySize: number;
   readonly historyTtlMs: number;
 }
@@ -83,6 +95,8 @@ export function createRedisHistory(
 ): BrokerHistory {
   const key = (scopeKey: string): string => `${options.keyPrefix}{${scopeKey}}`;
   const ttl = String(options.historyTtlMs);
+  const APPEND = append(options.announce);
+  const sharded = options.announce.includes('sharded');
   // Approximate trimming may keep somewhat more than historySize entries.
   const readLimit = String(options.historySize + 1024);
   return {
@@ -94,6 +108,8 @@ export function createRedisHistory(
           String(options.historySize),
           ttl,
           options.channelPrefix + channel,
+          sharded ? shardChannel(options.channelPrefix, scopeKey) : '',
+          sharded ? shardHead(channel) : '',
         ]),
       );
     },

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createClient } from 'redis';
+import { EventrailError } from '../errors.js';
+import { assertShardedRedis, type Listening, listen } from './redis-channels.js';
 
 const create = (url: string) => createClient({ url });
 type Client = ReturnType<typeof create>;
@@ -11,8 +13,16 @@ type Listener = (message: string, channel: string) => void;
 
 /** What to put back on a fresh subscriber connection. */
 export interface Resubscription {
-  readonly pattern: string;
+  readonly listening: Listening;
   readonly listener: Listener;
+}
+
+/** The channel mode of a broker's own connections. */
+export interface OwnedMode {
+  /** Subscriptions and the probe use shard channels. */
+  readonly sharded: boolean;
+  /** Check at connect that Redis has sharded Pub/Sub (>= 7). */
+  readonly requireShards: boolean;
 }
 
 /** The two connections a broker made from a URL, with a subscriber that can be replaced. */
@@ -35,7 +45,16 @@ export interface OwnedClients {
   close(closeTimeoutMs: number): Promise<void>;
 }
 
-async function closeClient(client: Client | Subscriber, timeoutMs: number): Promise<void> {
+/** What closing needs of a node-redis client or cluster. */
+interface Closable {
+  readonly isOpen: boolean;
+  readonly isReady: boolean;
+  close(): Promise<unknown>;
+  destroy(): void;
+}
+
+/** Closes `client` politely within `timeoutMs`, or destroys it. */
+export async function closeClient(client: Closable, timeoutMs: number): Promise<void> {
   if (!client.isOpen) return;
   // close() waits for every queued command to be answered: while Redis is unreachable it would
   // never settle (a timed-out PUBLISH stays queued). Nothing to drain then: destroy.
@@ -65,12 +84,20 @@ export interface OwnedEvents {
   up(): void;
   /** The subscriber is ready after a reconnect: messages may have been missed meanwhile. */
   gap(): void;
+  /** The connections cannot serve this broker at all (e.g. no sharded Pub/Sub): said once. */
+  unusable(error: Error): void;
 }
 
-/** Connects a publisher and a subscriber to `url`. */
-export function connectOwned(url: string, events: OwnedEvents): OwnedClients {
+/** Connects a publisher and a subscriber to `url`, in the channel mode `mode`. */
+export function connectOwned(url: string, events: OwnedEvents, mode: OwnedMode): OwnedClients {
   const publisher = create(url);
-  const probeChannel = `eventrail:probe:${randomBytes(8).toString('hex')}`;
+  const probeId = randomBytes(8).toString('hex');
+  // In the sharded mode the probe is a shard channel too: it checks the subscriptions' own path.
+  const probeChannel = `eventrail:probe:${mode.sharded ? `{${probeId}}` : probeId}`;
+  const watchProbe = (client: Subscriber): Promise<unknown> =>
+    mode.sharded
+      ? client.sSubscribe(probeChannel, onProbe)
+      : client.subscribe(probeChannel, onProbe);
   let waiting: { token: string; resolve: () => void } | undefined;
   let closing = false;
   const replacing = new Set<Subscriber>();
@@ -89,12 +116,15 @@ export function connectOwned(url: string, events: OwnedEvents): OwnedClients {
   watch(publisher);
   let subscriber = watch(duplicate(publisher));
   const ready = Promise.all([publisher.connect(), subscriber.connect()]).then(async () => {
-    await subscriber.subscribe(probeChannel, onProbe);
+    if (mode.requireShards) await assertShardedRedis((args) => publisher.sendCommand(args));
+    await watchProbe(subscriber);
     subscriber.on('ready', events.gap);
   });
-  // Callers await `ready` themselves; this only keeps a failed connect from being unhandled (the
-  // failures themselves were reported by the 'error' listeners).
-  ready.catch(() => {});
+  // Callers await `ready` themselves. Connection failures were reported by the 'error' listeners;
+  // a Redis that cannot serve this mode at all is reported here, once.
+  ready.catch((err: unknown) => {
+    if (err instanceof EventrailError && err.code === 'invalid-option') events.unusable(err);
+  });
   return {
     publisher,
     subscriber: () => subscriber,
@@ -106,8 +136,8 @@ export function connectOwned(url: string, events: OwnedEvents): OwnedClients {
       replacing.add(fresh);
       try {
         await fresh.connect();
-        await fresh.subscribe(probeChannel, onProbe);
-        for (const { pattern, listener } of patterns) await fresh.pSubscribe(pattern, listener);
+        await watchProbe(fresh);
+        for (const { listening, listener } of patterns) await listen(fresh, listening, listener);
       } catch (err) {
         if (fresh.isOpen) fresh.destroy();
         throw err;
@@ -135,9 +165,10 @@ export function connectOwned(url: string, events: OwnedEvents): OwnedClients {
       try {
         // A command already written is not withdrawn by its signal: while Redis is paused the
         // publish may hang past the limit, so the limit is raced, not left to the signal.
-        const sent = publisher
-          .withAbortSignal(AbortSignal.timeout(timeoutMs))
-          .publish(probeChannel, token);
+        const client = publisher.withAbortSignal(AbortSignal.timeout(timeoutMs));
+        const sent = mode.sharded
+          ? client.sPublish(probeChannel, token)
+          : client.publish(probeChannel, token);
         sent.catch(() => {});
         if ((await Promise.race([sent, expired])) === 'expired') {
           throw new Error(`the probe's PUBLISH was not answered within ${timeoutMs} ms`);

@@ -1,28 +1,49 @@
 import { EventrailError } from '../errors.js';
-import { announcedId } from '../history.js';
 import { HISTORY_DEFAULTS, type HistoryLimits } from '../history-store.js';
 import { Outage, type OutageReport, seconds } from '../outage.js';
-import type { Broker, BrokerHistory, BrokerMessage, BrokerSubscription, Logger } from '../types.js';
+import type { Broker, BrokerHistory, BrokerSubscription, Logger } from '../types.js';
 import { wholeNumber } from '../whole-number.js';
 import { Deadlines } from './deadlines.js';
+import {
+  type AnnounceClient,
+  announce,
+  assertShardedRedis,
+  channelOptions,
+  type Listening,
+  listen,
+  listening,
+  type PubSubClient,
+  type RedisPubSubListener,
+  shardedSubscriber,
+  unlisten,
+  usesShards,
+} from './redis-channels.js';
+import {
+  connectCluster,
+  type OwnedConnections,
+  type RedisClusterClient,
+  type RedisClusterConfig,
+} from './redis-cluster.js';
 import { createRedisHistory } from './redis-history.js';
-import { connectOwned, type OwnedClients } from './redis-owned.js';
+import { connectOwned } from './redis-owned.js';
+import type { ChannelMode } from './redis-shard.js';
 
-/** A Pub/Sub listener as node-redis calls it. @public */
-export type RedisPubSubListener = (message: string, channel: string) => void;
+export type { RedisPubSubListener } from './redis-channels.js';
+export type { RedisClusterClient, RedisClusterConfig } from './redis-cluster.js';
+export type { ChannelMode } from './redis-shard.js';
 
 /**
  * What the Redis broker needs from the client it publishes with. A node-redis (`redis` v5+)
  * client satisfies it.
  * @public
  */
-export interface RedisPublishClient {
+export interface RedisPublishClient extends AnnounceClient {
   publish(channel: string, message: string): Promise<unknown>;
   /**
    * node-redis's per-command abort: a publish that timed out is taken out of the client's queue,
    * so it is not sent later, when Redis comes back, after the caller was told it failed.
    */
-  withAbortSignal?(signal: AbortSignal): Pick<RedisPublishClient, 'publish' | 'sendCommand'>;
+  withAbortSignal?(signal: AbortSignal): Pick<RedisPublishClient, Commands>;
   /**
    * node-redis's per-command options, preferred to `withAbortSignal` when present: the broker
    * passes its own shared abort signal and turns off the client's own timer per command
@@ -31,7 +52,7 @@ export interface RedisPublishClient {
   withCommandOptions?(options: {
     abortSignal: AbortSignal;
     timeout: undefined;
-  }): Pick<RedisPublishClient, 'publish' | 'sendCommand'>;
+  }): Pick<RedisPublishClient, Commands>;
   /** Raw commands, for the history (Lua scripts and XRANGE). Without it there is no history. */
   sendCommand?(args: string[]): Promise<unknown>;
 }
@@ -41,7 +62,7 @@ export interface RedisPublishClient {
  * for nothing else (it enters Pub/Sub mode). node-redis resubscribes by itself after a reconnect.
  * @public
  */
-export interface RedisSubscribeClient {
+export interface RedisSubscribeClient extends PubSubClient {
   pSubscribe(pattern: string, listener: RedisPubSubListener): Promise<unknown>;
   pUnsubscribe(pattern: string, listener: RedisPubSubListener): Promise<unknown>;
   /** node-redis's own view of the connection. */
@@ -49,6 +70,9 @@ export interface RedisSubscribeClient {
   /** node-redis emits `ready` after every (re)connect: then messages may have been missed. */
   on?(event: 'ready', listener: () => void): unknown;
 }
+
+/** The commands a publish or a history read sends. */
+type Commands = 'publish' | 'sPublish' | 'sendCommand';
 
 /** Options of {@link createRedisBroker}. @public */
 export interface RedisBrokerOptions extends HistoryLimits {
@@ -58,6 +82,15 @@ export interface RedisBrokerOptions extends HistoryLimits {
    * Give either `url` or both clients.
    */
   url?: string;
+  /**
+   * A Redis Cluster (>= 7), instead of `url`: `{ rootNodes: [{ url }] }` to connect to (the broker
+   * creates its cluster clients, owns them and closes them in `close()`), or a connected node-redis
+   * cluster client of yours (`createCluster(...)`), which it publishes with and leaves open; it
+   * subscribes on a duplicate of its own. Each scope lives on the shard that owns its slot; a
+   * publish touches only that shard. Implies `channels: 'sharded'` (classic Pub/Sub is broadcast
+   * to every node of a cluster).
+   */
+  cluster?: RedisClusterConfig | RedisClusterClient;
   /** Your own client to publish with. It is left open by `close()`. */
   publisher?: RedisPublishClient;
   /** Your own client to subscribe with, used for nothing else. It is left open by `close()`. */
@@ -94,6 +127,21 @@ export interface RedisBrokerOptions extends HistoryLimits {
    */
   probeIntervalMs?: number;
   /**
+   * How events travel through Redis. `pattern`: on their own channel (`PUBLISH gym:1:students`),
+   * one `PSUBSCRIBE gym:1:*` per scope: the Go eventrail's wire contract, on any Redis. `sharded`:
+   * on one shard channel per scope (`SPUBLISH eventrail:{gym:1}`, the channel in the payload),
+   * one `SSUBSCRIBE` per scope: no pattern for Redis to match on every publish (Redis >= 7; the
+   * Go eventrail does not see these events). A subscriber receives only its own mode.
+   * @defaultValue `'pattern'`
+   */
+  channels?: ChannelMode;
+  /**
+   * Where a publish is announced. Listing both during a migration from one mode to the other
+   * lets servers of either mode receive every event (stored once in the history).
+   * @defaultValue `[channels]`
+   */
+  announce?: readonly ChannelMode[];
+  /**
    * Errors of connections the broker owns, once per transition rather than once per reconnect
    * attempt: `broker-error` when Redis becomes unreachable (or stops answering the liveness
    * probe), then at most one reminder per `outageReminderMs` while it stays away, with the number
@@ -123,14 +171,18 @@ function reason(error: Error | undefined): string {
 
 /**
  * A broker on Redis Pub/Sub: the production default. Every instance subscribes once per scope
- * (`PSUBSCRIBE gym:1:*`) on one subscriber connection and publishes with `PUBLISH`.
+ * on one subscriber connection: `PSUBSCRIBE gym:1:*`, events published with `PUBLISH` (the
+ * default, the Go eventrail's wire), or with `channels: 'sharded'` `SSUBSCRIBE` of the scope's
+ * shard channel, events published with `SPUBLISH` (Redis >= 7; no pattern for Redis to match).
  *
  * @example
  * ```ts
  * import { createRedisBroker } from 'eventrail/redis';
  * const broker = createRedisBroker({ url: process.env.REDIS_URL });
  * ```
- * @throws {@link EventrailError} `invalid-option` when neither a URL nor both clients are given.
+ * @throws {@link EventrailError} `invalid-option` when neither a URL nor both clients are given, or
+ *   an option is invalid (in the sharded mode: a prefix with `{` or `}`, clients without the
+ *   sharded commands).
  * @public
  */
 export function createRedisBroker(options: RedisBrokerOptions): Broker {
@@ -143,6 +195,24 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
     throw new EventrailError(
       'invalid-option',
       'prefix must be a string without whitespace or Redis glob characters (* ? [ ] ^ \\), e.g. "billing:".',
+    );
+  }
+  const modes = channelOptions({
+    channels: options.channels ?? (options.cluster ? 'sharded' : undefined),
+    announce: options.announce,
+  });
+  if (options.cluster && (modes.channels !== 'sharded' || modes.announce.includes('pattern'))) {
+    throw new EventrailError(
+      'invalid-option',
+      "On a Redis Cluster the channels are 'sharded' (classic Pub/Sub is broadcast to every node).",
+    );
+  }
+  const shards = usesShards(modes);
+  const historyKeyPrefix = options.historyKeyPrefix ?? `${prefix}eventrail:history:`;
+  if (shards && /[{}]/.test(prefix + historyKeyPrefix)) {
+    throw new EventrailError(
+      'invalid-option',
+      'In the sharded mode prefix and historyKeyPrefix cannot hold { or }: the hash tag of a scope must be its own.',
     );
   }
   const onError = (error: Error): void => options.onError?.(error);
@@ -177,38 +247,79 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
     log(report.kind === 'down' ? 'error' : 'warn', { ...fields, err }, `eventrail: ${message}`);
     onError(err);
   });
-  /** All owned connections ready and the last probe back: an outage is over. */
+  /** Every owned connection ready and the last probe back: an outage is over. */
   const checkUp = (): void => {
-    if (owned?.publisher.isReady && owned.subscriber().isReady && !probeFailed) outage.recovered();
+    if (owned === undefined || probeFailed) return;
+    const publishing = (owned.publisher as { readonly isReady?: boolean }).isReady;
+    if (publishing !== false && owned.subscriber().isReady !== false) outage.recovered();
   };
-  let owned: OwnedClients | undefined;
+  /** A connection failed: part of an outage, reported per transition. */
+  const failure = (error: Error): void => {
+    if (!closed) outage.failure(error);
+  };
+  let owned: OwnedConnections | undefined;
   let publisher: RedisPublishClient;
   let given: RedisSubscribeClient | undefined;
-  if (options.url !== undefined) {
+  if (options.cluster !== undefined) {
+    if (options.url !== undefined || options.publisher || options.subscriber) {
+      throw new EventrailError(
+        'invalid-option',
+        'Give createRedisBroker one of `url`, `cluster` or clients.',
+      );
+    }
+    owned = connectCluster(options.cluster, failure, () => {
+      checkUp();
+      gapAll();
+    });
+    publisher = owned.publisher;
+  } else if (options.url !== undefined) {
     if (options.publisher || options.subscriber) {
       throw new EventrailError(
         'invalid-option',
         'Give createRedisBroker either `url` or clients, not both.',
       );
     }
-    owned = connectOwned(options.url, {
-      failure: (error) => {
-        if (!closed) outage.failure(error);
+    owned = connectOwned(
+      options.url,
+      {
+        failure,
+        up: checkUp,
+        gap: () => gapAll(),
+        unusable: (error) => {
+          log('error', { err: error }, `eventrail: ${error.message}`);
+          onError(error);
+        },
       },
-      up: checkUp,
-      gap: () => gapAll(),
-    });
+      { sharded: modes.channels === 'sharded', requireShards: shards },
+    );
     publisher = owned.publisher;
   } else if (options.publisher && options.subscriber) {
-    ({ publisher, subscriber: given } = options);
+    publisher = options.publisher;
+    given = options.subscriber;
+    const canAnnounce = publisher.sPublish || (options.history !== false && publisher.sendCommand);
+    if (modes.announce.includes('sharded') && !canAnnounce) {
+      throw new EventrailError(
+        'invalid-option',
+        'Announcing sharded needs a publisher with sPublish.',
+      );
+    }
+    if (modes.channels === 'sharded') shardedSubscriber(given);
   } else {
     throw new EventrailError(
       'invalid-option',
       'createRedisBroker needs `url` (e.g. "redis://127.0.0.1:6379") or both `publisher` and `subscriber` clients.',
     );
   }
-  const ready = owned?.ready ?? Promise.resolve();
-  const live = new Set<{ pattern: string; listener: RedisPubSubListener; onGap?: () => void }>();
+  // Our own connections check the Redis version before subscribing anything; given ones here.
+  const sendCommand = publisher.sendCommand?.bind(publisher);
+  const ready =
+    owned?.ready ?? (shards && sendCommand ? assertShardedRedis(sendCommand) : Promise.resolve());
+  if (!owned) ready.catch(onError);
+  const live = new Set<{
+    listening: Listening;
+    listener: RedisPubSubListener;
+    onGap?: () => void;
+  }>();
   const subscriber = (): RedisSubscribeClient =>
     owned?.subscriber() ?? (given as RedisSubscribeClient);
   // After every (re)connect node-redis has resubscribed, but what was published while the
@@ -237,10 +348,12 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
             probeFailed = true;
             // The probe may have waited through close(): nothing to replace then.
             if (closed) return;
+            const silent = owned.silent?.() ?? [];
+            const where = silent.length > 0 ? ` on ${silent.join(', ')}` : '';
             outage.failure(
               new EventrailError(
                 'broker-error',
-                'The Redis subscription receives nothing: replacing it.',
+                `The Redis subscription receives nothing${where}: replacing it.`,
               ),
             );
             await owned.recycle(live);
@@ -293,12 +406,13 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
         expired = true;
       });
     } catch (err) {
-      if (err instanceof EventrailError) throw err;
+      // A deadline's own error as it is; anything else (Redis's, a refused set-up) as its cause.
+      if (err instanceof EventrailError && err.code === 'broker-error') throw err;
       throw new EventrailError('broker-error', `Redis refused ${what}.`, { cause: err });
     }
   }
 
-  type Abortable = Pick<RedisPublishClient, 'publish' | 'sendCommand'>;
+  type Abortable = Pick<RedisPublishClient, Commands>;
   /** The client bound to the current shared signal (node-redis makes a proxy per signal). */
   let bound: { signal: AbortSignal; client: Abortable } | undefined;
   /** The publisher, with commands withdrawn from its queue once they time out. */
@@ -324,8 +438,9 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
         },
       },
       {
-        keyPrefix: options.historyKeyPrefix ?? `${prefix}eventrail:history:`,
+        keyPrefix: historyKeyPrefix,
         channelPrefix: prefix,
+        announce: modes.announce,
         historySize: options.historySize ?? HISTORY_DEFAULTS.historySize,
         historyTtlMs: options.historyTtlMs ?? HISTORY_DEFAULTS.historyTtlMs,
       },
@@ -353,12 +468,11 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
     },
     async subscribe(bare, onMessage, onGap): Promise<BrokerSubscription> {
       assertOpen();
-      const pattern = prefix + bare;
-      const listener: RedisPubSubListener = (payload, prefixed) => {
-        const channel = prefixed.slice(prefix.length);
-        const id = announcedId(payload);
-        const message: BrokerMessage =
-          id === undefined ? { channel, payload } : { channel, payload, id };
+      const target = listening(modes.channels, prefix, bare, onError);
+      const pattern = target.name;
+      const listener: RedisPubSubListener = (payload, redisChannel) => {
+        const message = target.read(payload, redisChannel);
+        if (message === undefined) return;
         // node-redis calls listeners from its socket 'data' handler: a throw there skips the
         // remaining listeners, resets its reply decoder and re-emits the error on the client
         // (an unhandled 'error' event crashes a process whose own client has no listener).
@@ -368,10 +482,10 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
           onError(err instanceof Error ? err : new Error(String(err)));
         }
       };
-      const entry = { pattern, listener, onGap };
+      const entry = { listening: target, listener, onGap };
       try {
         await ready;
-        await subscriber().pSubscribe(pattern, listener);
+        await listen(subscriber(), target, listener);
       } catch (err) {
         throw new EventrailError('broker-error', `Could not subscribe to ${pattern}.`, {
           cause: err,
@@ -382,7 +496,7 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
         // off a client we were given (our own clients are being closed anyway).
         if (!owned) {
           try {
-            await subscriber().pUnsubscribe(pattern, listener);
+            await unlisten(subscriber(), target, listener);
           } catch (err) {
             onError(err instanceof Error ? err : new Error(String(err)));
           }
@@ -398,18 +512,17 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
           // which delivers it to no one): a server that is closing must not wait for that.
           const client = subscriber();
           if (client.isReady === false) {
-            client.pUnsubscribe(pattern, listener).catch(() => {});
+            unlisten(client, target, listener).catch(() => {});
             return;
           }
-          await deadlines.bound(
-            subscriber().pUnsubscribe(pattern, listener),
-            `PUNSUBSCRIBE ${pattern}`,
-          );
+          await deadlines.bound(unlisten(client, target, listener), `unsubscribing ${pattern}`);
         },
       };
     },
     async publish(channel, payload) {
-      await bounded(`PUBLISH ${channel}`, () => abortable().publish(prefix + channel, payload));
+      await bounded(`PUBLISH ${channel}`, () =>
+        announce(abortable(), modes.announce, prefix, channel, payload),
+      );
     },
     close() {
       closed ??= (async () => {
@@ -422,7 +535,7 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
         }
         // Clients we were given stay open; only our own listeners leave them.
         await Promise.allSettled(
-          entries.map((e) => subscriber().pUnsubscribe(e.pattern, e.listener)),
+          entries.map((e) => unlisten(subscriber(), e.listening, e.listener)),
         );
       })();
       return closed;

@@ -90,3 +90,39 @@ export async function startExample(
   });
   return { url, child, exited, output: () => output, stop };
 }
+
+/**
+ * Starts examples/basic with `env`, and resolves with what it printed once an event published
+ * through its `/publish` reached a stream of its `/events` (rejects after 10 s).
+ */
+export async function basicExampleDelivers(env: Record<string, string>): Promise<string> {
+  const app = await startExample('examples/basic/server.ts', env);
+  const controller = new AbortController();
+  try {
+    const response = await fetch(`${app.url}/events?scope=7`, { signal: controller.signal });
+    const reader = response.body?.getReader();
+    if (!reader) throw new Error('no stream');
+    const decoder = new TextDecoder();
+    let text = '';
+    const read = async (until: string): Promise<void> => {
+      while (!text.includes(until)) {
+        const { done, value } = await reader.read();
+        if (done) throw new Error(`the stream ended before ${until}: ${text}`);
+        text += decoder.decode(value, { stream: true });
+      }
+    };
+    const timer = setTimeout(() => controller.abort(), 10_000);
+    try {
+      await read('eventrail.connected');
+      const published = await fetch(`${app.url}/publish?scope=7&type=students.changed&data=7`);
+      if (published.status !== 202) throw new Error(`publish answered ${published.status}`);
+      await read('event: app.students.changed');
+    } finally {
+      clearTimeout(timer);
+    }
+    return app.output();
+  } finally {
+    controller.abort();
+    await app.stop();
+  }
+}

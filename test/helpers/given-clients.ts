@@ -4,7 +4,7 @@
  * package resolves, so this is how another major (an npm alias) is tested.
  */
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   createRedisBroker,
   type RedisPublishClient,
@@ -37,20 +37,8 @@ export type NodeRedisClient = RedisPublishClient &
 /** `createClient` of one node-redis major. */
 export type CreateClient = (options: { url: string }) => NodeRedisClient;
 
-/**
- * One redis-server for a test file, started by the first test that asks for it and stopped
- * after the file.
- */
-export function fileRedis(): () => Promise<RedisProcess> {
-  let shared: Promise<RedisProcess> | undefined;
-  after(async () => {
-    if (shared) await (await shared).stop();
-  });
-  return () => {
-    shared ??= startRedis();
-    return shared;
-  };
-}
+/** One redis-server per test file (see redis-brokers.ts). */
+export { redisPerFile as fileRedis } from './redis-brokers.js';
 
 /** Patterns subscribed in Redis right now. */
 export async function numpat(port: number): Promise<number> {

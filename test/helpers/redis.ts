@@ -115,7 +115,10 @@ class RedisServer implements RedisProcess {
   #exited: Promise<void> = Promise.resolve();
   #output = '';
 
-  constructor(port: number) {
+  constructor(
+    port: number,
+    private readonly extraArgs: readonly string[] = [],
+  ) {
     this.port = port;
   }
 
@@ -145,6 +148,7 @@ class RedisServer implements RedisProcess {
       'no',
       '--dir',
       os.tmpdir(),
+      ...this.extraArgs,
     ];
     const [command, commandArgs] = useSetpriv
       ? ['setpriv', ['--pdeathsig', 'KILL', 'redis-server', ...args]]
@@ -249,15 +253,16 @@ class RedisServer implements RedisProcess {
 }
 
 /**
- * Starts a fresh redis-server on a free port and resolves once it answers PING.
+ * Starts a fresh redis-server on a free port and resolves once it answers PING; `extraArgs` are
+ * added to its command line (e.g. `['--rename-command', 'SPUBLISH', '']`).
  * @throws after 10 s, with the server's output, when it does not come up.
  */
-export async function startRedis(): Promise<RedisProcess> {
+export async function startRedis(extraArgs: readonly string[] = []): Promise<RedisProcess> {
   if (!redisAvailable) throw new Error('redis-server not found on PATH');
   let lastError: unknown;
   // The free port may be taken between findFreePort() and redis-server's bind(): retry then.
   for (let attempt = 0; attempt < 3; attempt++) {
-    const server = new RedisServer(await findFreePort());
+    const server = new RedisServer(await findFreePort(), extraArgs);
     try {
       await server.launch();
       return server;
@@ -348,7 +353,7 @@ export interface RawRedisConnection {
   close(): Promise<void>;
 }
 
-const PUSH_KINDS = new Set(['message', 'pmessage']);
+const PUSH_KINDS = new Set(['message', 'pmessage', 'smessage']);
 
 /** Opens a raw RESP2 connection to `127.0.0.1:{port}`. */
 export async function connectRaw(port: number, timeoutMs = 2_000): Promise<RawRedisConnection> {
@@ -422,7 +427,7 @@ export async function connectRaw(port: number, timeoutMs = 2_000): Promise<RawRe
     command(...args) {
       if (failure) return Promise.reject(failure);
       const name = (args[0] ?? '').toUpperCase();
-      if (name === 'SUBSCRIBE' || name === 'PSUBSCRIBE') subscribed = true;
+      if (name === 'SUBSCRIBE' || name === 'PSUBSCRIBE' || name === 'SSUBSCRIBE') subscribed = true;
       return new Promise<RespValue>((resolve, reject) => {
         pending.push({ resolve, reject });
         socket.write(encodeCommand(args));

@@ -14,12 +14,15 @@ interface Pair {
 
 export interface TcpProxy {
   readonly url: string;
+  readonly port: number;
   /** Stops forwarding, both ways, on every connection that has subscribed so far. */
   blackholeSubscribers(): number;
   /** While on, new connections are closed at once (Redis unreachable through this proxy). */
   refuseNew(on: boolean): void;
   close(): Promise<void>;
 }
+
+const SUBSCRIBING = /(?:^|\r\n)\*\d+\r\n\$\d+\r\n[PS]?SUBSCRIBE\r\n/i;
 
 export async function startProxy(targetPort: number): Promise<TcpProxy> {
   const pairs = new Set<Pair>();
@@ -33,7 +36,9 @@ export async function startProxy(targetPort: number): Promise<TcpProxy> {
     const pair: Pair = { client, upstream, subscriber: false, dead: false };
     pairs.add(pair);
     client.on('data', (data) => {
-      if (/SUBSCRIBE/i.test(data.toString('latin1'))) pair.subscriber = true;
+      // A command whose name is SUBSCRIBE, PSUBSCRIBE or SSUBSCRIBE (not one that only mentions
+      // it, like COMMAND INFO SSUBSCRIBE).
+      if (SUBSCRIBING.test(data.toString('latin1'))) pair.subscriber = true;
       if (!pair.dead) upstream.write(data);
     });
     upstream.on('data', (data) => {
@@ -51,6 +56,7 @@ export async function startProxy(targetPort: number): Promise<TcpProxy> {
   const { port } = server.address() as net.AddressInfo;
   return {
     url: `redis://127.0.0.1:${port}`,
+    port,
     blackholeSubscribers() {
       let count = 0;
       for (const pair of pairs) {

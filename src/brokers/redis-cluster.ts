@@ -1,0 +1,225 @@
+/**
+ * The broker's connections to a Redis Cluster: one node-redis cluster client that publishes to
+ * the master of each event's slot, and one that subscribes each scope's shard channel on the
+ * master that owns it (node-redis follows a slot to its new owner). A probe on every master finds
+ * a subscription that receives nothing; the subscriber is then replaced as a whole.
+ */
+import { randomBytes } from 'node:crypto';
+import { createCluster } from 'redis';
+import { EventrailError } from '../errors.js';
+import { keySlot } from './cluster-slot.js';
+import {
+  assertShardedRedis,
+  listen,
+  type PubSubClient,
+  type RedisPubSubListener,
+} from './redis-channels.js';
+import { closeClient, type Resubscription } from './redis-owned.js';
+
+/** Where to find a Redis Cluster: some of its nodes (node-redis discovers the rest). @public */
+export interface RedisClusterConfig {
+  /** Nodes to discover the cluster from, e.g. `[{ url: 'redis://10.0.0.1:6379' }]`. */
+  readonly rootNodes: ReadonlyArray<{ readonly url: string }>;
+}
+
+/** The commands a publish or a history read sends, as the broker calls them. */
+export interface CommandClient {
+  publish(channel: string, message: string): Promise<unknown>;
+  sPublish(channel: string, message: string): Promise<unknown>;
+  sendCommand(args: string[]): Promise<unknown>;
+  withCommandOptions(options: {
+    abortSignal: AbortSignal;
+    timeout: undefined;
+  }): Omit<CommandClient, 'withCommandOptions'>;
+}
+
+/** The connections a broker owns, on one Redis or on a cluster. */
+export interface OwnedConnections {
+  readonly publisher: CommandClient;
+  subscriber(): PubSubClient & { readonly isReady?: boolean };
+  readonly ready: Promise<void>;
+  /** Subscribes `patterns` again on fresh connections (only those of silent shards on a cluster). */
+  recycle(patterns: Iterable<Resubscription>): Promise<void>;
+  /** True when every subscription connection received its probe within `timeoutMs`. */
+  probe(timeoutMs: number): Promise<boolean>;
+  close(closeTimeoutMs: number): Promise<void>;
+  /** The masters (`host:port`) whose subscription missed the last probe. */
+  silent?(): readonly string[];
+}
+
+const make = (config: RedisClusterConfig) =>
+  createCluster({ rootNodes: config.rootNodes.map(({ url }) => ({ url })) });
+/** A node-redis cluster client (`createCluster({ rootNodes })` from `redis`). @public */
+export type RedisClusterClient = ReturnType<typeof make>;
+type Cluster = RedisClusterClient;
+
+/** The key a raw command is routed by: the history's scripts and reads name it. */
+function routingKey(args: readonly string[]): string | undefined {
+  const name = args[0]?.toUpperCase();
+  if (name === 'EVALSHA' || name === 'EVAL') return args[3];
+  if (name === 'XRANGE' || name === 'XREVRANGE') return args[1];
+  return undefined;
+}
+
+function commands(cluster: Cluster): Omit<CommandClient, 'withCommandOptions'> {
+  return {
+    publish: (channel, message) => cluster.publish(channel, message),
+    sPublish: (channel, message) => cluster.sPublish(channel, message),
+    sendCommand: (args) => cluster.sendCommand(routingKey(args), false, args),
+  };
+}
+
+/**
+ * Connects to the cluster of `config`, or uses the cluster client given (left open; the broker
+ * subscribes on a duplicate of its own). `onReady` runs whenever a node connection of the
+ * subscriber (re)connects after the first connect: subscriptions may have missed messages then.
+ */
+export function connectCluster(
+  source: RedisClusterConfig | RedisClusterClient,
+  onError: (error: Error) => void,
+  onReady: () => void,
+): OwnedConnections {
+  const given = 'rootNodes' in source ? undefined : source;
+  const cluster = given ?? make(source as RedisClusterConfig);
+  const watch = (client: Cluster): Cluster => {
+    client.on('error', (err: unknown) => {
+      onError(new EventrailError('broker-error', 'Redis Cluster error.', { cause: err }));
+    });
+    client.on('node-error', (err: unknown, node: { host: string; port: number }) => {
+      onError(
+        new EventrailError('broker-error', `Redis Cluster node ${node.host}:${node.port} error.`, {
+          cause: err,
+        }),
+      );
+    });
+    return client;
+  };
+  if (!given) watch(cluster);
+  /** Subscribes; replaced as a whole when a probe finds it deaf on a master. */
+  let subscriber = watch(cluster.duplicate());
+  const id = randomBytes(8).toString('hex');
+  /** Each master's probe channel: a shard channel in one of its slots. */
+  const probeChannels = new Map<string, string>();
+  /** The probe channels `subscriber` listens to. */
+  let probing = new Set<string>();
+  let waiting: Map<string, () => void> | undefined;
+  let silent: string[] = [];
+  let started = false;
+  const onProbe: RedisPubSubListener = (token) => waiting?.get(token)?.();
+  // A subscriber connection to a node (re)connected: what it was subscribed to may have missed
+  // messages meanwhile.
+  const gap = (): void => {
+    if (started) onReady();
+  };
+  subscriber.on('node-ready', gap);
+
+  const masterOf = (channel: string): string | undefined =>
+    cluster.slots[keySlot(channel)]?.master.address;
+
+  /** The probe channel of `master`, subscribed on `client`. */
+  async function probeChannel(master: string, client = subscriber, on = probing): Promise<string> {
+    let channel = probeChannels.get(master);
+    if (channel === undefined || masterOf(channel) !== master) {
+      for (let n = 0; n < 100_000; n++) {
+        const candidate = `eventrail:probe:{${id}.${n}}`;
+        if (masterOf(candidate) === master) {
+          channel = candidate;
+          break;
+        }
+      }
+      if (channel === undefined) throw new Error(`no probe channel found for ${master}`);
+      probeChannels.set(master, channel);
+    }
+    if (!on.has(channel)) {
+      await client.sSubscribe(channel, onProbe);
+      on.add(channel);
+    }
+    return channel;
+  }
+
+  const masters = (): string[] => cluster.masters.map((m) => m.address);
+
+  const ready = Promise.all([given ? undefined : cluster.connect(), subscriber.connect()]).then(
+    async () => {
+      await assertShardedRedis((args) => cluster.sendCommand(undefined, true, args));
+      for (const master of masters()) await probeChannel(master);
+      started = true;
+    },
+  );
+  ready.catch(onError);
+
+  return {
+    publisher: {
+      ...commands(cluster),
+      withCommandOptions: (options) => commands(cluster.withCommandOptions(options)),
+    },
+    subscriber: () => subscriber,
+    ready,
+    silent: () => silent,
+    async probe(timeoutMs) {
+      const tokens = new Map<string, () => void>();
+      const pending = new Map<string, string>();
+      let timer: NodeJS.Timeout | undefined;
+      const all = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+        for (const master of masters()) {
+          const token = `${master} ${randomBytes(4).toString('hex')}`;
+          pending.set(token, master);
+          tokens.set(token, () => {
+            pending.delete(token);
+            if (pending.size === 0) resolve();
+          });
+        }
+      });
+      waiting = tokens;
+      try {
+        for (const [token, master] of pending) {
+          // Not awaited: a subscribe or a publish stuck on a dead connection only leaves its
+          // master silent when the time is up.
+          probeChannel(master)
+            .then((channel) =>
+              cluster
+                .withCommandOptions({ abortSignal: AbortSignal.timeout(timeoutMs) })
+                .sPublish(channel, token),
+            )
+            .catch(() => undefined);
+        }
+        await all;
+        silent = [...pending.values()];
+        return silent.length === 0;
+      } finally {
+        clearTimeout(timer);
+        waiting = undefined;
+      }
+    },
+    async recycle(patterns) {
+      if (!started) return;
+      const fresh = watch(cluster.duplicate());
+      const freshProbes = new Set<string>();
+      try {
+        await fresh.connect();
+        for (const master of masters()) await probeChannel(master, fresh, freshProbes);
+        for (const { listening, listener } of patterns) await listen(fresh, listening, listener);
+      } catch (err) {
+        fresh.destroy();
+        throw err;
+      }
+      if (!started) {
+        fresh.destroy();
+        return;
+      }
+      fresh.on('node-ready', gap);
+      const old = subscriber;
+      subscriber = fresh;
+      probing = freshProbes;
+      silent = [];
+      old.destroy();
+    },
+    async close(closeTimeoutMs) {
+      started = false;
+      // A cluster client we were given stays open; only our subscriber goes.
+      const ours = given ? [subscriber] : [cluster, subscriber];
+      await Promise.all(ours.map((client) => closeClient(client, closeTimeoutMs)));
+    },
+  };
+}

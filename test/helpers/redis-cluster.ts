@@ -1,0 +1,87 @@
+/**
+ * A throwaway Redis Cluster for tests: six `redis-server --cluster-enabled yes` on free loopback
+ * ports (three masters, one replica each), joined with `redis-cli --cluster create`. Every node is
+ * a {@link RedisProcess} of ./redis.ts, so it is killed with the test process whatever happens.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { type RedisProcess, redisCli, redisCommand, startRedis } from './redis.js';
+
+/** A running cluster. */
+export interface RedisClusterProcess {
+  readonly nodes: readonly RedisProcess[];
+  /** `[{ url }]` of every node, for `createRedisBroker({ cluster: { rootNodes } })`. */
+  readonly rootNodes: ReadonlyArray<{ url: string }>;
+  /** The port of the master that owns `key`'s slot. */
+  masterOf(key: string): Promise<number>;
+  stop(): Promise<void>;
+}
+
+async function waitUntil(what: string, ms: number, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`${what}: not the case within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Starts six nodes and joins them; resolves once every node says `cluster_state:ok`. */
+export async function startRedisCluster(): Promise<RedisClusterProcess> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'eventrail-cluster-'));
+  const nodes: RedisProcess[] = [];
+  const stop = async (): Promise<void> => {
+    await Promise.all(nodes.map((node) => node.stop()));
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    for (let i = 0; i < 6; i++) {
+      nodes.push(
+        await startRedis([
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          `nodes-${randomUUID()}.conf`,
+          '--cluster-node-timeout',
+          '2000',
+          '--dir',
+          dir,
+        ]),
+      );
+    }
+    const first = nodes[0] as RedisProcess;
+    await redisCli(
+      first.port,
+      '--cluster',
+      'create',
+      ...nodes.map((node) => `127.0.0.1:${node.port}`),
+      '--cluster-replicas',
+      '1',
+      '--cluster-yes',
+    );
+    for (const node of nodes) {
+      await waitUntil(`cluster_state:ok on ${node.port}`, 20_000, async () =>
+        /cluster_state:ok/.test(String(await redisCommand(node.port, 'CLUSTER', 'INFO'))),
+      );
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    nodes,
+    rootNodes: nodes.map((node) => ({ url: node.url })),
+    async masterOf(key) {
+      const port = (nodes[0] as RedisProcess).port;
+      const slot = Number(await redisCommand(port, 'CLUSTER', 'KEYSLOT', key));
+      const slots = (await redisCommand(port, 'CLUSTER', 'SLOTS')) as Array<
+        [number, number, [string, number, ...unknown[]], ...unknown[]]
+      >;
+      const range = slots.find(([from, to]) => slot >= from && slot <= to);
+      if (range === undefined) throw new Error(`no master serves slot ${slot}`);
+      return Number(range[2][1]);
+    },
+    stop,
+  };
+}

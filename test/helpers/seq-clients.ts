@@ -1,0 +1,134 @@
+/**
+ * Browser-like clients for the delivery oracle: each reads one stream of `app.seq` events
+ * (`{p, seq}`: publisher and its sequence number), drops it at random and comes back to a random
+ * instance with its Last-Event-ID; and the oracle that checks their logs.
+ */
+
+import { createParser } from 'eventsource-parser';
+import { type Entry, missed } from './gaps.js';
+import { sleep } from './sse.js';
+
+export type { Entry };
+export { missed };
+
+export interface Client {
+  readonly log: Entry[];
+  reconnects: number;
+  lastId: string | undefined;
+  stop(): Promise<void>;
+}
+
+/**
+ * A browser-like client of gym `scope`: reads one stream, drops it at random until `stopAt`, comes
+ * back with its id to any of `urls` (read at every reconnect: the list may change meanwhile).
+ */
+export function startClient(
+  urls: readonly string[],
+  random: () => number,
+  stopAt: number,
+  scope = 1,
+): Client {
+  const client: Client = { log: [], reconnects: -1, lastId: undefined, stop: async () => {} };
+  let stopped = false;
+  let current: AbortController | undefined;
+  const loop = (async () => {
+    while (!stopped) {
+      client.reconnects++;
+      const controller = new AbortController();
+      current = controller;
+      const url = `${urls[Math.floor(random() * urls.length)]}/events?scope=${scope}`;
+      const parser = createParser({
+        onEvent(event) {
+          if (event.id) client.lastId = event.id;
+          if (event.event === 'eventrail.resync')
+            client.log.push({ kind: 'resync', id: event.id, conn: client.reconnects });
+          else if (event.event === 'app.seq') {
+            const { p, seq } = JSON.parse(event.data) as { p: number; seq: number };
+            client.log.push({ kind: 'event', p, seq, id: event.id, conn: client.reconnects });
+          }
+        },
+      });
+      // Drop at a random moment, except in the calm tail where everyone catches up.
+      const lifetime = 200 + random() * 800;
+      const timer =
+        Date.now() + lifetime < stopAt ? setTimeout(() => controller.abort(), lifetime) : undefined;
+      try {
+        const headers: Record<string, string> = client.lastId
+          ? { 'Last-Event-ID': client.lastId }
+          : {};
+        const response = await fetch(url, { headers, signal: controller.signal });
+        const reader = response.body?.getReader();
+        const decoder = new TextDecoder();
+        while (reader) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          parser.feed(decoder.decode(value, { stream: true }));
+        }
+      } catch {
+        // dropped on purpose, or the instance could not be reached
+      } finally {
+        clearTimeout(timer);
+      }
+      if (!stopped) await sleep(20 + random() * 150);
+    }
+  })();
+  client.stop = async () => {
+    stopped = true;
+    current?.abort();
+    await loop;
+  };
+  return client;
+}
+
+/** What the oracle counts over every client's log. */
+export interface Tally {
+  resyncs: number;
+  /** Acked events a client lacks with no resync covering the gap. */
+  lost: number;
+  duplicated: number;
+  disordered: number;
+}
+
+/**
+ * Counts, over every client, resyncs, events missed without a resync, duplicates and events out of
+ * order (per publisher); logs enough of each failure to diagnose it from a CI log alone.
+ */
+export function tally(
+  clients: readonly Client[],
+  acked: ReadonlyArray<{ p: number; seq: number }>,
+): Tally {
+  let resyncs = 0;
+  let lost = 0;
+  let duplicated = 0;
+  let disordered = 0;
+  for (const client of clients) {
+    const seen = new Set<string>();
+    const lastSeq = new Map<number, number>();
+    client.log.forEach((entry, index) => {
+      if (entry.kind === 'resync') {
+        resyncs++;
+        return;
+      }
+      const key = `${entry.p}:${entry.seq}`;
+      if (seen.has(key)) duplicated++;
+      seen.add(key);
+      if ((lastSeq.get(entry.p) ?? -1) >= entry.seq) {
+        disordered++;
+        // The neighbourhood, ids included, to diagnose a failure from the CI log alone.
+        console.log(
+          `# out of order at ${index}: ${JSON.stringify(client.log.slice(Math.max(0, index - 6), index + 2))}`,
+        );
+      }
+      lastSeq.set(entry.p, entry.seq);
+    });
+    const gaps = missed(client.log, acked);
+    lost += gaps.length;
+    if (gaps.length > 0) {
+      // Enough to diagnose a failure from the CI log alone.
+      console.log(
+        `# missed without a resync: ${JSON.stringify(gaps.slice(0, 5))} of ${gaps.length}; connection ${client.reconnects}; last entries ${JSON.stringify(client.log.slice(-4))}`,
+      );
+    }
+  }
+  return { resyncs, lost, duplicated, disordered };
+}
