@@ -96,6 +96,13 @@ describe('createRedisBroker options', () => {
       'publishTimeoutMs NaN',
       () => createRedisBroker({ url: 'redis://127.0.0.1:1', publishTimeoutMs: Number.NaN }),
     ],
+    ['null options', () => createRedisBroker(null as never)],
+    ['a url that is not a string', () => createRedisBroker({ url: 5 as never })],
+    ['historySize 0', () => createRedisBroker({ url: 'redis://127.0.0.1:1', historySize: 0 })],
+    [
+      'historyTtlMs that is not a number',
+      () => createRedisBroker({ url: 'redis://127.0.0.1:1', historyTtlMs: 'x' as never }),
+    ],
   ];
   for (const [what, make] of invalid) {
     it(`throws invalid-option for ${what}`, () => {
@@ -109,6 +116,19 @@ describe('createRedisBroker options', () => {
 });
 
 describe('Redis broker', { skip: skipRedis }, () => {
+  it('refused for a bad option, it opens no connection to Redis', async () => {
+    const redis = await getRedis();
+    const before = await clientCount(redis.port);
+    for (const bad of [{ historySize: 0 }, { historyTtlMs: -1 }, { outageReminderMs: 1.5 }]) {
+      assert.throws(
+        () => createRedisBroker({ url: redis.url, ...bad }),
+        (err: unknown) => err instanceof EventrailError && err.code === 'invalid-option',
+      );
+    }
+    await sleep(300);
+    assert.equal(await clientCount(redis.port), before);
+  });
+
   it('owns its connections in url mode: close() leaves no client in Redis and no socket here', async () => {
     const redis = await getRedis();
     const clientsBefore = await clientCount(redis.port);

@@ -1,5 +1,5 @@
 import { EventrailError } from '../errors.js';
-import { HISTORY_DEFAULTS, type HistoryLimits } from '../history-store.js';
+import { type HistoryLimits, historyLimits } from '../history-store.js';
 import { Outage, type OutageReport, seconds } from '../outage.js';
 import type { Broker, BrokerHistory, BrokerSubscription, Logger } from '../types.js';
 import { wholeNumber } from '../whole-number.js';
@@ -186,10 +186,23 @@ function reason(error: Error | undefined): string {
  * @public
  */
 export function createRedisBroker(options: RedisBrokerOptions): Broker {
-  const publishTimeoutMs = options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
-  if (!Number.isFinite(publishTimeoutMs) || publishTimeoutMs <= 0) {
-    throw new EventrailError('invalid-option', 'publishTimeoutMs must be a positive number of ms.');
+  // Every option is checked before a connection is made: a refused call leaves nothing open.
+  if (options === null || typeof options !== 'object') {
+    throw new EventrailError(
+      'invalid-option',
+      'createRedisBroker needs an options object, e.g. { url: "redis://127.0.0.1:6379" }.',
+    );
   }
+  if (options.url !== undefined && typeof options.url !== 'string') {
+    throw new EventrailError('invalid-option', 'url must be a string such as "redis://host:6379".');
+  }
+  const publishTimeoutMs = wholeNumber(
+    'publishTimeoutMs',
+    options.publishTimeoutMs,
+    DEFAULT_PUBLISH_TIMEOUT_MS,
+    1,
+  );
+  const limits = historyLimits(options);
   const prefix = options.prefix ?? '';
   if (typeof prefix !== 'string' || /[\s*?[\]^\\]/.test(prefix)) {
     throw new EventrailError(
@@ -441,8 +454,7 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
         keyPrefix: historyKeyPrefix,
         channelPrefix: prefix,
         announce: modes.announce,
-        historySize: options.historySize ?? HISTORY_DEFAULTS.historySize,
-        historyTtlMs: options.historyTtlMs ?? HISTORY_DEFAULTS.historyTtlMs,
+        ...limits,
       },
     );
     history = {
