@@ -1,16 +1,7 @@
 export { EventrailError, type EventrailErrorCode, isEventrailError } from './errors.js';
-export { LIMIT_DEFAULTS, type LimitOptions } from './limits.js';
 export { DEFAULTS, type SseServerOptions } from './options.js';
-export { decodePayload } from './payload.js';
-export {
-  CONNECTED_EVENT,
-  LAST_EVENT_ID_PARAM,
-  ORIGIN_EVENT,
-  ORIGIN_HEADER,
-  RESYNC_EVENT,
-  readOrigin,
-} from './protocol.js';
 export { createPublisher, type PublisherOptions } from './publisher.js';
+export { LIMIT_DEFAULTS, type LimitOptions } from './server/limits.js';
 export {
   createSseServer,
   type RefusalReason,
@@ -45,3 +36,12 @@ export type {
   ServerHooks,
   SseRequest,
 } from './types.js';
+export { decodePayload } from './wire/payload.js';
+export {
+  CONNECTED_EVENT,
+  LAST_EVENT_ID_PARAM,
+  ORIGIN_EVENT,
+  ORIGIN_HEADER,
+  RESYNC_EVENT,
+  readOrigin,
+} from './wire/protocol.js';

@@ -1,6 +1,5 @@
 import { EventrailError } from './errors.js';
-import { type LimitOptions, type ResolvedLimits, resolveLimits } from './limits.js';
-import { assertEventType } from './naming.js';
+import { type LimitOptions, type ResolvedLimits, resolveLimits } from './server/limits.js';
 import { assertTracing, type EventTracing } from './tracing.js';
 import type {
   BackpressurePolicy,
@@ -12,7 +11,8 @@ import type {
   Router,
   ServerHooks,
 } from './types.js';
-import { wholeNumber } from './whole-number.js';
+import { wholeNumber } from './util/whole-number.js';
+import { assertEventType } from './wire/naming.js';
 
 /**
  * Options of `createSseServer`. Only `broker`, `resolver` and `router` are required; every other

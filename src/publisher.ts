@@ -1,7 +1,5 @@
 import { EventrailError } from './errors.js';
-import { LIMIT_DEFAULTS } from './limits.js';
-import { parseChannel } from './naming.js';
-import { encodeEvent } from './payload.js';
+import { LIMIT_DEFAULTS } from './server/limits.js';
 import {
   assertTracing,
   type EventTracing,
@@ -10,7 +8,9 @@ import {
   withCarrier,
 } from './tracing.js';
 import type { Broker, Publisher } from './types.js';
-import { wholeNumber } from './whole-number.js';
+import { wholeNumber } from './util/whole-number.js';
+import { parseChannel } from './wire/naming.js';
+import { encodeEvent } from './wire/payload.js';
 
 /** Options of {@link createPublisher}. @public */
 export interface PublisherOptions {

@@ -1,4 +1,3 @@
-import { abortable } from './abortable.js';
 import { fetchRequest, fetchTransport } from './adapters/fetch.js';
 import {
   type NodeRequest,
@@ -7,29 +6,30 @@ import {
   nodeTransport,
 } from './adapters/node.js';
 import type { HeaderRecord, Transport } from './adapters/transport.js';
-import { Admission, type LimitName } from './admission.js';
-import { Connection, type ConnectionOwner, HEARTBEAT } from './connection.js';
-import { connectionId } from './connection-id.js';
-import { corsHeaders } from './cors.js';
-import { Delivery } from './delivery.js';
-import { formatEvent, formatRetry } from './encoder.js';
 import { EventrailError } from './errors.js';
-import { HeartbeatWheel } from './heartbeat.js';
-import { allPositions, type Position, parseEventId, scopeTag } from './history.js';
-import type { Hub } from './hub.js';
-import { Openings } from './openings.js';
+import { Connection, type ConnectionOwner, HEARTBEAT } from './fanout/connection.js';
+import { Delivery } from './fanout/delivery.js';
+import { HeartbeatWheel } from './fanout/heartbeat.js';
+import type { Hub } from './fanout/hub.js';
+import { Subscriptions } from './fanout/subscriptions.js';
 import { resolveOptions, type SseServerOptions } from './options.js';
-import { CONNECTED_EVENT, LAST_EVENT_ID_PARAM } from './protocol.js';
 import { createPublisher } from './publisher.js';
-import { ConnectionRegistry } from './registry.js';
-import { Reporter } from './reporter.js';
-import { answerRetry, jitteredRetry } from './retry-answer.js';
-import { buildRouteTable } from './routes.js';
-import { ServerCounters, type SseServerStats } from './server-stats.js';
-import { Subscriptions } from './subscriptions.js';
+import { Admission, type LimitName } from './server/admission.js';
+import { connectionId } from './server/connection-id.js';
+import { corsHeaders } from './server/cors.js';
+import { Openings } from './server/openings.js';
+import { ConnectionRegistry } from './server/registry.js';
+import { Reporter } from './server/reporter.js';
+import { answerRetry, jitteredRetry } from './server/retry-answer.js';
+import { buildRouteTable } from './server/routes.js';
+import { ServerCounters, type SseServerStats } from './server/stats.js';
 import type { BrokerState, Principal, Publisher, SseRequest } from './types.js';
+import { abortable } from './util/abortable.js';
+import { allPositions, type Position, parseEventId, scopeTag } from './wire/event-ids.js';
+import { CONNECTED_EVENT, LAST_EVENT_ID_PARAM } from './wire/protocol.js';
+import { formatEvent, formatRetry } from './wire/sse-format.js';
 
-export type { RefusalReason, SseServerStats } from './server-stats.js';
+export type { RefusalReason, SseServerStats } from './server/stats.js';
 
 type RouteTableResult = ReturnType<typeof buildRouteTable>;
 
@@ -317,7 +317,6 @@ export function createSseServer<P extends Principal = Principal>(
       routes.patterns,
       hubs.length === 1 ? (hubs[0] as Hub<P>).keys : keys,
       tag,
-      undefined,
       bufferLimits,
       owner,
     );

@@ -1,8 +1,8 @@
 /** Delivery's recovery after a broker gap, on a hub of fake connections and a scripted history. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Delivery } from '../src/delivery.js';
-import { Hub } from '../src/hub.js';
+import { Delivery } from '../src/fanout/delivery.js';
+import { Hub } from '../src/fanout/hub.js';
 import type { BrokerHistory, HistoryEntry, Principal } from '../src/types.js';
 import { fakeConnection, flushed } from './helpers/fake-stream.js';
 

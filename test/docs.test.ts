@@ -7,8 +7,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { LIMIT_DEFAULTS } from '../src/limits.js';
 import { DEFAULTS } from '../src/options.js';
+import { LIMIT_DEFAULTS } from '../src/server/limits.js';
 
 const reference = readFileSync(new URL('../docs/reference.md', import.meta.url), 'utf8');
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import { formatComment, formatEvent, formatRetry } from '../src/encoder.js';
 import { EventrailError } from '../src/errors.js';
+import { formatComment, formatEvent, formatRetry } from '../src/wire/sse-format.js';
 import { randomText, seededRandom } from './helpers/random.js';
 
 function parseAll(text: string): { events: EventSourceMessage[]; retry: number | undefined } {

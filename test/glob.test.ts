@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { globMatch } from '../src/glob.js';
+import { globMatch } from '../src/brokers/glob.js';
 import { seededRandom } from './helpers/random.js';
 import {
   connectRaw,

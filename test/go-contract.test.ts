@@ -12,7 +12,7 @@ import {
   NodeTracerProvider,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-node';
-import { openTelemetry } from '../src/opentelemetry.js';
+import { openTelemetry } from '../src/integrations/opentelemetry.js';
 import { type RedisApp, startRedisApp } from './helpers/apps.js';
 import {
   buildGoInterop,

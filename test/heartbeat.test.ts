@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createMemoryBroker } from '../src/brokers/memory.js';
-import { type Beating, HeartbeatWheel } from '../src/heartbeat.js';
+import { type Beating, HeartbeatWheel } from '../src/fanout/heartbeat.js';
 import { queryResolver, queryRouter, startApp } from './helpers/apps.js';
 import { openRaw, waitFor } from './helpers/sse.js';
 

@@ -12,7 +12,7 @@ import {
   scopeTag,
   setMark,
   streamId,
-} from '../src/history.js';
+} from '../src/wire/event-ids.js';
 
 describe('event ids and positions', () => {
   const tag = scopeTag(['gym:1', 'gym:2']);

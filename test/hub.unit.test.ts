@@ -1,7 +1,7 @@
 /** The hub's fan-out and recovery state on fake connections. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Hub } from '../src/hub.js';
+import { Hub } from '../src/fanout/hub.js';
 import { fakeConnection, flushed, frame } from './helpers/fake-stream.js';
 
 describe('Hub (unit)', () => {

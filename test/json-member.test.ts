@@ -1,8 +1,8 @@
 /** A payload's `data` reaches browsers as its publisher wrote it, as the Go eventrail passes it on. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { rawMember } from '../src/json-member.js';
-import { decodePayload } from '../src/payload.js';
+import { rawMember } from '../src/wire/json-member.js';
+import { decodePayload } from '../src/wire/payload.js';
 
 const msg = (payload: string) => ({ channel: 'gym:1:students', payload });
 

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { Registry } from 'prom-client';
 import { createRedisBroker } from '../src/brokers/redis.js';
 import { createPublisher } from '../src/index.js';
-import { createMetrics } from '../src/metrics.js';
+import { createMetrics } from '../src/integrations/metrics.js';
 import { startRedisApp } from './helpers/apps.js';
 import { type RedisProcess, redisCli, redisSkipReason, startRedis } from './helpers/redis.js';
 import { openRaw, type RawStream, waitFor } from './helpers/sse.js';

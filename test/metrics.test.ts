@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Registry } from 'prom-client';
 import { createMemoryBroker } from '../src/brokers/memory.js';
-import { combineHooks, createMetrics, type ObservableServer } from '../src/metrics.js';
+import { combineHooks, createMetrics, type ObservableServer } from '../src/integrations/metrics.js';
 import type { SseServerStats } from '../src/server.js';
 import { queryResolver, queryRouter, startApp } from './helpers/apps.js';
 import { startExample } from './helpers/examples.js';

@@ -3,9 +3,9 @@ import { describe, it } from 'node:test';
 import { createMemoryBroker } from '../src/brokers/memory.js';
 import { EventrailError } from '../src/errors.js';
 import { createSseServer } from '../src/index.js';
-import { assertEventType, eventName, parseChannel, parsePattern } from '../src/naming.js';
-import { decodePayload } from '../src/payload.js';
-import { buildRouteTable } from '../src/routes.js';
+import { buildRouteTable } from '../src/server/routes.js';
+import { assertEventType, eventName, parseChannel, parsePattern } from '../src/wire/naming.js';
+import { decodePayload } from '../src/wire/payload.js';
 
 const code = (c: string) => (e: unknown) => e instanceof EventrailError && e.code === c;
 

@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createMemoryBroker } from '../src/brokers/memory.js';
-import { Frame } from '../src/frame.js';
+import { Frame } from '../src/fanout/frame.js';
 import { decodePayload, ORIGIN_EVENT, readOrigin } from '../src/index.js';
-import { encodePayload } from '../src/payload.js';
-import { isOrigin } from '../src/protocol.js';
 import type { Broker } from '../src/types.js';
+import { encodePayload } from '../src/wire/payload.js';
+import { isOrigin } from '../src/wire/protocol.js';
 import { queryResolver, queryRouter, type RunningApp, startApp } from './helpers/apps.js';
 import { openRaw, sleep, waitFor } from './helpers/sse.js';
 
@@ -49,9 +49,9 @@ describe('tab origins', () => {
 
   it('marks the frame for the tab under the same id and merges it apart from the event', () => {
     const position = { ms: 5, seq: 1 };
-    const plain = Frame.encode({ name: 'app.a', data: '{}', origin: 'conn1' }, position, 'g');
+    const plain = Frame.of({ name: 'app.a', data: '{}', origin: 'conn1' }, position, 'g');
     assert.equal(plain.forTab(), undefined);
-    const frame = Frame.encode({ name: 'app.a', data: '{}', origin: 'conn1.tab1' }, position, 'g');
+    const frame = Frame.of({ name: 'app.a', data: '{}', origin: 'conn1.tab1' }, position, 'g');
     const own = frame.forTab();
     assert.ok(own);
     assert.equal(frame.forTab(), own, 'built once');

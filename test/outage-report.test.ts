@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Outage, type OutageReport } from '../src/outage.js';
+import { Outage, type OutageReport } from '../src/util/outage.js';
 
 describe('Outage (reports per transition, on an injected clock)', () => {
   it('reports the first failure, then at most one reminder per period, then the recovery', () => {

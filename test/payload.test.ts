@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EventrailError } from '../src/errors.js';
-import { decodePayload, encodePayload } from '../src/payload.js';
 import { withCarrier } from '../src/tracing.js';
+import { decodePayload, encodePayload } from '../src/wire/payload.js';
 
 const msg = (payload: string) => ({ channel: 'gym:1:students', payload });
 

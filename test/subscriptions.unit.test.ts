@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Subscriptions } from '../src/subscriptions.js';
+import { Subscriptions } from '../src/fanout/subscriptions.js';
 import type { Broker, BrokerSubscription } from '../src/types.js';
 import { sleep, waitFor } from './helpers/sse.js';
 

@@ -17,7 +17,7 @@ import {
 import { createMemoryBroker } from '../src/brokers/memory.js';
 import { createRedisBroker } from '../src/brokers/redis.js';
 import { createPublisher, createSseServer, type EventTracing } from '../src/index.js';
-import { openTelemetry } from '../src/opentelemetry.js';
+import { openTelemetry } from '../src/integrations/opentelemetry.js';
 import type { Broker } from '../src/types.js';
 import {
   queryResolver,

@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
-import type { Sink } from '../connection.js';
 import type { SseRequest } from '../types.js';
-import type { HeaderRecord, StreamEvents, Transport } from './transport.js';
+import type { HeaderRecord, Sink, StreamEvents, Transport } from './transport.js';
 
 /** A node:http request, or node:http2's compatibility request. */
 export type NodeRequest = IncomingMessage | Http2ServerRequest;

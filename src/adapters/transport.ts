@@ -1,7 +1,23 @@
-import type { Sink } from '../connection.js';
-
 /** Response headers as eventrail writes them. */
 export type HeaderRecord = Record<string, string>;
+
+/**
+ * The transport under one SSE stream, implemented once per HTTP flavour (node:http, fetch);
+ * a connection writes to it.
+ */
+export interface Sink {
+  /**
+   * Writes a whole frame. Returns false when the transport's own buffer is over its mark; the
+   * adapter then calls {@link Connection.drained} once it has emptied.
+   */
+  write(chunk: Uint8Array): boolean;
+  /** Ends the stream after what is already buffered. */
+  end(): void;
+  /** Drops the stream and whatever is buffered for it, at once. */
+  destroy(): void;
+  /** Bytes written but not yet handed to the network. */
+  buffered(): number;
+}
 
 /** What a transport tells the stream it carries (a {@link Connection} implements it). */
 export interface StreamEvents {

@@ -1,7 +1,7 @@
 import { EventrailError } from '../errors.js';
-import { globMatch } from '../glob.js';
-import { createMemoryHistory, type HistoryLimits, historyLimits } from '../history-store.js';
 import type { Broker, BrokerMessage, BrokerSubscription } from '../types.js';
+import { globMatch } from './glob.js';
+import { createMemoryHistory, type HistoryLimits, historyLimits } from './history-store.js';
 
 type Handler = (message: BrokerMessage) => void;
 
@@ -141,4 +141,4 @@ export function createMemoryBroker(given: MemoryBrokerOptions = {}): Broker {
   };
 }
 
-export type { HistoryLimits } from '../history-store.js';
+export type { HistoryLimits } from './history-store.js';

@@ -3,8 +3,8 @@
  * becomes a {@link BrokerMessage}, and where a publish is announced.
  */
 import { EventrailError } from '../errors.js';
-import { announcedId } from '../history.js';
 import type { BrokerMessage } from '../types.js';
+import { announcedId } from '../wire/event-ids.js';
 import {
   type ChannelMode,
   decodeShardPayload,

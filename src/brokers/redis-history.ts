@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { ANNOUNCED_ID_FIELD } from '../history.js';
 import type { BrokerHistory, HistoryEntry } from '../types.js';
+import { ANNOUNCED_ID_FIELD } from '../wire/event-ids.js';
 import { type ChannelMode, shardChannel, shardHead } from './redis-shard.js';
 
 /** The one command the history needs from a node-redis client. */

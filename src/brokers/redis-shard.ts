@@ -10,7 +10,7 @@
  * (`{"...}`) travels as `{"channel":"gym:1:x","eventrail_raw":"<the payload as a JSON string>"}`.
  */
 import { EventrailError } from '../errors.js';
-import { globMatch } from '../glob.js';
+import { globMatch } from './glob.js';
 
 /**
  * How events travel through Redis: `pattern`, on their own channel (`PUBLISH gym:1:students`,

@@ -1,9 +1,9 @@
 import { EventrailError } from '../errors.js';
-import { type HistoryLimits, historyLimits } from '../history-store.js';
-import { Outage, type OutageReport, seconds } from '../outage.js';
 import type { Broker, BrokerHistory, BrokerSubscription, Logger } from '../types.js';
-import { wholeNumber } from '../whole-number.js';
+import { Outage, type OutageReport, seconds } from '../util/outage.js';
+import { wholeNumber } from '../util/whole-number.js';
 import { Deadlines } from './deadlines.js';
+import { type HistoryLimits, historyLimits } from './history-store.js';
 import {
   type AnnounceClient,
   announce,
@@ -555,4 +555,4 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
   };
 }
 
-export type { HistoryLimits } from '../history-store.js';
+export type { HistoryLimits } from './history-store.js';

@@ -1,7 +1,7 @@
 /**
  * Wire names the browser client shares with the server.
  *
- * The first four duplicate `src/protocol.ts` on purpose, so that the client stays one
+ * The first four duplicate `src/wire/protocol.ts` on purpose, so that the client stays one
  * dependency-free folder a page can load as-is; `test/client.test.ts` asserts they are equal.
  */
 

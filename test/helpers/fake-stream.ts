@@ -3,10 +3,11 @@
  * delivery): what they write is parsed back with eventsource-parser, as a browser would read it.
  */
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import { Connection, type ConnectionOwner, type Sink } from '../../src/connection.js';
-import { Frame } from '../../src/frame.js';
-import type { Position } from '../../src/history.js';
+import type { Sink } from '../../src/adapters/transport.js';
+import { Connection, type ConnectionOwner } from '../../src/fanout/connection.js';
+import { Frame } from '../../src/fanout/frame.js';
 import type { BackpressurePolicy, DisconnectReason, Principal } from '../../src/types.js';
+import type { Position } from '../../src/wire/event-ids.js';
 
 /** A sink that records what it is given; `full` makes `write` report a full buffer. */
 export class FakeSink implements Sink {
@@ -76,7 +77,6 @@ export function fakeConnection(
     scopes.map((s) => `${s}:*`),
     scopes,
     'tag',
-    options.positions,
     {
       bufferSize: options.bufferSize ?? 4,
       maxBufferedBytes: 1 << 20,
@@ -84,6 +84,7 @@ export function fakeConnection(
     },
     owner,
   );
+  connection.positions = options.positions;
   connection.attach(sink);
   return { connection, sink, owner };
 }
@@ -91,7 +92,7 @@ export function fakeConnection(
 /** A frame of event `name` with data `data`, at history position `seq` (none when undefined). */
 export function frame(name: string, data: string, seq?: number, origin?: string): Frame {
   const position = seq === undefined ? undefined : { ms: 1_000, seq };
-  return Frame.encode({ name, data, origin }, position, 'tag');
+  return Frame.of({ name, data, origin }, position, 'tag');
 }
 
 /** Lets the tick's batched writes go out (write-batch.ts flushes on setImmediate). */

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { EventrailError } from '../../src/errors.js';
-import { scopeTag } from '../../src/history.js';
+import { scopeTag } from '../../src/wire/event-ids.js';
 import type { RunningApp } from './apps.js';
 import { randomText, seededRandom } from './random.js';
 import { openRaw, openSource, waitFor } from './sse.js';

@@ -26,7 +26,7 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
-import type { DeliverTraceInfo, EventTracing, PublishTraceInfo, TraceCarrier } from './tracing.js';
+import type { DeliverTraceInfo, EventTracing, PublishTraceInfo, TraceCarrier } from '../tracing.js';
 
 /** Options of {@link openTelemetry}. @public */
 export interface OpenTelemetryOptions {

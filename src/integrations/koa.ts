@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { SseServer } from './server.js';
+import type { SseServer } from '../server.js';
 
 /** The part of a Koa context eventrail uses. @public */
 export interface KoaContextLike {

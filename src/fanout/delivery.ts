@@ -1,18 +1,18 @@
-import type { Connection } from './connection.js';
-import { EventrailError } from './errors.js';
-import { Frame } from './frame.js';
-import { allPositions, type Position, parseStreamId, streamId } from './history.js';
-import type { Hub } from './hub.js';
-import { decodePayload } from './payload.js';
-import type { RouteTable } from './routes.js';
-import type { EventTracing } from './tracing.js';
+import { EventrailError } from '../errors.js';
+import type { RouteTable } from '../server/routes.js';
+import type { EventTracing } from '../tracing.js';
 import type {
   BrokerHistory,
   BrokerMessage,
   EventEncoder,
   OutgoingEvent,
   Principal,
-} from './types.js';
+} from '../types.js';
+import { allPositions, type Position, parseStreamId, streamId } from '../wire/event-ids.js';
+import { decodePayload } from '../wire/payload.js';
+import type { Connection } from './connection.js';
+import { Frame } from './frame.js';
+import type { Hub } from './hub.js';
 
 /** What delivery needs from the server. */
 export interface DeliveryContext {
@@ -42,12 +42,12 @@ export class Delivery<P extends Principal> {
   constructor(private readonly ctx: DeliveryContext) {}
 
   /** Encodes a message for a hub, or null when the encoder drops it or it cannot be encoded. */
-  encode(hub: Hub<P>, message: BrokerMessage): Frame | null {
+  frameFor(hub: Hub<P>, message: BrokerMessage): Frame | null {
     try {
       const { encoder, prefix } = this.ctx;
       const event = encoder ? encoder(message, prefix) : decodePayload(message, prefix);
       if (event === null) return null;
-      return Frame.encode(event, announced(message), hub.idTag);
+      return Frame.of(event, announced(message), hub.idTag);
     } catch (err) {
       this.ctx.report(err);
       return null;
@@ -68,7 +68,7 @@ export class Delivery<P extends Principal> {
       this.oversized(hub, message);
       return;
     }
-    const frame = this.encode(hub, message);
+    const frame = this.frameFor(hub, message);
     if (frame === null) return;
     const position = frame.position;
     if (position) {
@@ -213,7 +213,7 @@ export class Delivery<P extends Principal> {
           for (const entry of entries) {
             const topic = entry.channel.slice(hub.key.length + 1);
             if (topics !== null && !topics.has(topic)) continue;
-            const frame = this.encode(hub, entry);
+            const frame = this.frameFor(hub, entry);
             if (frame && connection.sendNow(frame, scope)) this.ctx.replayed(1);
           }
         }

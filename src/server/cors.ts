@@ -1,4 +1,4 @@
-import type { HeaderRecord } from './adapters/transport.js';
+import type { HeaderRecord } from '../adapters/transport.js';
 import type { ResolvedLimits } from './limits.js';
 
 /**

@@ -3,7 +3,7 @@
  * one place: one `data:` line per line of data (CR, LF and CRLF all split), no CR/LF/NUL in
  * `event:` or `id:`, `retry:` as digits, and a frame is always written whole.
  */
-import { EventrailError } from './errors.js';
+import { EventrailError } from '../errors.js';
 
 const LINE_BREAK = /\r\n|\r|\n/;
 const FIELD_FORBIDDEN = /[\r\n\0]/;

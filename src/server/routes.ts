@@ -1,5 +1,5 @@
-import { EventrailError } from './errors.js';
-import { parsePattern } from './naming.js';
+import { EventrailError } from '../errors.js';
+import { parsePattern } from '../wire/naming.js';
 
 /**
  * A principal's routes grouped by scope: `gym:1` -> null (every topic) or the set of topics.

@@ -1,6 +1,6 @@
-import { EventrailError } from './errors.js';
-import { announce, isAfter, type Position, parseStreamId, streamId } from './history.js';
-import type { BrokerHistory, HistoryEntry } from './types.js';
+import { EventrailError } from '../errors.js';
+import type { BrokerHistory, HistoryEntry } from '../types.js';
+import { announce, isAfter, type Position, parseStreamId, streamId } from '../wire/event-ids.js';
 
 /** Bounds of a history: how many entries and how old, per scope. @public */
 export interface HistoryLimits {

@@ -1,5 +1,4 @@
-import type { Connection } from './connection.js';
-import type { Frame } from './frame.js';
+import type { BrokerMessage, Principal } from '../types.js';
 import {
   isNewMark,
   markAt,
@@ -8,8 +7,9 @@ import {
   positionMarks,
   scopeTag,
   setMark,
-} from './history.js';
-import type { BrokerMessage, Principal } from './types.js';
+} from '../wire/event-ids.js';
+import type { Connection } from './connection.js';
+import type { Frame } from './frame.js';
 
 /**
  * The event to the connection it came from: marked for the tab that caused it when the origin

@@ -1,8 +1,8 @@
-import { abortable } from './abortable.js';
-import { EventrailError } from './errors.js';
-import { parseStreamId } from './history.js';
+import { EventrailError } from '../errors.js';
+import type { Broker, BrokerMessage, BrokerSubscription, Principal } from '../types.js';
+import { abortable } from '../util/abortable.js';
+import { parseStreamId } from '../wire/event-ids.js';
 import { Hub } from './hub.js';
-import type { Broker, BrokerMessage, BrokerSubscription, Principal } from './types.js';
 
 /** What the registry tells the server about. */
 export interface SubscriptionEvents<P extends Principal> {

@@ -3,12 +3,12 @@
  * `{"event_type": "students.changed", "data": {...}}` (plus an optional `origin`, and a
  * `trace_context` when the publisher traces).
  */
-import { EventrailError } from './errors.js';
+import { EventrailError } from '../errors.js';
+import { TRACE_FIELD, validCarrier } from '../tracing.js';
+import type { BrokerMessage, OutgoingEvent, PublishableEvent } from '../types.js';
 import { rawMember } from './json-member.js';
 import { assertEventType, eventName } from './naming.js';
 import { isOrigin } from './protocol.js';
-import { TRACE_FIELD, validCarrier } from './tracing.js';
-import type { BrokerMessage, OutgoingEvent, PublishableEvent } from './types.js';
 
 /** A validated event, ready for the broker. */
 export interface EncodedEvent {

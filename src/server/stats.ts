@@ -1,4 +1,4 @@
-import type { BrokerState, DisconnectReason } from './types.js';
+import type { BrokerState, DisconnectReason } from '../types.js';
 
 /** Why a request was answered with only a `retry:`. @public */
 export type RefusalReason = 'broker' | 'maxConnections' | 'maxConnectionsPerPrincipal' | 'closing';

@@ -1,7 +1,7 @@
-import { EventrailError, type EventrailErrorCode } from './errors.js';
-import { Outage, seconds } from './outage.js';
-import { toError } from './to-error.js';
-import type { Logger, Principal, ServerHooks } from './types.js';
+import { EventrailError, type EventrailErrorCode } from '../errors.js';
+import type { Logger, Principal, ServerHooks } from '../types.js';
+import { Outage, seconds } from '../util/outage.js';
+import { toError } from '../util/to-error.js';
 
 /** Refused logins and limits are routine (debug, warn); anything else is an error. */
 const LEVELS: Partial<Record<EventrailErrorCode, 'debug' | 'warn'>> = {

@@ -11,9 +11,9 @@ import {
   type OpenMetricsContentType,
   type Registry,
 } from 'prom-client';
-import type { RefusalReason, SseServer, SseServerStats } from './server.js';
-import { zeroDisconnects, zeroRefusals } from './server-stats.js';
-import type { DisconnectReason, Principal, ServerHooks } from './types.js';
+import { zeroDisconnects, zeroRefusals } from '../server/stats.js';
+import type { RefusalReason, SseServer, SseServerStats } from '../server.js';
+import type { DisconnectReason, Principal, ServerHooks } from '../types.js';
 
 export { combineHooks } from './combine-hooks.js';
 

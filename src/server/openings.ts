@@ -1,4 +1,4 @@
-import { EventrailError } from './errors.js';
+import { EventrailError } from '../errors.js';
 
 /** One stream waiting for the broker before it opens. */
 export interface Opening {

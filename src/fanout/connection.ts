@@ -1,6 +1,11 @@
-import { formatComment, formatEvent } from './encoder.js';
-import type { Frame } from './frame.js';
-import type { Beating, HeartbeatClock } from './heartbeat.js';
+import type { Sink } from '../adapters/transport.js';
+import type {
+  BackpressurePolicy,
+  ClientInfo,
+  DisconnectReason,
+  OutgoingEvent,
+  Principal,
+} from '../types.js';
 import {
   formatEventId,
   isNewMark,
@@ -9,33 +14,12 @@ import {
   type PositionMarks,
   positionMarks,
   setMark,
-} from './history.js';
-import { RESYNC_EVENT } from './protocol.js';
-import type {
-  BackpressurePolicy,
-  ClientInfo,
-  DisconnectReason,
-  OutgoingEvent,
-  Principal,
-} from './types.js';
+} from '../wire/event-ids.js';
+import { RESYNC_EVENT } from '../wire/protocol.js';
+import { formatComment, formatEvent } from '../wire/sse-format.js';
+import type { Frame } from './frame.js';
+import type { Beating, HeartbeatClock } from './heartbeat.js';
 import { FLUSH_BYTES, type Flushable, scheduleFlush } from './write-batch.js';
-
-/**
- * The transport under one SSE stream, implemented once per HTTP flavour (node:http, fetch).
- */
-export interface Sink {
-  /**
-   * Writes a whole frame. Returns false when the transport's own buffer is over its mark; the
-   * adapter then calls {@link Connection.drained} once it has emptied.
-   */
-  write(chunk: Uint8Array): boolean;
-  /** Ends the stream after what is already buffered. */
-  end(): void;
-  /** Drops the stream and whatever is buffered for it, at once. */
-  destroy(): void;
-  /** Bytes written but not yet handed to the network. */
-  buffered(): number;
-}
 
 /** How much a connection may buffer, and what happens beyond. */
 export interface BufferLimits {
@@ -105,14 +89,11 @@ export class Connection<P extends Principal = Principal>
     readonly patterns: readonly string[],
     /** Sorted scope keys; an event's scope index points here and into `positions`. */
     readonly scopes: readonly string[],
-    /** The tag of `scopes` in ids (see history.ts). */
+    /** The tag of `scopes` in ids (see wire/event-ids.ts). */
     readonly idTag: string,
-    positions: Position[] | undefined,
     private readonly limits: BufferLimits,
     private readonly owner: ConnectionOwner<P>,
-  ) {
-    this.positions = positions;
-  }
+  ) {}
 
   /** Per scope, the position of the last event written; undefined without a history. */
   get positions(): Position[] | undefined {

@@ -1,4 +1,4 @@
-import { EventrailError } from './errors.js';
+import { EventrailError } from '../errors.js';
 
 /** A value as error messages show it: never throws (BigInt, Proxies), never very long. */
 export function describeValue(value: unknown): string {

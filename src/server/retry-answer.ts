@@ -1,5 +1,5 @@
-import type { HeaderRecord, Transport } from './adapters/transport.js';
-import { formatRetry } from './encoder.js';
+import type { HeaderRecord, Transport } from '../adapters/transport.js';
+import { formatRetry } from '../wire/sse-format.js';
 
 /**
  * Ends a request with only a `retry:` (and maybe a comment): `200` and the end of the stream, so

@@ -1,6 +1,6 @@
-import type { Connection } from './connection.js';
-import type { Hub } from './hub.js';
-import type { Principal } from './types.js';
+import type { Connection } from '../fanout/connection.js';
+import type { Hub } from '../fanout/hub.js';
+import type { Principal } from '../types.js';
 
 /** A connection's place in one hub: the hub, and its topics there (null: all of them). */
 export interface Membership<P extends Principal> {

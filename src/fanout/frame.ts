@@ -1,7 +1,7 @@
-import { formatEvent } from './encoder.js';
-import { compactPosition, type Position } from './history.js';
-import { ORIGIN_EVENT } from './protocol.js';
-import type { OutgoingEvent } from './types.js';
+import type { OutgoingEvent } from '../types.js';
+import { compactPosition, type Position } from '../wire/event-ids.js';
+import { ORIGIN_EVENT } from '../wire/protocol.js';
+import { formatEvent } from '../wire/sse-format.js';
 
 /**
  * One event, encoded once for every connection of a hub. Connections that cover one scope (the
@@ -69,7 +69,7 @@ export class Frame {
    * Encodes an event for a hub whose id tag is `idTag`.
    * @throws {@link EventrailError} when the event name cannot go on the wire.
    */
-  static encode(event: OutgoingEvent, position: Position | undefined, idTag: string): Frame {
+  static of(event: OutgoingEvent, position: Position | undefined, idTag: string): Frame {
     return new Frame(event, position, formatEvent(event), idTag);
   }
 }

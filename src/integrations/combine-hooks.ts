@@ -1,4 +1,4 @@
-import type { Principal, ServerHooks } from './types.js';
+import type { Principal, ServerHooks } from '../types.js';
 
 type AnyHook = (...args: unknown[]) => void;
 

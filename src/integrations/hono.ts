@@ -3,7 +3,7 @@
  * context it uses.
  * @packageDocumentation
  */
-import type { SseServer } from './server.js';
+import type { SseServer } from '../server.js';
 
 /** The part of a Hono context eventrail uses. @public */
 export interface HonoContextLike {

@@ -1,4 +1,4 @@
-import { EventrailError } from './errors.js';
+import { EventrailError } from '../errors.js';
 
 /**
  * An option that counts something (ms, bytes, events): `fallback` when it is not given, else a
