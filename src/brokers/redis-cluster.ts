@@ -47,8 +47,14 @@ export interface OwnedConnections {
   silent?(): readonly string[];
 }
 
-const make = (config: RedisClusterConfig) =>
-  createCluster({ rootNodes: config.rootNodes.map(({ url }) => ({ url })) });
+/** How a node connection of ours retries: like node-redis, until `stop()` says the broker closed. */
+type ReconnectStrategy = (retries: number) => number | false;
+
+const make = (config: RedisClusterConfig, reconnectStrategy?: ReconnectStrategy) =>
+  createCluster({
+    rootNodes: config.rootNodes.map(({ url }) => ({ url })),
+    ...(reconnectStrategy ? { defaults: { socket: { reconnectStrategy } } } : {}),
+  });
 /** A node-redis cluster client (`createCluster({ rootNodes })` from `redis`). @public */
 export type RedisClusterClient = ReturnType<typeof make>;
 type Cluster = RedisClusterClient;
@@ -80,7 +86,17 @@ export function connectCluster(
   onReady: () => void,
 ): OwnedConnections {
   const given = 'rootNodes' in source ? undefined : source;
-  const cluster = given ?? make(source as RedisClusterConfig);
+  // node-redis can leave a node connection out of its cluster's books (the one of a master that
+  // died during a failover, opened while it was being replaced): close() never reaches it, and it
+  // would retry forever. The connections of a cluster we create (and its duplicates) stop retrying
+  // once the broker is closed.
+  let closing = false;
+  const reconnectStrategy: ReconnectStrategy = (retries) =>
+    closing
+      ? false
+      : Math.min(50 * 2 ** Math.min(retries, 6), 2000) + Math.floor(Math.random() * 200);
+  const cluster = given ?? make(source as RedisClusterConfig, reconnectStrategy);
+
   const watch = (client: Cluster): Cluster => {
     client.on('error', (err: unknown) => {
       onError(new EventrailError('broker-error', 'Redis Cluster error.', { cause: err }));
@@ -217,6 +233,7 @@ export function connectCluster(
     },
     async close(closeTimeoutMs) {
       started = false;
+      closing = true;
       // A cluster client we were given stays open; only our subscriber goes.
       const ours = given ? [subscriber] : [cluster, subscriber];
       await Promise.all(ours.map((client) => closeClient(client, closeTimeoutMs)));

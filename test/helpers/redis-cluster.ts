@@ -27,7 +27,10 @@ async function waitUntil(what: string, ms: number, check: () => Promise<boolean>
   }
 }
 
-/** Starts six nodes and joins them; resolves once every node says `cluster_state:ok`. */
+/**
+ * Starts six nodes and joins them; resolves once every node says `cluster_state:ok` and every
+ * replica is in sync with its master.
+ */
 export async function startRedisCluster(): Promise<RedisClusterProcess> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'eventrail-cluster-'));
   const nodes: RedisProcess[] = [];
@@ -43,6 +46,9 @@ export async function startRedisCluster(): Promise<RedisClusterProcess> {
           'yes',
           '--cluster-config-file',
           `nodes-${randomUUID()}.conf`,
+          // Full syncs of nodes sharing a directory must not write the same file.
+          '--dbfilename',
+          `dump-${randomUUID()}.rdb`,
           '--cluster-node-timeout',
           '2000',
           '--dir',
@@ -64,6 +70,13 @@ export async function startRedisCluster(): Promise<RedisClusterProcess> {
       await waitUntil(`cluster_state:ok on ${node.port}`, 20_000, async () =>
         /cluster_state:ok/.test(String(await redisCommand(node.port, 'CLUSTER', 'INFO'))),
       );
+    }
+    // A replica that has not synced yet would take over a master with an empty data set.
+    for (const node of nodes) {
+      await waitUntil(`replication link of ${node.port}`, 20_000, async () => {
+        const info = String(await redisCommand(node.port, 'INFO', 'replication'));
+        return /^role:master/m.test(info) || /^master_link_status:up/m.test(info);
+      });
     }
   } catch (err) {
     await stop();
