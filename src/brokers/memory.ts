@@ -1,5 +1,6 @@
 import { EventrailError } from '../errors.js';
 import type { Broker, BrokerMessage, BrokerSubscription } from '../types.js';
+import { toError } from '../util/to-error.js';
 import { globMatch } from './glob.js';
 import { createMemoryHistory, type HistoryLimits, historyLimits } from './history-store.js';
 
@@ -49,7 +50,7 @@ export function createMemoryBroker(given: MemoryBrokerOptions = {}): Broker {
       try {
         handler(message);
       } catch (err) {
-        options.onError?.(err instanceof Error ? err : new Error(String(err)));
+        options.onError?.(toError(err));
       }
     }
   }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createClient } from 'redis';
 import { EventrailError } from '../errors.js';
+import { toError } from '../util/to-error.js';
 import { assertShardedRedis, type Listening, listen } from './redis-channels.js';
 
 const create = (url: string) => createClient({ url });
@@ -108,7 +109,7 @@ export function connectOwned(url: string, events: OwnedEvents, mode: OwnedMode):
   const watch = <C extends Client | Subscriber>(client: C): C => {
     // Without an 'error' listener node-redis would crash the process on a lost connection.
     client.on('error', (err: unknown) => {
-      if (!closing) events.failure(err instanceof Error ? err : new Error(String(err)));
+      if (!closing) events.failure(toError(err));
     });
     client.on('ready', () => events.up());
     return client;

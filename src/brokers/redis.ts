@@ -1,6 +1,7 @@
 import { EventrailError } from '../errors.js';
 import type { Broker, BrokerHistory, BrokerSubscription, Logger } from '../types.js';
 import { Outage, type OutageReport, seconds } from '../util/outage.js';
+import { toError } from '../util/to-error.js';
 import { wholeNumber } from '../util/whole-number.js';
 import { Deadlines } from './deadlines.js';
 import { type HistoryLimits, historyLimits } from './history-store.js';
@@ -397,7 +398,7 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
     try {
       fn();
     } catch (err) {
-      onError(err instanceof Error ? err : new Error(String(err)));
+      onError(toError(err));
     }
   }
 
@@ -491,7 +492,7 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
         try {
           onMessage(message);
         } catch (err) {
-          onError(err instanceof Error ? err : new Error(String(err)));
+          onError(toError(err));
         }
       };
       const entry = { listening: target, listener, onGap };
@@ -510,7 +511,7 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
           try {
             await unlisten(subscriber(), target, listener);
           } catch (err) {
-            onError(err instanceof Error ? err : new Error(String(err)));
+            onError(toError(err));
           }
         }
         throw new EventrailError('broker-closed', 'The Redis broker was closed while subscribing.');
