@@ -8,12 +8,13 @@ import { createRequire } from 'node:module';
 import { it } from 'node:test';
 import { createClient } from 'redis5';
 import { brokerContract } from './helpers/broker-contract.js';
-import { fileRedis, givenClientsFactory, givenClientTests } from './helpers/given-clients.js';
+import { givenClientTests } from './helpers/given-clients.js';
 import { redisSkipReason } from './helpers/redis.js';
+import { givenClientsFactory, redisPerFile } from './helpers/redis-brokers.js';
 
 const skipRedis = redisSkipReason();
 
-const getRedis = fileRedis();
+const getRedis = redisPerFile();
 
 it('runs node-redis 5', () => {
   const version = (createRequire(import.meta.url)('redis5/package.json') as { version: string })

@@ -1,6 +1,6 @@
 import type { OutgoingEvent } from '../types.js';
 import { compactPosition, type Position } from '../wire/event-ids.js';
-import { ORIGIN_EVENT } from '../wire/protocol.js';
+import { ORIGIN_EVENT, splitOrigin } from '../wire/protocol.js';
 import { formatEvent } from '../wire/sse-format.js';
 
 /**
@@ -45,11 +45,9 @@ export class Frame {
    */
   forTab(): Frame | undefined {
     if (this.tabFrame === undefined) {
-      const origin = this.event.origin ?? '';
-      const dot = origin.indexOf('.');
-      const tab = origin.slice(dot + 1);
+      const { tab } = splitOrigin(this.event.origin ?? '');
       this.tabFrame =
-        dot === -1
+        tab === undefined
           ? null
           : new Frame(
               this.event,

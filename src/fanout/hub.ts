@@ -8,6 +8,7 @@ import {
   scopeTag,
   setMark,
 } from '../wire/event-ids.js';
+import { splitOrigin } from '../wire/protocol.js';
 import type { Connection } from './connection.js';
 import type { Frame } from './frame.js';
 
@@ -143,8 +144,7 @@ export class Hub<P extends Principal = Principal> {
    */
   deliver(topic: string, frame: Frame): number {
     const origin = frame.event.origin;
-    const dot = origin === undefined ? -1 : origin.indexOf('.');
-    const from = dot === -1 ? origin : origin?.slice(0, dot);
+    const from = origin === undefined ? undefined : splitOrigin(origin).connection;
     let recipients = 0;
     // A write can close a connection (backpressure), which removes it from these maps while we
     // iterate; Map iteration allows that and never visits an entry twice.

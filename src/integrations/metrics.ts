@@ -176,29 +176,29 @@ export function createMetrics(options: MetricsOptions = {}): EventrailMetrics {
   counter('events_replayed_total', 'Events written by replays after a reconnect.', 'replayed');
   counter('resyncs_total', 'Resync events written.', 'resyncs');
   counter('events_dropped_total', 'Events skipped or merged for slow clients.', 'dropped');
-  new Counter({
-    name: `${prefix}disconnects_total`,
-    help: 'Streams ended, by reason.',
-    labelNames: ['reason'],
-    registers,
-    collect(this: Counter<'reason'>) {
-      const { disconnects } = totals();
-      this.reset();
-      for (const reason of REASONS) this.inc({ reason }, disconnects[reason]);
-    },
-  });
-
-  new Counter({
-    name: `${prefix}streams_refused_total`,
-    help: 'Requests answered with only a retry (the broker did not serve them, a limit, closing).',
-    labelNames: ['reason'],
-    registers,
-    collect(this: Counter<'reason'>) {
-      const { refused } = totals();
-      this.reset();
-      for (const reason of REFUSALS) this.inc({ reason }, refused[reason]);
-    },
-  });
+  // Counts by reason, the only label: a bounded set of values.
+  const byReason = (
+    name: string,
+    help: string,
+    read: (totals: Totals) => Readonly<Record<string, number>>,
+  ): void => {
+    new Counter({
+      name: prefix + name,
+      help,
+      labelNames: ['reason'],
+      registers,
+      collect(this: Counter<'reason'>) {
+        this.reset();
+        for (const [reason, count] of Object.entries(read(totals()))) this.inc({ reason }, count);
+      },
+    });
+  };
+  byReason('disconnects_total', 'Streams ended, by reason.', (t) => t.disconnects);
+  byReason(
+    'streams_refused_total',
+    'Requests answered with only a retry (the broker did not serve them, a limit, closing).',
+    (t) => t.refused,
+  );
 
   const latency = new Histogram({
     name: `${prefix}publish_to_write_seconds`,

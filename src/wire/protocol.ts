@@ -42,6 +42,14 @@ export function isOrigin(value: unknown): value is string {
   return typeof value === 'string' && ORIGIN.test(value);
 }
 
+/** The connection an origin names, and its tab when the origin is `{connectionId}.{tabId}`. */
+export function splitOrigin(origin: string): { connection: string; tab: string | undefined } {
+  const dot = origin.indexOf('.');
+  return dot === -1
+    ? { connection: origin, tab: undefined }
+    : { connection: origin.slice(0, dot), tab: origin.slice(dot + 1) };
+}
+
 /**
  * Reads the origin a browser sent in {@link ORIGIN_HEADER}, for passing on as
  * `publishEvent(channel, { ..., origin })`. Returns undefined when it is missing or malformed, so a

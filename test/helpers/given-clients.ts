@@ -5,87 +5,19 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  createRedisBroker,
-  type RedisPublishClient,
-  type RedisSubscribeClient,
-} from '../../src/brokers/redis.js';
+import { createRedisBroker } from '../../src/brokers/redis.js';
 import { EventrailError } from '../../src/errors.js';
 import type { BrokerMessage } from '../../src/types.js';
-import {
-  type BrokerFactory,
-  collector,
-  QUIET_MS,
-  rejectsWithCode,
-  sleep,
-} from './broker-contract.js';
-import { type RedisProcess, redisCli, redisCommand, startRedis } from './redis.js';
+import { collector, QUIET_MS, rejectsWithCode, sleep } from './broker-contract.js';
+import { type RedisProcess, redisCommand, startRedis } from './redis.js';
+import { type CreateClient, connectPair } from './redis-brokers.js';
 import { waitFor } from './sse.js';
-
-/** What the tests use of a node-redis client (v5 and v6 alike). */
-export type NodeRedisClient = RedisPublishClient &
-  RedisSubscribeClient & {
-    readonly isOpen: boolean;
-    connect(): Promise<unknown>;
-    close(): Promise<unknown>;
-    duplicate(): NodeRedisClient;
-    ping(): Promise<unknown>;
-    publish(channel: string, message: string): Promise<number>;
-    on(event: 'error', listener: (error: Error) => void): unknown;
-  };
-
-/** `createClient` of one node-redis major. */
-export type CreateClient = (options: { url: string }) => NodeRedisClient;
-
-/** One redis-server per test file (see redis-brokers.ts). */
-export { redisPerFile as fileRedis } from './redis-brokers.js';
 
 /** Patterns subscribed in Redis right now. */
 export async function numpat(port: number): Promise<number> {
   const reply = await redisCommand(port, 'PUBSUB', 'NUMPAT');
   assert.equal(typeof reply, 'number');
   return Number(reply);
-}
-
-/** A connected publisher and its duplicate as subscriber; errors go to `onError`. */
-async function connectPair(
-  createClient: CreateClient,
-  url: string,
-  onError: (error: Error) => void,
-): Promise<{ publisher: NodeRedisClient; subscriber: NodeRedisClient; close(): Promise<void> }> {
-  const publisher = createClient({ url });
-  const subscriber = publisher.duplicate();
-  for (const client of [publisher, subscriber]) client.on('error', onError);
-  await Promise.all([publisher.connect(), subscriber.connect()]);
-  return {
-    publisher,
-    subscriber,
-    async close() {
-      await Promise.all([publisher, subscriber].map((c) => (c.isOpen ? c.close() : undefined)));
-    },
-  };
-}
-
-/** Contract-suite brokers on clients from `createClient`; others publish with redis-cli. */
-export function givenClientsFactory(
-  createClient: CreateClient,
-  getRedis: () => Promise<RedisProcess>,
-): BrokerFactory {
-  return async ({ onError }) => {
-    const redis = await getRedis();
-    const clients = await connectPair(createClient, redis.url, onError);
-    const broker = createRedisBroker({ ...clients, onError });
-    return {
-      broker,
-      async publishRaw(channel, payload) {
-        await redisCli(redis.port, 'PUBLISH', channel, payload);
-      },
-      async cleanup() {
-        await broker.close();
-        await clients.close();
-      },
-    };
-  };
 }
 
 /** What the broker does with clients it was given, beyond the contract suite. */

@@ -4,9 +4,14 @@
  */
 import { after } from 'node:test';
 import { createClient } from 'redis';
-import { type ChannelMode, createRedisBroker } from '../../src/brokers/redis.js';
+import {
+  type ChannelMode,
+  createRedisBroker,
+  type RedisPublishClient,
+  type RedisSubscribeClient,
+} from '../../src/brokers/redis.js';
 import { encodeShardPayload, scopeOfChannel, shardChannel } from '../../src/brokers/redis-shard.js';
-import { brokerContract } from './broker-contract.js';
+import { type BrokerFactory, brokerContract } from './broker-contract.js';
 import { connectRaw, type RedisProcess, redisCli, redisSkipReason, startRedis } from './redis.js';
 
 /**
@@ -32,6 +37,66 @@ export function rawPublishArgs(mode: ChannelMode, channel: string, payload: stri
     shardChannel('', scopeOfChannel(channel)),
     encodeShardPayload(channel, payload),
   ];
+}
+
+/** What the tests use of a node-redis client (v5 and v6 alike). */
+export type NodeRedisClient = RedisPublishClient &
+  RedisSubscribeClient & {
+    readonly isOpen: boolean;
+    connect(): Promise<unknown>;
+    close(): Promise<unknown>;
+    duplicate(): NodeRedisClient;
+    ping(): Promise<unknown>;
+    publish(channel: string, message: string): Promise<number>;
+    on(event: 'error', listener: (error: Error) => void): unknown;
+  };
+
+/** `createClient` of one node-redis major. */
+export type CreateClient = (options: { url: string }) => NodeRedisClient;
+
+/** A connected publisher and its duplicate as subscriber; errors go to `onError`. */
+export async function connectPair(
+  createClient: CreateClient,
+  url: string,
+  onError: (error: Error) => void,
+): Promise<{ publisher: NodeRedisClient; subscriber: NodeRedisClient; close(): Promise<void> }> {
+  const publisher = createClient({ url });
+  const subscriber = publisher.duplicate();
+  for (const client of [publisher, subscriber]) client.on('error', onError);
+  await Promise.all([publisher.connect(), subscriber.connect()]);
+  return {
+    publisher,
+    subscriber,
+    async close() {
+      await Promise.all([publisher, subscriber].map((c) => (c.isOpen ? c.close() : undefined)));
+    },
+  };
+}
+
+/**
+ * Contract-suite brokers on clients from `createClient` (any node-redis major) in `channels` mode;
+ * another program publishes with redis-cli.
+ */
+export function givenClientsFactory(
+  createClient: CreateClient,
+  getRedis: () => Promise<RedisProcess>,
+  channels: ChannelMode = 'pattern',
+): BrokerFactory {
+  return async ({ onError }) => {
+    const redis = await getRedis();
+    const clients = await connectPair(createClient, redis.url, onError);
+    const broker = createRedisBroker({ ...clients, onError, channels });
+    return {
+      broker,
+      async publishRaw(channel, payload) {
+        await redisCli(redis.port, ...rawPublishArgs(channels, channel, payload));
+      },
+      async cleanup() {
+        await broker.close();
+        await clients.close();
+      },
+    };
+  };
 }
 
 /**
@@ -65,24 +130,7 @@ export function redisBrokerContracts(
   );
   brokerContract(
     `${name} (own clients)`,
-    async ({ onError }) => {
-      const redis = await getRedis();
-      const publisher = createClient({ url: redis.url });
-      const subscriber = publisher.duplicate();
-      for (const client of [publisher, subscriber]) client.on('error', onError);
-      await Promise.all([publisher.connect(), subscriber.connect()]);
-      const broker = createRedisBroker({ publisher, subscriber, onError, channels });
-      return {
-        broker,
-        async publishRaw(channel, payload) {
-          await redisCli(redis.port, ...rawPublishArgs(channels, channel, payload));
-        },
-        async cleanup() {
-          await broker.close();
-          await Promise.all([publisher.close(), subscriber.close()]);
-        },
-      };
-    },
+    givenClientsFactory(createClient, getRedis, channels),
     options,
   );
 }
