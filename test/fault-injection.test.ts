@@ -13,7 +13,7 @@ import { queryResolver, queryRouter, type RunningApp, startApp } from './helpers
 import { type Entry, missed } from './helpers/gaps.js';
 import { seededRandom } from './helpers/random.js';
 import { type RedisProcess, redisSkipReason, startRedis } from './helpers/redis.js';
-import { startClient, tally } from './helpers/seq-clients.js';
+import { allConnected, startClient, tally } from './helpers/seq-clients.js';
 import { sleep } from './helpers/sse.js';
 
 const PUBLISHERS = 3;
@@ -90,7 +90,7 @@ describe('fault injection', { skip: redisSkipReason() }, () => {
         stopAt - 1500,
       ),
     );
-    await sleep(300);
+    await allConnected(clients);
     const acked: Array<{ p: number; seq: number }> = [];
     let failed = 0;
     const publishers = Array.from({ length: PUBLISHERS }, async (_, p) => {

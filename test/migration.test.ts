@@ -18,7 +18,7 @@ import { queryResolver, queryRouter, type RunningApp, startApp } from './helpers
 import { seededRandom } from './helpers/random.js';
 import { redisSkipReason } from './helpers/redis.js';
 import { redisPerFile } from './helpers/redis-brokers.js';
-import { missed, startClient, tally } from './helpers/seq-clients.js';
+import { allConnected, missed, startClient, tally } from './helpers/seq-clients.js';
 import { sleep } from './helpers/sse.js';
 
 const getRedis = redisPerFile();
@@ -83,7 +83,7 @@ describe('channel mode migration', { skip: redisSkipReason() }, () => {
       const clients = Array.from({ length: CLIENTS }, () =>
         startClient(urls, random, Number.POSITIVE_INFINITY, scope),
       );
-      await sleep(300);
+      await allConnected(clients);
       const acked: Array<{ p: number; seq: number }> = [];
       let publishing = true;
       const loops = publishers.map(async (slot, p) => {

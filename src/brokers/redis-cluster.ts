@@ -27,6 +27,8 @@ export interface CommandClient {
   publish(channel: string, message: string): Promise<unknown>;
   sPublish(channel: string, message: string): Promise<unknown>;
   sendCommand(args: string[]): Promise<unknown>;
+  /** A raw command sent to the node that owns `key` (FUNCTION LOAD names no key of its own). */
+  sendCommandFor?(key: string, args: string[]): Promise<unknown>;
   withCommandOptions(options: {
     abortSignal: AbortSignal;
     timeout: undefined;
@@ -62,7 +64,7 @@ type Cluster = RedisClusterClient;
 /** The key a raw command is routed by: the history's scripts and reads name it. */
 function routingKey(args: readonly string[]): string | undefined {
   const name = args[0]?.toUpperCase();
-  if (name === 'EVALSHA' || name === 'EVAL') return args[3];
+  if (name === 'EVALSHA' || name === 'EVAL' || name === 'FCALL') return args[3];
   if (name === 'XRANGE' || name === 'XREVRANGE') return args[1];
   return undefined;
 }
@@ -72,6 +74,7 @@ function commands(cluster: Cluster): Omit<CommandClient, 'withCommandOptions'> {
     publish: (channel, message) => cluster.publish(channel, message),
     sPublish: (channel, message) => cluster.sPublish(channel, message),
     sendCommand: (args) => cluster.sendCommand(routingKey(args), false, args),
+    sendCommandFor: (key, args) => cluster.sendCommand(key, false, args),
   };
 }
 

@@ -20,6 +20,7 @@ import {
   usesShards,
 } from './redis-channels.js';
 import {
+  type CommandClient,
   connectCluster,
   type OwnedConnections,
   type RedisClusterClient,
@@ -445,8 +446,10 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
   if (options.history !== false && publisher.sendCommand) {
     const store = createRedisHistory(
       {
-        sendCommand: (args) => {
-          const client = abortable();
+        sendCommand: (args, key) => {
+          const client: Abortable & Pick<CommandClient, 'sendCommandFor'> = abortable();
+          // A cluster routes by a key, which FUNCTION LOAD does not name: the history gives it.
+          if (key !== undefined && client.sendCommandFor) return client.sendCommandFor(key, args);
           if (!client.sendCommand) throw new Error('the Redis client has no sendCommand');
           return client.sendCommand(args);
         },

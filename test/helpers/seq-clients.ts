@@ -80,6 +80,19 @@ export function startClient(
   return client;
 }
 
+/**
+ * Resolves once every client holds a position (the id of its first `eventrail.connected`): from
+ * then on, every event published is owed to it. A client that is still connecting when the first
+ * events go out would start after them, and the oracle would count them as lost.
+ */
+export async function allConnected(clients: readonly Client[], timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (clients.some((c) => c.lastId === undefined)) {
+    if (Date.now() > deadline) throw new Error(`clients not connected within ${timeoutMs} ms`);
+    await sleep(20);
+  }
+}
+
 /** What the oracle counts over every client's log. */
 export interface Tally {
   resyncs: number;
