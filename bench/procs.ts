@@ -1,27 +1,13 @@
 /**
  * Child processes of the bench: every one is tracked and SIGKILLed when the bench exits or fails;
- * on Linux `setpriv --pdeathsig KILL` also takes them down if the bench itself is killed.
+ * on Linux `setpriv --pdeathsig KILL` also takes them down if the bench itself is killed (the
+ * bookkeeping is @eventrail/testkit's, shared with the tests).
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import net from 'node:net';
+import { killAllChildren, spawnTracked } from '@eventrail/testkit/children';
 
-const children = new Set<ChildProcess>();
-const setpriv =
-  process.platform === 'linux' &&
-  spawnSync('setpriv', ['--pdeathsig', 'KILL', 'true'], { stdio: 'ignore' }).status === 0;
-
-export function killAll(): void {
-  for (const child of children) child.kill('SIGKILL');
-  children.clear();
-}
-process.on('exit', killAll);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    killAll();
-    process.exit(130);
-  });
-}
+export { killAllChildren as killAll };
 
 /**
  * Spawns a tracked process; with `ipc` it gets a Node IPC channel. Its stdout is dropped, or
@@ -35,22 +21,17 @@ export function launch(
   env: Record<string, string> = {},
   stdoutFile?: string,
 ): ChildProcess {
-  const [cmd, argv] = setpriv
-    ? ['setpriv', ['--pdeathsig', 'KILL', command, ...args]]
-    : [command, args];
   const stdout = stdoutFile === undefined ? 'ignore' : openSync(stdoutFile, 'a');
-  const child = spawn(cmd, argv, {
+  const child = spawnTracked(command, args, {
     stdio: ipc ? ['ignore', stdout, 'pipe', 'ipc'] : ['ignore', stdout, 'pipe'],
     env: { ...process.env, NODE_OPTIONS: '', ...env },
   });
   if (typeof stdout === 'number') closeSync(stdout);
-  children.add(child);
   let tail = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     tail = (tail + chunk.toString()).slice(-4000);
   });
   child.once('exit', (code, signal) => {
-    children.delete(child);
     if (code !== 0 && code !== null && tail.trim() !== '') {
       console.error(`[${label}] exited with ${code}:\n${tail}`);
     } else if (signal !== null && signal !== 'SIGKILL' && signal !== 'SIGTERM') {
@@ -58,20 +39,6 @@ export function launch(
     }
   });
   return child;
-}
-
-/** A port nobody listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('port')),
-      );
-    });
-  });
 }
 
 /** A child with a typed request/answer channel over Node IPC. */

@@ -1,153 +1,49 @@
 /**
- * The bench's own redis-server (a free port of 127.0.0.1, never the shared 6379) and a tiny
- * binary-safe RESP client for its admin commands.
+ * The bench's own redis-server (@eventrail/testkit's launcher: a free port of 127.0.0.1, never the
+ * shared 6379), with an admin connection for the bench's readings of it: commandstats, clients,
+ * the latency monitor.
  */
-import type { ChildProcess } from 'node:child_process';
-import net from 'node:net';
-import os from 'node:os';
-import { freePort, launch } from './procs.js';
-
-export type Reply = string | number | null | Error | Reply[];
-
-export interface RespClient {
-  command(...args: (string | Buffer)[]): Promise<Reply>;
-  close(): void;
-}
-
-function encode(args: (string | Buffer)[]): Buffer {
-  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
-  for (const arg of args) {
-    const buf = typeof arg === 'string' ? Buffer.from(arg) : arg;
-    parts.push(Buffer.from(`$${buf.length}\r\n`), buf, Buffer.from('\r\n'));
-  }
-  return Buffer.concat(parts);
-}
-
-/** Parses one reply at `at`; undefined when incomplete. */
-function parse(buf: Buffer, at: number): { value: Reply; end: number } | undefined {
-  const eol = buf.indexOf('\r\n', at);
-  if (eol < 0) return undefined;
-  const line = buf.toString('utf8', at + 1, eol);
-  switch (buf[at]) {
-    case 0x2b: // +
-      return { value: line, end: eol + 2 };
-    case 0x2d: // -
-      return { value: new Error(line), end: eol + 2 };
-    case 0x3a: // :
-      return { value: Number(line), end: eol + 2 };
-    case 0x24: {
-      // $
-      const len = Number(line);
-      if (len < 0) return { value: null, end: eol + 2 };
-      if (buf.length < eol + 2 + len + 2) return undefined;
-      return { value: buf.toString('utf8', eol + 2, eol + 2 + len), end: eol + 4 + len };
-    }
-    case 0x2a: {
-      // *
-      const items: Reply[] = [];
-      let end = eol + 2;
-      for (let i = 0; i < Number(line); i++) {
-        const item = parse(buf, end);
-        if (item === undefined) return undefined;
-        items.push(item.value);
-        end = item.end;
-      }
-      return { value: items, end };
-    }
-    default:
-      throw new Error(`bad RESP byte ${buf[at]}`);
-  }
-}
-
-export async function connectResp(port: number, name: string): Promise<RespClient> {
-  const socket = net.connect({ port, host: '127.0.0.1' });
-  socket.setNoDelay(true);
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', reject);
-  });
-  const waiting: ((r: Reply) => void)[] = [];
-  let buf: Buffer = Buffer.alloc(0);
-  socket.on('data', (chunk: Buffer) => {
-    buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-    let at = 0;
-    for (;;) {
-      const r = parse(buf, at);
-      if (r === undefined) break;
-      at = r.end;
-      waiting.shift()?.(r.value);
-    }
-    buf = buf.subarray(at);
-  });
-  socket.on('error', () => {});
-  const client: RespClient = {
-    command(...args) {
-      return new Promise((resolve) => {
-        waiting.push(resolve);
-        socket.write(encode(args));
-      });
-    },
-    close: () => socket.destroy(),
-  };
-  await client.command('CLIENT', 'SETNAME', name);
-  return client;
-}
+import { type RedisProcess, startRedis as startServer } from '@eventrail/testkit/redis';
+import { connectRaw, type RawRedisConnection } from '@eventrail/testkit/resp';
 
 export interface BenchRedis {
   readonly port: number;
   readonly url: string;
-  readonly admin: RespClient;
-  stop(): void;
+  /** A connection named `bench-admin`, left out of {@link redisClients}' counts. */
+  readonly admin: RawRedisConnection;
+  /** SIGKILLs the server. */
+  stop(): Promise<void>;
 }
 
 /** The shortest event Redis's latency monitor records on the bench's servers, in ms. */
 export const REDIS_LATENCY_THRESHOLD_MS = 10;
 
 export async function startRedis(): Promise<BenchRedis> {
-  const port = await freePort();
-  const child: ChildProcess = launch(
-    'redis-server',
-    [
-      ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      ...['--dir', os.tmpdir(), '--maxclients', '1000'],
-      // A benchmark subscriber may lag: never cut it for a full output buffer.
-      ...['--client-output-buffer-limit', 'pubsub 0 0 0'],
-      // Redis records its own slow events (commands, expiry cycles, ...): the bench reads the
-      // longest in each measured window (LATENCY LATEST).
-      ...['--latency-monitor-threshold', String(REDIS_LATENCY_THRESHOLD_MS)],
-    ],
-    'redis',
-  );
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    try {
-      const admin = await connectResp(port, 'bench-admin');
-      const info = await admin.command('INFO', 'server');
-      const pid = typeof info === 'string' ? /process_id:(\d+)/.exec(info)?.[1] : undefined;
-      if (Number(pid) !== child.pid) {
-        admin.close();
-        throw new Error(`port ${port} is answered by another Redis`);
-      }
-      return {
-        port,
-        url: `redis://127.0.0.1:${port}`,
-        admin,
-        stop() {
-          admin.close();
-          child.kill('SIGKILL');
-        },
-      };
-    } catch (err) {
-      if (err instanceof Error && err.message.includes('another Redis')) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  child.kill('SIGKILL');
-  throw new Error('redis-server did not start within 10 s');
+  const server: RedisProcess = await startServer([
+    '--maxclients',
+    '1000',
+    // A benchmark subscriber may lag: never cut it for a full output buffer.
+    ...['--client-output-buffer-limit', 'pubsub 0 0 0'],
+    // Redis records its own slow events (commands, expiry cycles, ...): the bench reads the
+    // longest in each measured window (LATENCY LATEST).
+    ...['--latency-monitor-threshold', String(REDIS_LATENCY_THRESHOLD_MS)],
+  ]);
+  const admin = await connectRaw(server.port, { name: 'bench-admin' }).catch(async (err) => {
+    await server.kill();
+    throw err;
+  });
+  return {
+    port: server.port,
+    url: server.url,
+    admin,
+    async stop() {
+      await Promise.all([server.kill(), admin.close()]);
+    },
+  };
 }
 
 /** `INFO commandstats` as command -> calls. */
-export async function commandCalls(admin: RespClient): Promise<Map<string, number>> {
+export async function commandCalls(admin: RawRedisConnection): Promise<Map<string, number>> {
   const info = await admin.command('INFO', 'commandstats');
   const calls = new Map<string, number>();
   for (const m of String(info).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
@@ -161,7 +57,7 @@ export async function commandCalls(admin: RespClient): Promise<Map<string, numbe
  * maxima, in ms; 0 when none reached {@link REDIS_LATENCY_THRESHOLD_MS}), and a fresh record
  * from now on.
  */
-export async function redisStallMs(admin: RespClient): Promise<number> {
+export async function redisStallMs(admin: RawRedisConnection): Promise<number> {
   const latest = await admin.command('LATENCY', 'LATEST');
   await admin.command('LATENCY', 'RESET');
   if (!Array.isArray(latest)) return 0;
@@ -190,7 +86,7 @@ export interface RedisClients {
 }
 
 /** Connections other than the bench's own, and pattern subscriptions. */
-export async function redisClients(admin: RespClient): Promise<RedisClients> {
+export async function redisClients(admin: RawRedisConnection): Promise<RedisClients> {
   const list = String(await admin.command('CLIENT', 'LIST'));
   const others = list.split('\n').filter((l) => l.includes('id=') && !/name=bench-/.test(l));
   const subscribers = others.filter((l) => /\b(sub|psub)=[1-9]/.test(l)).length;

@@ -131,7 +131,7 @@ try {
   }
 } finally {
   for (const worker of bench.workers) await worker.kill();
-  redis.stop();
+  await redis.stop();
 }
 
 const records = writeReport(results, config, Date.now() - started);

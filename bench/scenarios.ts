@@ -224,7 +224,7 @@ export async function interleavedLatency(
       await rig.stop();
       for (const worker of rig.workers) await worker.kill();
     }
-    for (const redis of own) redis.stop();
+    for (const redis of own) await redis.stop();
   }
 }
 

@@ -26,9 +26,14 @@ import type { Broker } from '../src/types.js';
 import { type Framework, type RunningApp, startApp } from './helpers/apps.js';
 import { type Env, runIsolation } from './helpers/isolation-run.js';
 import { envInteger, envSeed } from './helpers/random.js';
-import { connectRaw, redisCommand, redisSkipReason, startRedis } from './helpers/redis.js';
+import {
+  connectRaw,
+  redisCommand,
+  redisSkipReason,
+  startRedis,
+  startRedisCluster,
+} from './helpers/redis.js';
 import { rawPublishArgs } from './helpers/redis-brokers.js';
-import { startRedisCluster } from './helpers/redis-cluster.js';
 import { IDS, RAW_CHANNELS, routedResolver, routedRouter, SCOPES } from './helpers/tenants.js';
 
 const SEED = envSeed('ISOLATION_SEED');

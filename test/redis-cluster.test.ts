@@ -14,9 +14,15 @@ import { createPublisher } from '../src/index.js';
 import { type RedisApp, startRedisApp } from './helpers/apps.js';
 import { brokerContract, collector, withDeadline } from './helpers/broker-contract.js';
 import { basicExampleDelivers } from './helpers/examples.js';
-import { connectRaw, redisCli, redisCommand, redisSkipReason } from './helpers/redis.js';
+import {
+  connectRaw,
+  type RedisClusterProcess,
+  redisCli,
+  redisCommand,
+  redisSkipReason,
+  startRedisCluster,
+} from './helpers/redis.js';
 import { rawPublishArgs } from './helpers/redis-brokers.js';
-import { type RedisClusterProcess, startRedisCluster } from './helpers/redis-cluster.js';
 import { openRaw, type RawStream, sleep, waitFor } from './helpers/sse.js';
 import { startProxy } from './helpers/tcp-proxy.js';
 

@@ -1,13 +1,14 @@
 /**
- * A throwaway Redis Cluster for tests: six `redis-server --cluster-enabled yes` on free loopback
- * ports (three masters, one replica each), joined with `redis-cli --cluster create`. Every node is
- * a {@link RedisProcess} of ./redis.ts, so it is killed with the test process whatever happens.
+ * A throwaway Redis Cluster: six `redis-server --cluster-enabled yes` on free loopback ports (three
+ * masters, one replica each), joined with `redis-cli --cluster create`. Every node is a
+ * {@link RedisProcess} of ./redis.ts, so it is killed with this process whatever happens.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { type RedisProcess, redisCli, redisCommand, startRedis } from './redis.js';
+import { type RedisProcess, redisCli, startRedis } from './redis.js';
+import { redisCommand } from './resp.js';
 
 /** A running cluster. */
 export interface RedisClusterProcess {
