@@ -48,16 +48,6 @@ async function cutReplication(master: number, replica: number): Promise<void> {
   );
 }
 
-/** The port of the master that owns `key`'s slot, as the node on `port` sees it. */
-async function slotOwner(port: number, key: string): Promise<number> {
-  const slot = Number(await redisCommand(port, 'CLUSTER', 'KEYSLOT', key));
-  const slots = (await redisCommand(port, 'CLUSTER', 'SLOTS')) as Array<
-    [number, number, [string, number, ...unknown[]], ...unknown[]]
-  >;
-  const range = slots.find(([from, to]) => slot >= from && slot <= to);
-  return Number(range?.[2][1]);
-}
-
 const events = (s: RawStream) =>
   s.events.filter((e) => e.event !== undefined && !e.event.startsWith('eventrail.'));
 const resynced = (s: RawStream) => s.events.some((e) => e.event === RESYNC_EVENT);
@@ -234,7 +224,7 @@ describe('events a Redis Cluster acknowledged and then lost in a failover', { sk
           await waitUntil('the replica serving the slot', async () => {
             for (const n of cluster.nodes) {
               if (n.port === master) continue;
-              if ((await slotOwner(n.port, '{gym:1}')) !== replica) return false;
+              if ((await cluster.masterOf('{gym:1}', n.port)) !== replica) return false;
             }
             return true;
           });

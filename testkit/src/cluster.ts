@@ -16,7 +16,8 @@ export interface RedisClusterProcess {
   /** `[{ url }]` of every node, for `createRedisBroker({ cluster: { rootNodes } })`. */
   readonly rootNodes: ReadonlyArray<{ url: string }>;
   /** The port of the master that owns `key`'s slot. */
-  masterOf(key: string): Promise<number>;
+  /** The port of the master that owns `key`'s slot, as the node on `via` (default: the first) sees it. */
+  masterOf(key: string, via?: number): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -86,8 +87,8 @@ export async function startRedisCluster(): Promise<RedisClusterProcess> {
   return {
     nodes,
     rootNodes: nodes.map((node) => ({ url: node.url })),
-    async masterOf(key) {
-      const port = (nodes[0] as RedisProcess).port;
+    async masterOf(key, via) {
+      const port = via ?? (nodes[0] as RedisProcess).port;
       const slot = Number(await redisCommand(port, 'CLUSTER', 'KEYSLOT', key));
       const slots = (await redisCommand(port, 'CLUSTER', 'SLOTS')) as Array<
         [number, number, [string, number, ...unknown[]], ...unknown[]]
