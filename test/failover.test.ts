@@ -16,8 +16,13 @@ import type { RedisBrokerOptions } from '../src/brokers/redis.js';
 import { createPublisher } from '../src/index.js';
 import { RESYNC_EVENT } from '../src/wire/protocol.js';
 import { startRedisApp } from './helpers/apps.js';
-import { type RedisProcess, redisCommand, redisSkipReason, startRedis } from './helpers/redis.js';
-import { startRedisCluster } from './helpers/redis-cluster.js';
+import {
+  type RedisProcess,
+  redisCommand,
+  redisSkipReason,
+  startRedis,
+  startRedisCluster,
+} from './helpers/redis.js';
 import { openRaw, type RawStream, waitFor } from './helpers/sse.js';
 
 const skip = redisSkipReason();

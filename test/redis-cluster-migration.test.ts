@@ -12,8 +12,12 @@ import { createPublisher } from '../src/index.js';
 import type { Broker } from '../src/types.js';
 import { type RedisApp, startRedisApp } from './helpers/apps.js';
 import { seededRandom } from './helpers/random.js';
-import { redisCommand, redisSkipReason } from './helpers/redis.js';
-import { type RedisClusterProcess, startRedisCluster } from './helpers/redis-cluster.js';
+import {
+  type RedisClusterProcess,
+  redisCommand,
+  redisSkipReason,
+  startRedisCluster,
+} from './helpers/redis.js';
 import { type Client, missed, startClient, tally } from './helpers/seq-clients.js';
 import { sleep, waitFor } from './helpers/sse.js';
 
@@ -156,6 +160,11 @@ describe('Redis Cluster: a slot migration under live traffic', { skip }, () => {
       `events were published while the slot moved (${duringMigration})`,
     );
     assert.ok(all.length > 100, `enough events (${all.length})`);
-    assert.equal(resyncs, 0, 'the history filled every gap: no resync needed');
+    // Entries written by the slot's new master cannot be replayed after one of the old master's
+    // (the history's writer check): the recovery may resync, once per client at most.
+    assert.ok(
+      resyncs <= CLIENTS_PER_SCOPE * scopes.length,
+      `at most one resync a client (${resyncs})`,
+    );
   });
 });
