@@ -35,9 +35,19 @@ type RouteTableResult = ReturnType<typeof buildRouteTable>;
 
 /** What a health check needs: serving, and really receiving from the broker. @public */
 export interface SseServerHealth {
-  /** True when the server is open and its broker subscription receives. */
+  /**
+   * True when the server is open, its broker subscription receives (`broker` is `ready`) and no
+   * shard is silent.
+   */
   readonly ok: boolean;
   readonly broker: BrokerState;
+  /**
+   * Which of the broker's shards do not receive, when `ok` is false because of one: on a Redis
+   * Cluster the masters (`host:port`) that missed the last liveness probe, until the broker's
+   * subscription is replaced or a probe comes back. Empty otherwise, and for brokers without
+   * shards (see {@link Broker.silentShards}).
+   */
+  readonly silentShards: readonly string[];
   readonly closed: boolean;
 }
 
@@ -110,6 +120,7 @@ export function createSseServer<P extends Principal = Principal>(
   const admission = new Admission(limits);
   const openings = new Openings(config.openTimeoutMs);
   const brokerState = (): BrokerState => config.broker.state?.() ?? 'ready';
+  const silentShards = (): readonly string[] => [...(config.broker.silentShards?.() ?? [])];
   let closing: Promise<void> | undefined;
 
   /** A `retry:` spread over the drain jitter, so that drained browsers do not return at once. */
@@ -383,11 +394,18 @@ export function createSseServer<P extends Principal = Principal>(
         hubs: subscriptions.size,
         opening: openings.size,
         broker: brokerState(),
+        silentShards: silentShards(),
       }),
     health() {
       const broker = brokerState();
+      const silent = silentShards();
       const closed = closing !== undefined;
-      return { ok: !closed && broker === 'ready', broker, closed };
+      return {
+        ok: !closed && broker === 'ready' && silent.length === 0,
+        broker,
+        silentShards: silent,
+        closed,
+      };
     },
     close() {
       closing ??= (async () => {

@@ -119,6 +119,13 @@ export interface Broker {
    * connected and its last liveness probe came back.
    */
   state?(): BrokerState;
+  /**
+   * The parts of the broker whose subscription does not receive right now, as far as it can
+   * tell: for the Redis broker on a Redis Cluster, the masters (`host:port`, as the cluster
+   * announces them) that missed the last liveness probe, until the subscription is replaced or a
+   * probe comes back. Empty when every part receives, on a single Redis, and once closed.
+   */
+  silentShards?(): readonly string[];
   /** Publishes a raw payload on a channel. Resolves once the broker has accepted it. */
   publish(channel: string, payload: string): Promise<void>;
   /** Releases the broker's connections (only those it created itself). Safe to call twice. */

@@ -64,6 +64,32 @@ describe('Delivery.recover (unit)', () => {
     assert.equal(hub.recovering, false);
   });
 
+  it('reads the history again for a gap signalled while it recovers', async () => {
+    const reads: Array<(entries: HistoryEntry[]) => void> = [];
+    const from: string[] = [];
+    const history: BrokerHistory = {
+      append: async () => '',
+      position: async () => '1000-1',
+      readSince: (_scope, afterId) => {
+        from.push(afterId);
+        return new Promise((resolve) => reads.push(resolve));
+      },
+    };
+    const { delivery, hub, client } = setUp(history);
+    const recovering = delivery.recover(hub);
+    // The first read answers what was stored before the second gap: 3 came later.
+    await delivery.recover(hub);
+    reads[0]?.([entry(2, 'a')]);
+    await flushed();
+    assert.equal(reads.length, 2, 'a second read');
+    reads[1]?.([entry(3, 'b')]);
+    await recovering;
+    await flushed();
+    assert.deepEqual(from, ['1000-1', '1000-2'], 'the second read starts after the first');
+    assert.deepEqual(seen(client), ['a{"seq":2}', 'b{"seq":3}']);
+    assert.equal(hub.recovering, false);
+  });
+
   it('resyncs every client when the history cannot prove nothing is missing', async () => {
     const { delivery, hub, client } = setUp(
       scripted(

@@ -113,7 +113,11 @@ describe('eventrail/metrics', () => {
   it('adds up several servers and keeps the counts of one it stops observing', async () => {
     const registry = new Registry();
     const metrics = createMetrics({ registry, prefix: 'sse_' });
-    const fake = (eventsIn: number, broker: 'ready' | 'connecting'): ObservableServer => {
+    const fake = (
+      eventsIn: number,
+      broker: 'ready' | 'connecting',
+      silentShards: readonly string[] = [],
+    ): ObservableServer => {
       const stats: SseServerStats = {
         connections: 2,
         hubs: 1,
@@ -132,17 +136,18 @@ describe('eventrail/metrics', () => {
         opening: 0,
         refused: { broker: 0, maxConnections: 0, maxConnectionsPerPrincipal: 0, closing: 0 },
         broker,
+        silentShards,
       };
       return {
         stats: () => stats,
-        health: () => ({ ok: broker === 'ready', broker, closed: false }),
+        health: () => ({ ok: broker === 'ready', broker, silentShards, closed: false }),
       };
     };
     let m = await scrape(registry);
     assert.equal(value(m, 'sse_connections'), 0);
     assert.equal(value(m, 'sse_broker_up'), 0, 'no server observed');
     metrics.observe(fake(5, 'ready'));
-    const stop = metrics.observe(fake(7, 'connecting'));
+    const stop = metrics.observe(fake(7, 'connecting', ['10.0.0.2:6379']));
     m = await scrape(registry);
     assert.equal(value(m, 'sse_connections'), 4);
     assert.equal(value(m, 'sse_events_in_total'), 12);
@@ -150,14 +155,20 @@ describe('eventrail/metrics', () => {
     assert.equal(value(m, 'sse_resyncs_total'), 2);
     assert.equal(value(m, 'sse_disconnects_total{reason="client-closed"}'), 2);
     assert.equal(value(m, 'sse_broker_up'), 0, 'one broker is reconnecting');
+    assert.equal(value(m, 'sse_broker_silent_shards'), 1);
     stop();
     stop();
     m = await scrape(registry);
     assert.equal(value(m, 'sse_connections'), 2);
     assert.equal(value(m, 'sse_broker_up'), 1);
+    assert.equal(value(m, 'sse_broker_silent_shards'), 0);
     assert.equal(value(m, 'sse_events_in_total'), 12, 'counters never go down');
     assert.equal(value(m, 'sse_disconnects_total{reason="client-closed"}'), 2);
     assert.equal(value(m, 'eventrail_connections'), undefined);
+    metrics.observe(fake(0, 'connecting', ['10.0.0.2:6379', '10.0.0.3:6379']));
+    metrics.observe(fake(0, 'connecting', ['10.0.0.3:6379']));
+    m = await scrape(registry);
+    assert.equal(value(m, 'sse_broker_silent_shards'), 2, 'two shards, however many servers');
   });
 
   it('clamps clock skew to 0 and skips events without a timestamp or recipient', async () => {

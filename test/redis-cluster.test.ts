@@ -6,11 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { Registry } from 'prom-client';
 import { createCluster } from 'redis';
 import { keySlot } from '../src/brokers/cluster-slot.js';
 import { createRedisBroker } from '../src/brokers/redis.js';
 import { EventrailError } from '../src/errors.js';
 import { createPublisher } from '../src/index.js';
+import { createMetrics } from '../src/integrations/metrics.js';
 import { type RedisApp, startRedisApp } from './helpers/apps.js';
 import { brokerContract, collector, withDeadline } from './helpers/broker-contract.js';
 import { basicExampleDelivers } from './helpers/examples.js';
@@ -285,6 +287,56 @@ describe('Redis broker on a Redis Cluster', { skip }, () => {
       await announce(0);
       await admin.close();
       await proxy.close();
+    }
+  });
+
+  it('stats() and health() name a master that stops receiving, until it is back', async () => {
+    const [scope, master] = scopes[1] ?? assert.fail('no scope');
+    const errors: Error[] = [];
+    const app = await startRedisApp({
+      cluster: { rootNodes: cluster.rootNodes },
+      probeIntervalMs: 200,
+      publishTimeoutMs: 500,
+      onError: (e) => errors.push(e),
+    });
+    const registry = new Registry();
+    const metrics = createMetrics({ registry });
+    metrics.observe(app.sse);
+    const silentGauge = async () =>
+      /^eventrail_broker_silent_shards (\d+)$/m.exec(await registry.metrics())?.[1];
+    const stream = await openRaw(`${app.url}/events?scope=${scope.slice(4)}`);
+    const admin = await connectRaw(master);
+    const name = `127.0.0.1:${master}`;
+    try {
+      await waitFor(() => stream.events.length >= 1, 'the connected event');
+      await waitFor(() => app.sse.health().ok, 'healthy');
+      assert.deepEqual(app.sse.stats().silentShards, []);
+      // Every client of the master waits: the probe's token never comes back from it.
+      await admin.command('CLIENT', 'PAUSE', '3000', 'ALL');
+      await waitFor(
+        () => app.sse.health().silentShards.includes(name),
+        `health names ${name}`,
+        3000,
+      );
+      const health = app.sse.health();
+      assert.deepEqual(health.silentShards, [name], 'only the paused master');
+      assert.equal(health.ok, false);
+      assert.equal(health.broker, 'connecting');
+      assert.deepEqual(app.sse.stats().silentShards, [name]);
+      assert.equal(await silentGauge(), '1');
+      assert.ok(
+        errors.some((e) => e.message.includes(`receives nothing on ${name}`)),
+        'onError names it too',
+      );
+      await waitFor(() => app.sse.health().ok, 'healthy once the pause is over', 15_000);
+      assert.deepEqual(app.sse.health().silentShards, []);
+      assert.deepEqual(app.sse.stats().silentShards, []);
+      assert.equal(await silentGauge(), '0');
+    } finally {
+      await admin.command('CLIENT', 'UNPAUSE').catch(() => undefined);
+      await admin.close();
+      stream.abort();
+      await app.stop();
     }
   });
 

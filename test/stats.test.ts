@@ -40,12 +40,23 @@ describe('stats and health', () => {
     assert.equal(stats.resyncs, 1);
     assert.equal(stats.disconnects['client-closed'], 1);
     assert.equal(stats.broker, 'ready');
-    assert.deepEqual(app.sse.health(), { ok: true, broker: 'ready', closed: false });
+    assert.deepEqual(stats.silentShards, [], 'the memory broker has no shards');
+    assert.deepEqual(app.sse.health(), {
+      ok: true,
+      broker: 'ready',
+      silentShards: [],
+      closed: false,
+    });
     back.abort();
     bad.abort();
     b.abort();
     await app.stop();
-    assert.deepEqual(app.sse.health(), { ok: false, broker: 'ready', closed: true });
+    assert.deepEqual(app.sse.health(), {
+      ok: false,
+      broker: 'ready',
+      silentShards: [],
+      closed: true,
+    });
   });
 
   it('logs structured events through a pino-shaped logger', async () => {

@@ -1,8 +1,9 @@
 /**
  * The broker's connections to a Redis Cluster: one node-redis cluster client that publishes to
  * the master of each event's slot, and one that subscribes each scope's shard channel on the
- * master that owns it (node-redis follows a slot to its new owner). A probe on every master finds
- * a subscription that receives nothing; the subscriber is then replaced as a whole.
+ * master that owns it (node-redis follows a slot to its new owner; the broker is told when the
+ * subscription is in place there, to recover what the scope published meanwhile). A probe on every
+ * master finds a subscription that receives nothing; the subscriber is then replaced as a whole.
  */
 import { randomBytes } from 'node:crypto';
 import { createCluster } from 'redis';
@@ -49,6 +50,20 @@ export interface OwnedConnections {
   silent?(): readonly string[];
 }
 
+/**
+ * A scope's shard channel changes master (its slot migrated): between the old master's last
+ * message and the new subscription, the scope's events reach no one here.
+ */
+export interface MoveEvents {
+  /** The subscription of `channel` left its master; until `moved`, delivery may have a gap. */
+  moving(channel: string): void;
+  /**
+   * `channel` is subscribed on its new master (every message published from now on arrives),
+   * or, with `error`, that could not be confirmed in time.
+   */
+  moved(channel: string, error?: Error): void;
+}
+
 /** How a node connection of ours retries: like node-redis, until `stop()` says the broker closed. */
 type ReconnectStrategy = (retries: number) => number | false;
 
@@ -87,6 +102,8 @@ export function connectCluster(
   source: RedisClusterConfig | RedisClusterClient,
   onError: (error: Error) => void,
   onReady: () => void,
+  moves: MoveEvents,
+  timeoutMs: number,
 ): OwnedConnections {
   const given = 'rootNodes' in source ? undefined : source;
   // node-redis can leave a node connection out of its cluster's books (the one of a master that
@@ -130,7 +147,91 @@ export function connectCluster(
   const gap = (): void => {
     if (started) onReady();
   };
-  subscriber.on('node-ready', gap);
+  /** The shard connections (one per master) whose moves we follow. */
+  const hooked = new WeakSet<object>();
+  /** The latest move of each channel being followed. */
+  const following = new Map<string, number>();
+  let moveCount = 0;
+
+  /** Follows the moves of the shard connections of `client` not hooked yet. */
+  function hookMoves(client: Cluster): void {
+    for (const master of client.masters) {
+      const shard = master.pubSub?.client;
+      if (shard === undefined || hooked.has(shard)) continue;
+      hooked.add(shard);
+      // node-redis itself subscribes the channel on the slot's new owner; we learn when that is done.
+      shard.on('sharded-channel-moved', (channel: string) => {
+        if (client === subscriber && started) void follow(client, channel);
+      });
+    }
+  }
+
+  async function follow(client: Cluster, channel: string): Promise<void> {
+    const move = ++moveCount;
+    following.set(channel, move);
+    moves.moving(channel);
+    let error: Error | undefined;
+    try {
+      await settled(client, channel);
+    } catch (err) {
+      error = new EventrailError(
+        'broker-error',
+        `The subscription to ${channel} did not follow its slot to its new master within ${timeoutMs} ms.`,
+        { cause: err },
+      );
+    }
+    // A later move of the same channel ends this one.
+    if (following.get(channel) !== move) return;
+    following.delete(channel);
+    if (started) moves.moved(channel, error);
+  }
+
+  /**
+   * Resolves once `channel` is subscribed on the master that owns its slot now: node-redis moved
+   * its listeners there and Redis answered the SSUBSCRIBE. A channel of the same slot subscribed
+   * on the same connection answers after it.
+   */
+  async function settled(client: Cluster, channel: string): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const slot = keySlot(channel);
+    for (;;) {
+      // Replaced or closed meanwhile: the new subscriber starts with a recovery of every scope.
+      if (client !== subscriber || !started) return;
+      const shard = client.slots[slot]?.master.pubSub;
+      const node = shard && (await (shard.connectPromise ?? shard.client));
+      if (node?.getPubSubListeners('SHARDED').has(channel)) {
+        const marker = `${channel}:moved:${id}`;
+        const none: RedisPubSubListener = () => {};
+        await node.sSubscribe(marker, none);
+        await node.sUnsubscribe(marker, none);
+        return;
+      }
+      if (Date.now() > deadline)
+        throw new Error(`${channel} is not subscribed on slot ${slot}'s master`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  /** Watches a subscriber: reconnections are gaps, moved channels are followed. */
+  function watchSubscriber(client: Cluster): void {
+    client.on('node-ready', () => {
+      hookMoves(client);
+      gap();
+    });
+    // node-redis could not subscribe a moved channel on its new owner: the listeners are gone.
+    client.on('sharded-channel-moved-error', (err: unknown, channel: string) => {
+      if (client !== subscriber || !started) return;
+      following.set(channel, ++moveCount);
+      moves.moving(channel);
+      moves.moved(
+        channel,
+        new EventrailError('broker-error', `Could not follow ${channel} to its new master.`, {
+          cause: err,
+        }),
+      );
+    });
+  }
+  watchSubscriber(subscriber);
 
   const masterOf = (channel: string): string | undefined =>
     cluster.slots[keySlot(channel)]?.master.address;
@@ -162,6 +263,7 @@ export function connectCluster(
     async () => {
       await assertShardedRedis((args) => cluster.sendCommand(undefined, true, args));
       for (const master of masters()) await probeChannel(master);
+      hookMoves(subscriber);
       started = true;
     },
   );
@@ -191,6 +293,7 @@ export function connectCluster(
         }
       });
       waiting = tokens;
+      hookMoves(subscriber);
       try {
         for (const [token, master] of pending) {
           // Not awaited: a subscribe or a publish stuck on a dead connection only leaves its
@@ -219,6 +322,7 @@ export function connectCluster(
         await fresh.connect();
         for (const master of masters()) await probeChannel(master, fresh, freshProbes);
         for (const { listening, listener } of patterns) await listen(fresh, listening, listener);
+        hookMoves(fresh);
       } catch (err) {
         fresh.destroy();
         throw err;
@@ -227,7 +331,7 @@ export function connectCluster(
         fresh.destroy();
         return;
       }
-      fresh.on('node-ready', gap);
+      watchSubscriber(fresh);
       const old = subscriber;
       subscriber = fresh;
       probing = freshProbes;

@@ -73,6 +73,15 @@ export interface RedisSubscribeClient extends PubSubClient {
   on?(event: 'ready', listener: () => void): unknown;
 }
 
+/** A broker subscription as the broker keeps it. */
+interface Live {
+  readonly listening: Listening;
+  readonly listener: RedisPubSubListener;
+  readonly onGap?: (() => void) | undefined;
+  /** Messages held back while the scope's shard channel moves to another master. */
+  held?: Array<[payload: string, redisChannel: string]>;
+}
+
 /** The commands a publish or a history read sends. */
 type Commands = 'publish' | 'sPublish' | 'sendCommand';
 
@@ -282,10 +291,21 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
         'Give createRedisBroker one of `url`, `cluster` or clients.',
       );
     }
-    owned = connectCluster(options.cluster, failure, () => {
-      checkUp();
-      gapAll();
-    });
+    owned = connectCluster(
+      options.cluster,
+      failure,
+      () => {
+        checkUp();
+        gapAll();
+      },
+      {
+        moving(channel) {
+          for (const entry of live) if (entry.listening.name === channel) entry.held ??= [];
+        },
+        moved: (channel, error) => void followed(channel, error),
+      },
+      publishTimeoutMs,
+    );
     publisher = owned.publisher;
   } else if (options.url !== undefined) {
     if (options.publisher || options.subscriber) {
@@ -330,11 +350,7 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
   const ready =
     owned?.ready ?? (shards && sendCommand ? assertShardedRedis(sendCommand) : Promise.resolve());
   if (!owned) ready.catch(onError);
-  const live = new Set<{
-    listening: Listening;
-    listener: RedisPubSubListener;
-    onGap?: () => void;
-  }>();
+  const live = new Set<Live>();
   const subscriber = (): RedisSubscribeClient =>
     owned?.subscriber() ?? (given as RedisSubscribeClient);
   // After every (re)connect node-redis has resubscribed, but what was published while the
@@ -343,6 +359,32 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
     for (const entry of live) guard(() => entry.onGap?.());
   }
   given?.on?.('ready', gapAll);
+
+  /**
+   * A scope's shard channel moved to another master and is subscribed there now (or could not be
+   * confirmed: then the whole subscriber is replaced): what was published between the old master's
+   * last message and the new subscription is recovered from the history. The messages held back
+   * meanwhile follow the gap, so that none advances the scope past what it missed.
+   */
+  async function followed(channel: string, error?: Error): Promise<void> {
+    let recovered = false;
+    if (error && !closed) {
+      outage.failure(error);
+      try {
+        await replace();
+        recovered = true;
+      } catch (err) {
+        onError(toError(err));
+      }
+    }
+    for (const entry of live) {
+      const held = entry.held;
+      if (entry.listening.name !== channel || held === undefined) continue;
+      entry.held = undefined;
+      if (!recovered) guard(() => entry.onGap?.());
+      for (const [payload, redisChannel] of held) entry.listener(payload, redisChannel);
+    }
+  }
 
   const probeIntervalMs = options.probeIntervalMs ?? 15_000;
   let probing = false;
@@ -371,10 +413,7 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
                 `The Redis subscription receives nothing${where}: replacing it.`,
               ),
             );
-            await owned.recycle(live);
-            probeFailed = false;
-            checkUp();
-            gapAll();
+            await replace();
           } catch (err) {
             // Redis does not answer (paused, cut off, down): the subscription is not proven to
             // receive until a probe comes back. node-redis reconnects by itself.
@@ -394,6 +433,26 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
         }, probeIntervalMs)
       : undefined;
   probeTimer?.unref();
+
+  let replacing: Promise<void> | undefined;
+  /**
+   * Replaces the subscriber with a fresh one that listens to every live subscription; then every
+   * subscription recovers from the history. One at a time.
+   */
+  function replace(): Promise<void> {
+    replacing ??= (async () => {
+      try {
+        if (!owned) return;
+        await owned.recycle(live);
+        probeFailed = false;
+        checkUp();
+        gapAll();
+      } finally {
+        replacing = undefined;
+      }
+    })();
+    return replacing;
+  }
 
   function guard(fn: () => void): void {
     try {
@@ -478,6 +537,10 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
 
   return {
     history,
+    silentShards() {
+      if (closed) return [];
+      return owned?.silent?.() ?? [];
+    },
     state() {
       if (closed) return 'closed';
       return subscriber().isReady !== false && !probeFailed ? 'ready' : 'connecting';
@@ -487,6 +550,10 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
       const target = listening(modes.channels, prefix, bare, onError);
       const pattern = target.name;
       const listener: RedisPubSubListener = (payload, redisChannel) => {
+        if (entry.held) {
+          entry.held.push([payload, redisChannel]);
+          return;
+        }
         const message = target.read(payload, redisChannel);
         if (message === undefined) return;
         // node-redis calls listeners from its socket 'data' handler: a throw there skips the
@@ -498,7 +565,7 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
           onError(toError(err));
         }
       };
-      const entry = { listening: target, listener, onGap };
+      const entry: Live = { listening: target, listener, onGap };
       try {
         await ready;
         await listen(subscriber(), target, listener);

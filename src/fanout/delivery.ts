@@ -146,13 +146,21 @@ export class Delivery<P extends Principal> {
     const { history } = this.ctx;
     if (!hub.beginRecovery()) return;
     try {
-      const missed =
-        history && hub.lastSeen ? await history.readSince(hub.key, streamId(hub.lastSeen)) : null;
-      if (missed === null) await this.resyncHub(hub);
-      else for (const entry of missed) this.deliverNow(hub, entry);
-    } catch (err) {
-      this.ctx.report(err);
-      await this.resyncHub(hub).catch((e: unknown) => this.ctx.report(e));
+      // A gap signalled while the history is read (a moved slot's new subscription went live
+      // after the read) needs a read that starts after it.
+      do {
+        try {
+          const missed =
+            history && hub.lastSeen
+              ? await history.readSince(hub.key, streamId(hub.lastSeen))
+              : null;
+          if (missed === null) await this.resyncHub(hub);
+          else for (const entry of missed) this.deliverNow(hub, entry);
+        } catch (err) {
+          this.ctx.report(err);
+          await this.resyncHub(hub).catch((e: unknown) => this.ctx.report(e));
+        }
+      } while (hub.recoverAgain());
     } finally {
       for (const message of hub.endRecovery()) this.deliverNow(hub, message);
     }

@@ -45,6 +45,8 @@ export class Hub<P extends Principal = Principal> {
   private readonly seen: PositionMarks = positionMarks([NONE]);
   /** Live messages waiting while the hub recovers from a gap; undefined when live. */
   #waiting: BrokerMessage[] | undefined;
+  /** Another gap was signalled while the hub recovered: its history read may predate it. */
+  #again = false;
   /** The id tag of connections that cover this scope alone. */
   readonly idTag: string;
   /** `[key]`: the scope keys of connections that cover this scope alone, shared by them all. */
@@ -74,11 +76,25 @@ export class Hub<P extends Principal = Principal> {
     return this.#waiting !== undefined;
   }
 
-  /** Starts a recovery; false when one is already running. */
+  /**
+   * Starts a recovery; false when one is already running (which then reads the history once more,
+   * see {@link recoverAgain}: what it read may be older than this gap).
+   */
   beginRecovery(): boolean {
-    if (this.#waiting !== undefined) return false;
+    if (this.#waiting !== undefined) {
+      this.#again = true;
+      return false;
+    }
     this.#waiting = [];
+    this.#again = false;
     return true;
+  }
+
+  /** True, once, when a gap was signalled during the running recovery's history read. */
+  recoverAgain(): boolean {
+    const again = this.#again;
+    this.#again = false;
+    return again;
   }
 
   /** Holds a live message back while recovering; false when live (deliver it now). */

@@ -85,7 +85,7 @@ function add(into: Totals, stats: SseServerStats): void {
  * disconnect `reason`; no scope id, channel, user or event name ever becomes a label.
  *
  * Metrics (with the default prefix): `eventrail_connections`, `eventrail_hubs`,
- * `eventrail_broker_up`, `eventrail_events_in_total`, `eventrail_event_writes_total`,
+ * `eventrail_broker_up`, `eventrail_broker_silent_shards`, `eventrail_events_in_total`, `eventrail_event_writes_total`,
  * `eventrail_events_replayed_total`, `eventrail_resyncs_total`, `eventrail_events_dropped_total`,
  * `eventrail_disconnects_total{reason}`, `eventrail_streams_opening`,
  * `eventrail_streams_refused_total{reason}` and `eventrail_publish_to_write_seconds`.
@@ -158,6 +158,17 @@ export function createMetrics(options: MetricsOptions = {}): EventrailMetrics {
     for (const server of servers) if (server.health().broker !== 'ready') return 0;
     return 1;
   });
+  gauge(
+    'broker_silent_shards',
+    'Broker shards (Redis Cluster masters) whose subscription receives nothing; health().silentShards names them.',
+    () => {
+      // A master silent for several servers is one shard.
+      const silent = new Set<string>();
+      for (const server of servers)
+        for (const shard of server.health().silentShards ?? []) silent.add(shard);
+      return silent.size;
+    },
+  );
 
   // Counters mirror the servers' monotonic counts: set at scrape time, never incremented here.
   const counter = (name: string, help: string, count: CountName): void => {

@@ -1,4 +1,4 @@
-import type { BrokerState, DisconnectReason } from '../types.js';
+import type { Broker, BrokerState, DisconnectReason } from '../types.js';
 
 /** Why a request was answered with only a `retry:`. @public */
 export type RefusalReason = 'broker' | 'maxConnections' | 'maxConnectionsPerPrincipal' | 'closing';
@@ -33,10 +33,19 @@ export interface SseServerStats {
   readonly refused: Readonly<Record<RefusalReason, number>>;
   /** The broker's own view of its subscription ({@link Broker.state}); `ready` when it has none. */
   readonly broker: BrokerState;
+  /**
+   * The broker's shards whose subscription does not receive ({@link Broker.silentShards}): on a
+   * Redis Cluster the masters, as `host:port`, that missed the last liveness probe. Empty when
+   * every shard receives, and for brokers without shards.
+   */
+  readonly silentShards: readonly string[];
 }
 
 /** What a server's registry and broker tell at the time of a snapshot. */
-export type LiveStats = Pick<SseServerStats, 'connections' | 'hubs' | 'opening' | 'broker'>;
+export type LiveStats = Pick<
+  SseServerStats,
+  'connections' | 'hubs' | 'opening' | 'broker' | 'silentShards'
+>;
 
 /** A count of 0 for every disconnect reason. */
 export function zeroDisconnects(): Record<DisconnectReason, number> {
@@ -72,6 +81,7 @@ export class ServerCounters {
       opening: live.opening,
       refused: { ...this.refused },
       broker: live.broker,
+      silentShards: [...live.silentShards],
     };
   }
 }

@@ -15,9 +15,16 @@ export interface RedisClusterProcess {
   readonly nodes: readonly RedisProcess[];
   /** `[{ url }]` of every node, for `createRedisBroker({ cluster: { rootNodes } })`. */
   readonly rootNodes: ReadonlyArray<{ url: string }>;
-  /** The port of the master that owns `key`'s slot. */
   /** The port of the master that owns `key`'s slot, as the node on `via` (default: the first) sees it. */
   masterOf(key: string, via?: number): Promise<number>;
+  /** The ports of the three masters. */
+  masters(): Promise<number[]>;
+  /**
+   * Moves `slot` to the master on `toPort` as `redis-cli --cluster reshard` does: IMPORTING on the
+   * target, MIGRATING on the source, `MIGRATE` of its keys in batches, then `SETSLOT NODE` on
+   * every master (target first). `whileMigrating` runs after the first batch.
+   */
+  migrateSlot(slot: number, toPort: number, whileMigrating?: () => Promise<void>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -27,6 +34,22 @@ async function waitUntil(what: string, ms: number, check: () => Promise<boolean>
     if (Date.now() > deadline) throw new Error(`${what}: not the case within ${ms} ms`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+type SlotRange = [number, number, [string, number, ...unknown[]], ...unknown[]];
+
+/** The port of the master of `slot`, as the node on `port` sees it. */
+async function ownerOf(port: number, slot: number): Promise<number> {
+  const slots = (await redisCommand(port, 'CLUSTER', 'SLOTS')) as SlotRange[];
+  const range = slots.find(([from, to]) => slot >= from && slot <= to);
+  if (range === undefined) throw new Error(`no master serves slot ${slot}`);
+  return Number(range[2][1]);
+}
+
+/** The ports of the masters, as the node on `port` sees them. */
+async function mastersOf(port: number): Promise<number[]> {
+  const slots = (await redisCommand(port, 'CLUSTER', 'SLOTS')) as SlotRange[];
+  return [...new Set(slots.map((range) => Number(range[2][1])))];
 }
 
 /**
@@ -90,12 +113,68 @@ export async function startRedisCluster(): Promise<RedisClusterProcess> {
     async masterOf(key, via) {
       const port = via ?? (nodes[0] as RedisProcess).port;
       const slot = Number(await redisCommand(port, 'CLUSTER', 'KEYSLOT', key));
-      const slots = (await redisCommand(port, 'CLUSTER', 'SLOTS')) as Array<
-        [number, number, [string, number, ...unknown[]], ...unknown[]]
-      >;
-      const range = slots.find(([from, to]) => slot >= from && slot <= to);
-      if (range === undefined) throw new Error(`no master serves slot ${slot}`);
-      return Number(range[2][1]);
+      return ownerOf(port, slot);
+    },
+    masters: () => mastersOf((nodes[0] as RedisProcess).port),
+    async migrateSlot(slot, toPort, whileMigrating) {
+      const fromPort = await ownerOf(toPort, slot);
+      if (fromPort === toPort) throw new Error(`slot ${slot} is already on ${toPort}`);
+      const id = async (port: number) => String(await redisCommand(port, 'CLUSTER', 'MYID'));
+      const [fromId, toId] = [await id(fromPort), await id(toPort)];
+      const ok = (reply: unknown, what: string): void => {
+        if (reply !== 'OK' && reply !== 'NOKEY') throw new Error(`${what}: ${String(reply)}`);
+      };
+      ok(
+        await redisCommand(toPort, 'CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', fromId),
+        'IMPORTING',
+      );
+      ok(
+        await redisCommand(fromPort, 'CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', toId),
+        'MIGRATING',
+      );
+      let first = true;
+      for (;;) {
+        const keys = (await redisCommand(
+          fromPort,
+          'CLUSTER',
+          'GETKEYSINSLOT',
+          String(slot),
+          '10',
+        )) as string[];
+        if (keys.length === 0) break;
+        ok(
+          await redisCommand(
+            fromPort,
+            'MIGRATE',
+            '127.0.0.1',
+            String(toPort),
+            '',
+            '0',
+            '5000',
+            'KEYS',
+            ...keys,
+          ),
+          'MIGRATE',
+        );
+        if (first) await whileMigrating?.();
+        first = false;
+      }
+      const masters = await mastersOf(toPort);
+      for (const port of [
+        toPort,
+        fromPort,
+        ...masters.filter((p) => p !== toPort && p !== fromPort),
+      ])
+        ok(
+          await redisCommand(port, 'CLUSTER', 'SETSLOT', String(slot), 'NODE', toId),
+          'SETSLOT NODE',
+        );
+      for (const node of nodes)
+        await waitUntil(
+          `slot ${slot} on ${toPort} seen by ${node.port}`,
+          10_000,
+          async () => (await ownerOf(node.port, slot)) === toPort,
+        );
     },
     stop,
   };
