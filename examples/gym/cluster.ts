@@ -45,7 +45,7 @@ async function sharedRedis(): Promise<{ REDIS_CLUSTER: string } | { REDIS_URL: s
   if (DEMO_REDIS === 'cluster') {
     const cluster = await startLocalRedisCluster();
     redis = cluster;
-    log(`started a Redis Cluster (3 masters, 3 replicas) at ${cluster.nodes}`);
+    log(`started a Redis Cluster (3 masters, 3 replicas) in ${cluster.dir} at ${cluster.nodes}`);
     return { REDIS_CLUSTER: cluster.nodes };
   }
   if (DEMO_REDIS !== 'single')

@@ -97,6 +97,8 @@ export async function startLocalRedis(extraArgs: readonly string[] = []): Promis
 export interface LocalRedisCluster {
   /** `host:port` of every node, comma-separated: what REDIS_CLUSTER takes. */
   readonly nodes: string;
+  /** The temporary directory of the nodes' files. */
+  readonly dir: string;
   /** Stops every node and removes their directory. */
   stop(): Promise<void>;
 }
@@ -148,7 +150,7 @@ export async function startLocalRedisCluster(): Promise<LocalRedisCluster> {
         await new Promise((r) => setTimeout(r, 100));
       }
     }
-    return { nodes: nodes.join(','), stop };
+    return { nodes: nodes.join(','), dir, stop };
   } catch (err) {
     await stop();
     throw err;
