@@ -7,7 +7,10 @@ import Fastify from 'fastify';
 import { createDemo } from '../shared/contract.js';
 
 const demo = createDemo('fastify');
-const app = Fastify();
+// On shutdown the streams have ended already: close every connection, not only the idle ones (a
+// stream that just ended may not count as idle yet, and would hold close() for the keep-alive
+// timeout, 72 s).
+const app = Fastify({ forceCloseConnections: true });
 
 app.all('/events', fastifyHandler(demo.sse));
 

@@ -1,13 +1,17 @@
 /**
  * `npm run demo:cluster`: two gym instances behind a round-robin proxy on PORT (default 3000),
- * sharing one Redis: REDIS_URL, or a local redis-server started (and stopped) here.
+ * sharing their Redis:
+ *   REDIS_CLUSTER   host:port root nodes of a Redis Cluster (sharded channels; wins over REDIS_URL)
+ *   REDIS_URL       one Redis (REDIS_CHANNELS=sharded|pattern)
+ *   neither         one started (and stopped) here: a redis-server (DEMO_REDIS=single, the
+ *                   default) or a Redis Cluster of six nodes (DEMO_REDIS=cluster)
  * Ctrl-C or SIGTERM stops everything.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { freePort, type LocalRedis, startLocalRedis, stopChild } from './local-redis.js';
+import { freePort, startLocalRedis, startLocalRedisCluster, stopChild } from './local-redis.js';
 import { createRoundRobinProxy } from './proxy.js';
 
 const INSTANCES = 2;
@@ -33,8 +37,30 @@ async function waitUntilUp(url: URL, child: ChildProcess): Promise<void> {
   throw new Error(`instance on ${url.href} did not come up within 30 s`);
 }
 
+/** The Redis every instance uses, as the variable that names it (started here when none is). */
+async function sharedRedis(): Promise<{ REDIS_CLUSTER: string } | { REDIS_URL: string }> {
+  const { REDIS_CLUSTER, REDIS_URL, DEMO_REDIS = 'single' } = process.env;
+  if (REDIS_CLUSTER) return { REDIS_CLUSTER };
+  if (REDIS_URL) return { REDIS_URL };
+  if (DEMO_REDIS === 'cluster') {
+    const cluster = await startLocalRedisCluster();
+    redis = cluster;
+    log(`started a Redis Cluster (3 masters, 3 replicas) in ${cluster.dir} at ${cluster.nodes}`);
+    return { REDIS_CLUSTER: cluster.nodes };
+  }
+  if (DEMO_REDIS !== 'single')
+    throw new Error(`DEMO_REDIS must be single or cluster, not ${DEMO_REDIS}`);
+  const single = await startLocalRedis();
+  redis = single;
+  log(`started redis-server at ${single.url}`);
+  return { REDIS_URL: single.url };
+}
+
+// The instances get exactly one of REDIS_CLUSTER and REDIS_URL: the one sharedRedis() picked.
+const { REDIS_CLUSTER: _cluster, REDIS_URL: _url, ...otherEnv } = process.env;
+
 const children: ChildProcess[] = [];
-let redis: LocalRedis | undefined;
+let redis: { stop(): Promise<void> } | undefined;
 let stopping = false;
 let proxy: Server | undefined;
 
@@ -53,12 +79,7 @@ process.once('SIGINT', () => void stopAll(0));
 process.once('SIGTERM', () => void stopAll(0));
 
 try {
-  let redisUrl = process.env.REDIS_URL;
-  if (!redisUrl) {
-    redis = await startLocalRedis();
-    redisUrl = redis.url;
-    log(`started redis-server at ${redisUrl}`);
-  }
+  const redisEnv = await sharedRedis();
   // One secret for all instances, so that any of them accepts a session another one signed.
   const secret = process.env.SESSION_SECRET || randomBytes(32).toString('base64url');
   const upstreams: URL[] = [];
@@ -69,9 +90,9 @@ try {
       ['--conditions=eventrail-src', '--import', 'tsx', serverScript],
       {
         env: {
-          ...process.env,
+          ...otherEnv,
           PORT: String(instancePort),
-          REDIS_URL: redisUrl,
+          ...redisEnv,
           SESSION_SECRET: secret,
           INSTANCE_ID: `instance-${i}`,
         },

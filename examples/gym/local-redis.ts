@@ -1,6 +1,14 @@
-/** Starts a throwaway `redis-server` on a free port of 127.0.0.1 for `npm run demo:cluster`. */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+/**
+ * Throwaway Redis for `npm run demo:cluster`: one `redis-server`, or a Redis Cluster of six
+ * (three masters, one replica each), on free ports of 127.0.0.1, without persistence.
+ */
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 
 /** A running redis-server. */
 export interface LocalRedis {
@@ -57,10 +65,13 @@ const setpriv =
   process.platform === 'linux' &&
   spawnSync('setpriv', ['--pdeathsig', 'KILL', 'true'], { stdio: 'ignore' }).status === 0;
 
-/** Starts redis-server (no persistence) and resolves once it answers PING. */
-export async function startLocalRedis(): Promise<LocalRedis> {
+/** Starts redis-server (no persistence, plus `extraArgs`) and resolves once it answers PING. */
+export async function startLocalRedis(extraArgs: readonly string[] = []): Promise<LocalRedis> {
   const port = await freePort();
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+  const args = [
+    ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    ...extraArgs,
+  ];
   const child = setpriv
     ? spawn('setpriv', ['--pdeathsig', 'KILL', 'redis-server', ...args], {
         stdio: ['ignore', 'ignore', 'inherit'],
@@ -80,4 +91,68 @@ export async function startLocalRedis(): Promise<LocalRedis> {
     await new Promise((r) => setTimeout(r, 50));
   }
   return { url: `redis://127.0.0.1:${port}`, stop: () => stopChild(child) };
+}
+
+/** A running Redis Cluster. */
+export interface LocalRedisCluster {
+  /** `host:port` of every node, comma-separated: what REDIS_CLUSTER takes. */
+  readonly nodes: string;
+  /** The temporary directory of the nodes' files. */
+  readonly dir: string;
+  /** Stops every node and removes their directory. */
+  stop(): Promise<void>;
+}
+
+const run = promisify(execFile);
+
+/** `redis-cli -p <port> ...args`, its output. */
+async function redisCli(port: number, ...args: string[]): Promise<string> {
+  const { stdout } = await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], {
+    timeout: 20_000,
+  });
+  return stdout;
+}
+
+/**
+ * Starts six `redis-server --cluster-enabled yes` in a temporary directory, joins them with
+ * `redis-cli --cluster create ... --cluster-replicas 1`, and resolves once every node says
+ * `cluster_state:ok`. Needs redis-server and redis-cli (Redis >= 7 for sharded Pub/Sub).
+ */
+export async function startLocalRedisCluster(): Promise<LocalRedisCluster> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'eventrail-demo-cluster-'));
+  const servers: LocalRedis[] = [];
+  const stop = async (): Promise<void> => {
+    await Promise.all(servers.map((server) => server.stop()));
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    for (let i = 0; i < 6; i++) {
+      servers.push(
+        await startLocalRedis([
+          ...['--cluster-enabled', 'yes', '--dir', dir],
+          ...['--cluster-config-file', `nodes-${randomUUID()}.conf`],
+          // A replica's full sync writes a dump file: one name per node in the shared directory.
+          ...['--dbfilename', `dump-${randomUUID()}.rdb`],
+        ]),
+      );
+    }
+    const ports = servers.map((server) => Number(new URL(server.url).port));
+    const nodes = ports.map((port) => `127.0.0.1:${port}`);
+    await redisCli(
+      ports[0] as number,
+      ...['--cluster', 'create', ...nodes, '--cluster-replicas', '1', '--cluster-yes'],
+    );
+    const deadline = Date.now() + 30_000;
+    for (const port of ports) {
+      while (!/cluster_state:ok/.test(await redisCli(port, 'CLUSTER', 'INFO'))) {
+        if (Date.now() > deadline)
+          throw new Error(`the Redis Cluster node on ${port} is not ok within 30 s`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    return { nodes: nodes.join(','), dir, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }

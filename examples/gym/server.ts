@@ -1,15 +1,16 @@
 /**
  * The gym demo: `npm start` (PORT, default 3000).
  *
- * Without REDIS_URL it runs on the in-memory broker and store; with REDIS_URL both live in Redis,
- * so several instances (see cluster.ts) serve the same gyms. SESSION_SECRET signs the session
- * cookies (the same on every instance); INSTANCE_ID names this process in `x-instance`.
+ * Without REDIS_URL or REDIS_CLUSTER it runs on the in-memory broker and store; with REDIS_URL
+ * (one Redis; REDIS_CHANNELS=sharded|pattern) or REDIS_CLUSTER (host:port root nodes of a Redis
+ * Cluster, sharded channels) both live in Redis, so several instances (see cluster.ts) serve the
+ * same gyms. SESSION_SECRET signs the session cookies (the same on every instance); INSTANCE_ID
+ * names this process in `x-instance`.
  */
 import { createServer } from 'node:http';
 import os from 'node:os';
 import { type Broker, createSseServer } from 'eventrail';
-import { createMemoryBroker } from 'eventrail/memory';
-import { createRedisBroker } from 'eventrail/redis';
+import { brokerEnvName, brokerFromEnv, redisFromEnv } from '../shared/broker-env.js';
 import { lineLogger, oneLine } from '../shared/log.js';
 import { createApp } from './app.js';
 import { loadAssets } from './assets.js';
@@ -18,7 +19,7 @@ import { createMemoryStore, type StudentStore } from './store.js';
 import { createRedisStore } from './store-redis.js';
 
 const port = Number(process.env.PORT ?? 3000);
-const redisUrl = process.env.REDIS_URL || undefined;
+const redis = redisFromEnv();
 const instance = (process.env.INSTANCE_ID || `${os.hostname()}-${process.pid}`).replace(
   /[^A-Za-z0-9._-]/g,
   '_',
@@ -32,12 +33,8 @@ function onError(error: Error): void {
 }
 
 const sessions = new Sessions(sessionSecret());
-const broker: Broker = redisUrl
-  ? createRedisBroker({ url: redisUrl, logger })
-  : createMemoryBroker({ onError });
-const store: StudentStore = redisUrl
-  ? await createRedisStore(redisUrl, onError)
-  : createMemoryStore();
+const broker: Broker = brokerFromEnv(logger, onError);
+const store: StudentStore = redis ? await createRedisStore(redis, onError) : createMemoryStore();
 
 const shutdown = new AbortController();
 const sse = createSseServer({
@@ -58,6 +55,13 @@ const sse = createSseServer({
   logger,
 });
 
+/** For the start-up line: `Redis, pattern channels, redis://...` or `Redis Cluster, redis://...,...`. */
+function storage(): string {
+  if (redis === undefined) return 'in-memory broker and store';
+  const where = 'cluster' in redis ? redis.cluster.rootNodes.map(({ url }) => url) : [redis.url];
+  return `${brokerEnvName()}, ${where.join(',')}`;
+}
+
 const http = createServer(
   createApp({ instance, sse, store, sessions, assets: await loadAssets(), onError }),
 );
@@ -66,7 +70,7 @@ http.listen(port, () => {
   const address = http.address();
   const actual = typeof address === 'object' && address ? address.port : port;
   console.log(
-    `[gym ${instance}] listening on http://localhost:${actual} (pid ${process.pid}, ${redisUrl ? `Redis ${redisUrl}` : 'in-memory broker and store'})`,
+    `[gym ${instance}] listening on http://localhost:${actual} (pid ${process.pid}, ${storage()})`,
   );
 });
 

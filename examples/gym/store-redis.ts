@@ -1,12 +1,29 @@
 /**
- * The store in Redis, shared by every instance. Keys, all under {@link KEY_PREFIX}:
- *   eventrail-demo:gym:<id>:next-id    INCR counter of student ids
- *   eventrail-demo:gym:<id>:students   hash: student id -> JSON of the student
+ * The store in Redis, shared by every instance: one Redis (REDIS_URL) or a Redis Cluster
+ * (REDIS_CLUSTER). Keys, all under {@link KEY_PREFIX}:
+ *   eventrail-demo:{gym:<id>}:next-id    INCR counter of student ids
+ *   eventrail-demo:{gym:<id>}:students   hash: student id -> JSON of the student
+ * The hash tag `{gym:<id>}` puts every key of a gym in one slot, so that `add` (one script over
+ * both keys) runs on a cluster too; it is the slot of eventrail's own keys for scope `gym:<id>`
+ * (its shard channel and history), so a gym lives on one shard.
  */
-import { createClient } from 'redis';
+import { createClient, createCluster } from 'redis';
+import type { RedisTarget } from '../shared/broker-env.js';
 import type { Student, StudentStore } from './store.js';
 
 export const KEY_PREFIX = 'eventrail-demo:';
+
+/** The keys of `gym`, in one slot. */
+export function gymKeys(gym: number): { readonly nextId: string; readonly students: string } {
+  const tag = `${KEY_PREFIX}{gym:${gym}}`;
+  return { nextId: `${tag}:next-id`, students: `${tag}:students` };
+}
+
+// Takes the next id and stores the student under it, atomically: no id is taken without its
+// student. ARGV[1] is the student's JSON without its id; the script puts `"id":<n>,` first.
+const ADD = `local id = redis.call('INCR', KEYS[1])
+redis.call('HSET', KEYS[2], tostring(id), '{"id":' .. id .. ',' .. string.sub(ARGV[1], 2))
+return id`;
 
 function parseStudent(json: string): Student | undefined {
   try {
@@ -23,28 +40,71 @@ function parseStudent(json: string): Student | undefined {
   }
 }
 
-/** Connects to Redis at `url`; the store owns the connection and closes it in `close()`. */
+/** The commands the store sends; one client and a cluster client both have them. */
+interface StoreClient {
+  hGetAll(key: string): Promise<Record<string, string>>;
+  hDel(key: string, field: string): Promise<number>;
+  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  readonly isOpen: boolean;
+  close(): Promise<unknown>;
+}
+
+/**
+ * Connects to `redis`; the store owns the connections and closes them in `close()`. `onError`
+ * hears of the first failure of an outage only (node-redis reports every reconnect attempt).
+ */
 export async function createRedisStore(
-  url: string,
+  redis: RedisTarget,
   onError: (error: Error) => void,
 ): Promise<StudentStore> {
-  const client = createClient({ url });
-  // node-redis emits an error per reconnect attempt: report the first one of an outage only.
   let down = false;
-  client.on('error', (err: unknown) => {
+  const failed = (err: unknown): void => {
     if (down) return;
     down = true;
     onError(new Error('the student store lost Redis; reconnecting', { cause: err }));
-  });
-  client.on('ready', () => {
+  };
+  const ready = (): void => {
     if (down) console.log('[store] Redis back');
     down = false;
-  });
-  await client.connect();
-  const studentsKey = (gym: number) => `${KEY_PREFIX}gym:${gym}:students`;
+  };
+  let client: StoreClient;
+  if ('cluster' in redis) {
+    let closed = false;
+    const cluster = createCluster({
+      rootNodes: redis.cluster.rootNodes.map(({ url }) => ({ url })),
+      // Once closed, a node connection node-redis lost track of must not retry for ever.
+      defaults: {
+        socket: {
+          reconnectStrategy: (retries) => (closed ? false : Math.min(50 * 2 ** retries, 2000)),
+        },
+      },
+    });
+    cluster.on('error', failed);
+    cluster.on('node-error', failed);
+    cluster.on('node-ready', ready);
+    await cluster.connect();
+    client = {
+      hGetAll: (key) => cluster.hGetAll(key),
+      hDel: (key, field) => cluster.hDel(key, field),
+      eval: (script, options) => cluster.eval(script, options),
+      get isOpen() {
+        return cluster.isOpen;
+      },
+      close: () => {
+        closed = true;
+        return cluster.close();
+      },
+    };
+  } else {
+    const single = createClient({ url: redis.url });
+    single.on('error', failed);
+    single.on('ready', ready);
+    await single.connect();
+    client = single;
+  }
   return {
     async list(gym) {
-      const all = await client.hGetAll(studentsKey(gym));
+      const all = await client.hGetAll(gymKeys(gym).students);
       const students: Student[] = [];
       for (const json of Object.values(all)) {
         const student = parseStudent(json);
@@ -53,13 +113,18 @@ export async function createRedisStore(
       return students.sort((a, b) => a.id - b.id);
     },
     async add(gym, name, addedBy) {
-      const id = await client.incr(`${KEY_PREFIX}gym:${gym}:next-id`);
-      const student: Student = { id, name, addedBy, addedAt: Date.now() };
-      await client.hSet(studentsKey(gym), String(id), JSON.stringify(student));
-      return student;
+      const keys = gymKeys(gym);
+      const addedAt = Date.now();
+      const id = Number(
+        await client.eval(ADD, {
+          keys: [keys.nextId, keys.students],
+          arguments: [JSON.stringify({ name, addedBy, addedAt })],
+        }),
+      );
+      return { id, name, addedBy, addedAt };
     },
     async remove(gym, id) {
-      return (await client.hDel(studentsKey(gym), String(id))) > 0;
+      return (await client.hDel(gymKeys(gym).students, String(id))) > 0;
     },
     async close() {
       if (client.isOpen) await client.close();

@@ -1,6 +1,7 @@
 /**
  * Runs `npm run demo:cluster` (examples/gym/cluster.ts) as a child process for the browser tests:
- * two instances, the round-robin proxy on a free port, and a redis-server of its own.
+ * two instances, the round-robin proxy on a free port, and a redis-server of its own (or what
+ * `extraEnv` names: REDIS_CLUSTER, DEMO_REDIS=cluster).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +15,10 @@ const STOP_TIMEOUT_MS = 8_000;
 export interface DemoCluster {
   /** The proxy: `http://127.0.0.1:{port}`. */
   readonly url: string;
+  /** The pid of cluster.ts itself (the instances and Redis are its children). */
+  readonly pid: number;
+  /** The instances behind the proxy, `http://127.0.0.1:{port}`, in order (instance-1 first). */
+  instances(): string[];
   /** What the cluster printed so far (for failure messages). */
   output(): string;
   /** The pid of an instance (`instance-1`, ...), from the line it printed when it started. */
@@ -33,10 +38,16 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
-export async function startDemoCluster(): Promise<DemoCluster> {
+export async function startDemoCluster(
+  extraEnv: Record<string, string> = {},
+): Promise<DemoCluster> {
   const port = await findFreePort();
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port) };
-  delete env.REDIS_URL; // always a Redis of its own: tests never touch a shared one
+  // A Redis of its own, or the one the test names: tests never touch a shared one.
+  delete env.REDIS_URL;
+  delete env.REDIS_CLUSTER;
+  delete env.DEMO_REDIS;
+  Object.assign(env, extraEnv);
   const child = spawn(
     process.execPath,
     ['--conditions=eventrail-src', '--import', 'tsx', 'examples/gym/cluster.ts'],
@@ -57,6 +68,11 @@ export async function startDemoCluster(): Promise<DemoCluster> {
   let stopped: Promise<void> | undefined;
   const cluster: DemoCluster = {
     url,
+    pid: child.pid ?? 0,
+    instances() {
+      const line = /demo cluster on \S+ -> (.+)$/m.exec(output);
+      return line ? (line[1] as string).split(', ').map((host) => `http://${host}`) : [];
+    },
     output: () => output,
     pidOf(instance) {
       const line = new RegExp(`\\[gym ${instance}\\] listening on \\S+ \\(pid (\\d+)`).exec(output);
