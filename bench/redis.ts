@@ -2,9 +2,13 @@
  * The bench's own redis-server (a free port of 127.0.0.1, never the shared 6379) and a tiny
  * binary-safe RESP client for its admin commands.
  */
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { freePort, launch } from './procs.js';
 
 export type Reply = string | number | null | Error | Reply[];
@@ -103,7 +107,8 @@ export interface BenchRedis {
 /** The shortest event Redis's latency monitor records on the bench's servers, in ms. */
 export const REDIS_LATENCY_THRESHOLD_MS = 10;
 
-export async function startRedis(): Promise<BenchRedis> {
+/** A redis-server of the bench's own; `extraArgs` are added to its command line. */
+export async function startRedis(extraArgs: readonly string[] = []): Promise<BenchRedis> {
   const port = await freePort();
   const child: ChildProcess = launch(
     'redis-server',
@@ -115,6 +120,7 @@ export async function startRedis(): Promise<BenchRedis> {
       // Redis records its own slow events (commands, expiry cycles, ...): the bench reads the
       // longest in each measured window (LATENCY LATEST).
       ...['--latency-monitor-threshold', String(REDIS_LATENCY_THRESHOLD_MS)],
+      ...extraArgs,
     ],
     'redis',
   );
@@ -146,6 +152,65 @@ export async function startRedis(): Promise<BenchRedis> {
   throw new Error('redis-server did not start within 10 s');
 }
 
+export interface BenchCluster {
+  /** Every node, masters and replicas. */
+  readonly nodes: readonly BenchRedis[];
+  /** `[{ url }]` of every node, for `createRedisBroker({ cluster: { rootNodes } })`. */
+  readonly rootNodes: { url: string }[];
+  stop(): Promise<void>;
+}
+
+/**
+ * A Redis Cluster of the bench's own, as test/helpers/redis-cluster.ts starts one: six nodes on
+ * free loopback ports, joined by `redis-cli --cluster create` into three masters with a replica
+ * each; resolves once every node says `cluster_state:ok` and every replica is in sync.
+ */
+export async function startRedisCluster(): Promise<BenchCluster> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'eventrail-bench-cluster-'));
+  const nodes: BenchRedis[] = [];
+  const stop = async (): Promise<void> => {
+    for (const node of nodes) node.stop();
+    await rm(dir, { recursive: true, force: true });
+  };
+  const holds = async (node: BenchRedis, section: string[], pattern: RegExp): Promise<boolean> =>
+    pattern.test(String(await node.admin.command(...section)));
+  try {
+    for (let i = 0; i < 6; i++) {
+      nodes.push(
+        await startRedis([
+          ...['--cluster-enabled', 'yes', '--cluster-node-timeout', '2000'],
+          ...['--cluster-config-file', `nodes-${randomUUID()}.conf`],
+          // Full syncs of nodes sharing a directory must not write the same file.
+          ...['--dbfilename', `dump-${randomUUID()}.rdb`, '--dir', dir],
+        ]),
+      );
+    }
+    await promisify(execFile)(
+      'redis-cli',
+      [
+        ...['-h', '127.0.0.1', '-p', String(nodes[0]?.port), '--cluster', 'create'],
+        ...nodes.map((node) => `127.0.0.1:${node.port}`),
+        ...['--cluster-replicas', '1', '--cluster-yes'],
+      ],
+      { timeout: 30_000 },
+    );
+    const deadline = Date.now() + 30_000;
+    for (const node of nodes) {
+      while (
+        !(await holds(node, ['CLUSTER', 'INFO'], /cluster_state:ok/)) ||
+        !(await holds(node, ['INFO', 'replication'], /^(role:master|master_link_status:up)/m))
+      ) {
+        if (Date.now() > deadline) throw new Error(`cluster node :${node.port} not ready in 30 s`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { nodes, rootNodes: nodes.map((node) => ({ url: node.url })), stop };
+}
+
 /** `INFO commandstats` as command -> calls. */
 export async function commandCalls(admin: RespClient): Promise<Map<string, number>> {
   const info = await admin.command('INFO', 'commandstats');
@@ -154,6 +219,26 @@ export async function commandCalls(admin: RespClient): Promise<Map<string, numbe
     calls.set(m[1] as string, Number(m[2]));
   }
   return calls;
+}
+
+/** `INFO commandstats` as command -> calls and µs spent in it. */
+export async function commandStats(
+  admin: RespClient,
+): Promise<Map<string, { calls: number; usec: number }>> {
+  const info = await admin.command('INFO', 'commandstats');
+  const stats = new Map<string, { calls: number; usec: number }>();
+  for (const m of String(info).matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+    stats.set(m[1] as string, { calls: Number(m[2]), usec: Number(m[3]) });
+  }
+  return stats;
+}
+
+/** CPU µs redis-server has used so far, user and system (`INFO cpu`). */
+export async function redisCpuUs(admin: RespClient): Promise<number> {
+  const info = String(await admin.command('INFO', 'cpu'));
+  const seconds = (key: string): number =>
+    Number(new RegExp(`^${key}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+  return (seconds('used_cpu_user') + seconds('used_cpu_sys')) * 1e6;
 }
 
 /**
