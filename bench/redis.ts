@@ -182,6 +182,8 @@ export async function startRedisCluster(): Promise<BenchCluster> {
           ...['--cluster-config-file', `nodes-${randomUUID()}.conf`],
           // Full syncs of nodes sharing a directory must not write the same file.
           ...['--dbfilename', `dump-${randomUUID()}.rdb`, '--dir', dir],
+          // A replica's first sync starts at once, not after the default 5 s wait for others.
+          ...['--repl-diskless-sync-delay', '0'],
         ]),
       );
     }
