@@ -2,9 +2,9 @@
  * The scaling scenario (issue 19): publishes per second through eventrail's publisher, and
  * publish-to-receive latency, as the scopes held open grow (config.scaling.steps), in three setups:
  * pattern channels on one Redis, sharded channels on one Redis, sharded channels on a Redis
- * Cluster of three masters with a replica each. Each setup gets Redis processes of its own and a
- * holder process (bench/scaling/holder.ts) whose brokers hold the scopes open and receive; the
- * bench publishes. Every phase is bounded in time, so a setup that publishes a dozen events a
+ * Cluster of three masters with a replica each. Each step of a setup gets Redis processes of its
+ * own and a holder process (bench/scaling/holder.ts) whose brokers hold its scopes open and
+ * receive; the bench publishes, taking the steps' windows in turn. Every phase is bounded in time, so a setup that publishes a dozen events a
  * second ends as soon as one that publishes twenty thousand.
  */
 import { fileURLToPath } from 'node:url';
@@ -249,26 +249,28 @@ async function rateWindow(
   };
 }
 
-async function runSetup(setup: ScalingSetup, config: ScalingConfig): Promise<ScalingSetupResult> {
-  const t0 = Date.now();
-  const result: ScalingSetupResult = {
-    setup,
-    steps: [],
-    heapPerScope: null,
-    rssPerScope: null,
-    gaps: 0,
-    errors: 0,
-    durationMs: 0,
-  };
+/** One step of a setup: its own Redis (or cluster), holder and publisher. */
+interface StepRig {
+  readonly scopes: number;
+  readonly nodes: readonly BenchRedis[];
+  readonly holder: Holder;
+  readonly publishing: Publishing;
+  stop(): Promise<void>;
+}
+
+async function startStep(
+  setup: ScalingSetup,
+  config: ScalingConfig,
+  scopes: number,
+): Promise<StepRig> {
   const single = setup.cluster ? undefined : await startRedis();
   const cluster = setup.cluster ? await startRedisCluster() : undefined;
-  const nodes = single ? [single] : (cluster?.nodes ?? []);
   const rootNodes = cluster?.rootNodes.map((n) => n.url).join(',');
   const holder: Holder = peer(
     launch(
       process.execPath,
       nodeArgs(here('holder.ts'), ['--expose-gc']),
-      `scaling holder (${setup.name})`,
+      `scaling holder (${setup.name}, ${scopes})`,
       true,
       {
         CHANNELS: setup.channels,
@@ -287,73 +289,105 @@ async function runSetup(setup: ScalingSetup, config: ScalingConfig): Promise<Sca
       : { url: single?.url ?? '', channels: setup.channels }),
     publishTimeoutMs: 30_000,
   });
-  const publishing = new Publishing(createPublisher({ broker }), config.hotScopes);
+  return {
+    scopes,
+    nodes: single ? [single] : (cluster?.nodes ?? []),
+    holder,
+    publishing: new Publishing(createPublisher({ broker }), config.hotScopes),
+    async stop() {
+      await broker.close().catch(() => undefined);
+      await holder.kill();
+      single?.stop();
+      await cluster?.stop();
+    },
+  };
+}
+
+/**
+ * One setup: every step at once, each with its scopes open on Redis processes of its own, then
+ * the rate windows in rounds, one step after the other (each round starting one step further on),
+ * so that a disturbance of the shared machine falls on every step alike instead of on whichever
+ * step it hit; then each step's latency.
+ */
+async function runSetup(setup: ScalingSetup, config: ScalingConfig): Promise<ScalingSetupResult> {
+  const t0 = Date.now();
+  const result: ScalingSetupResult = {
+    setup,
+    steps: [],
+    heapPerScope: null,
+    rssPerScope: null,
+    gaps: 0,
+    errors: 0,
+    durationMs: 0,
+  };
+  const rigs: StepRig[] = [];
   try {
-    await holder.ask(null, 'ready', 30_000);
-    console.log(`    started in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    let open = 0;
+    const opened = new Map<StepRig, { ms: number; failed: number }>();
+    const memory = new Map<StepRig, { heapUsed: number; rss: number }>();
     for (const scopes of config.steps) {
+      const rig = await startStep(setup, config, scopes);
+      rigs.push(rig);
+      await rig.holder.ask(null, 'ready', 30_000);
       const opening = performance.now();
-      const opened = await holder.ask(
-        { type: 'open', from: open + 1, to: scopes },
-        'opened',
-        300_000,
+      const answer = await rig.holder.ask({ type: 'open', from: 1, to: scopes }, 'opened', 300_000);
+      opened.set(rig, { ms: performance.now() - opening, failed: answer.failed });
+      if (answer.failed > 0)
+        console.warn(`    ${answer.failed} scopes failed to open: ${answer.error}`);
+      memory.set(rig, await rig.holder.ask({ type: 'memory' }, 'memory'));
+      console.log(
+        `    ${int(scopes)} scopes opened in ${((opened.get(rig)?.ms ?? 0) / 1000).toFixed(1)} s (at ${((Date.now() - t0) / 1000).toFixed(0)} s)`,
       );
-      const openMs = performance.now() - opening;
-      if (opened.failed > 0)
-        console.warn(`    ${opened.failed} scopes failed to open: ${opened.error}`);
-      open = scopes;
-      const memory = await holder.ask({ type: 'memory' }, 'memory');
-      if (result.steps.length === 0 && config.warmupMs > 0) {
-        // Scripts loaded, connections and code warm: unmeasured.
-        await publishing.saturate(config.inFlight, config.warmupMs, config.maxPublishes);
-        await sleep(200);
+    }
+    // Scripts loaded, connections and code warm: unmeasured.
+    for (const rig of rigs) {
+      await rig.publishing.saturate(config.inFlight, config.warmupMs, config.maxPublishes);
+    }
+    await sleep(200);
+    const windows = new Map<StepRig, RateWindow[]>(rigs.map((rig) => [rig, []]));
+    for (let round = 0; round < config.rounds; round++) {
+      const shift = round % rigs.length;
+      for (const rig of [...rigs.slice(shift), ...rigs.slice(0, shift)]) {
+        windows.get(rig)?.push(await rateWindow(rig.holder, rig.publishing, rig.nodes, config));
       }
-
-      // The rate: as fast as Redis acknowledges; the best of its windows (a disturbance of the
-      // shared machine only ever slows one down).
-      const windows: RateWindow[] = [];
-      for (let round = 0; round < config.rounds; round++) {
-        windows.push(await rateWindow(holder, publishing, nodes, config));
-      }
-      const best = windows.reduce((a, b) => (b.perSec > a.perSec ? b : a));
-
+    }
+    for (const rig of rigs) {
+      const mine = windows.get(rig) ?? [];
+      // The best window (a disturbance only ever slows one down).
+      const best = mine.reduce((a, b) => (b.perSec > a.perSec ? b : a));
       // The latency: paced well below that rate (at most a quarter), with at least 20 events.
       const paceRate = Math.max(1, Math.min(config.latencyRate, best.perSec / 4));
       const paceMs = Math.min(
         2 * config.latencyMs,
         Math.max(config.latencyMs, (20 / paceRate) * 1000),
       );
-      await holder.ask({ type: 'reset', fromSeq: publishing.seq }, 'reset');
-      const paced = await publishing.paced(paceRate, paceMs);
-      const paceReport = await received(holder, paced.acked);
+      await rig.holder.ask({ type: 'reset', fromSeq: rig.publishing.seq }, 'reset');
+      const paced = await rig.publishing.paced(paceRate, paceMs);
+      const paceReport = await received(rig.holder, paced.acked);
       const hist = new Hist();
       hist.merge(paceReport.hist);
-
       const step: ScalingStep = {
-        scopes: open,
-        openMs,
-        failedToOpen: opened.failed,
+        scopes: rig.scopes,
+        openMs: opened.get(rig)?.ms ?? 0,
+        failedToOpen: opened.get(rig)?.failed ?? 0,
         ...best,
-        windowsPerSec: windows.map((w) => w.perSec),
-        publishErrors: windows.reduce((n, w) => n + w.publishErrors, paced.failed),
+        windowsPerSec: mine.map((w) => w.perSec),
+        publishErrors: mine.reduce((n, w) => n + w.publishErrors, paced.failed),
         latency: {
           rate: paceRate,
           samples: hist.total,
           p50Ms: hist.quantileMs(0.5),
           p99Ms: hist.quantileMs(0.99),
         },
-        lost: windows.reduce((n, w) => n + w.lost, Math.max(0, paced.acked - paceReport.received)),
-        heapUsed: memory.heapUsed,
-        rss: memory.rss,
+        lost: mine.reduce((n, w) => n + w.lost, Math.max(0, paced.acked - paceReport.received)),
+        heapUsed: memory.get(rig)?.heapUsed ?? 0,
+        rss: memory.get(rig)?.rss ?? 0,
       };
       result.steps.push(step);
-      result.gaps = paceReport.gaps;
-      result.errors = paceReport.errors;
+      result.gaps += paceReport.gaps;
+      result.errors += paceReport.errors;
       console.log(
-        `    ${int(open)} scopes (opened in ${(openMs / 1000).toFixed(1)} s): ` +
-          `${int(step.perSec)} publishes/s (${windows.map((w) => int(w.perSec)).join(', ')}), Redis ${step.redisCpuUsPerPublish?.toFixed(0)} µs CPU/publish, ` +
-          `p99 ${step.latency.p99Ms?.toFixed(2)} ms at ${int(paceRate)}/s, lost ${step.lost}`,
+        `    ${int(rig.scopes)} scopes: ${int(step.perSec)} publishes/s (${mine.map((w) => int(w.perSec)).join(', ')}), ` +
+          `Redis ${step.redisCpuUsPerPublish?.toFixed(0)} µs CPU/publish, p99 ${step.latency.p99Ms?.toFixed(2)} ms at ${int(paceRate)}/s, lost ${step.lost}`,
       );
     }
     const [prev, last] = result.steps.slice(-2);
@@ -365,10 +399,7 @@ async function runSetup(setup: ScalingSetup, config: ScalingConfig): Promise<Sca
     result.failure = err instanceof Error ? err.message : String(err);
     console.error(`    ${setup.name} FAILED: ${result.failure}`);
   } finally {
-    await broker.close().catch(() => undefined);
-    await holder.kill();
-    single?.stop();
-    await cluster?.stop();
+    for (const rig of rigs) await rig.stop();
     result.durationMs = Date.now() - t0;
   }
   return result;
