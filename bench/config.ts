@@ -6,8 +6,30 @@ import { fileURLToPath } from 'node:url';
 /** Where the published figures live: only a full run of everything may replace them. */
 export const PUBLISHED_DIR = fileURLToPath(new URL('../docs', import.meta.url));
 
-export const SCENARIOS = ['fanout', 'scopes', 'churn'] as const;
+export const SCENARIOS = ['fanout', 'scopes', 'churn', 'scaling'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
+
+/** The scaling scenario (bench/scaling): publish cost as the scopes held open grow. */
+export interface ScalingConfig {
+  /** Scopes held open at each step, in order; each step opens the difference. */
+  steps: number[];
+  /** Server instances (brokers, each with its own subscriber connection) sharing the scopes. */
+  instances: number;
+  /** Publishes are spread round-robin over the first this many scopes, the same at every step. */
+  hotScopes: number;
+  /** Publishes in flight at once while measuring the rate. */
+  inFlight: number;
+  /** The rate's window: it ends after this long or after `maxPublishes`, whichever comes first. */
+  windowMs: number;
+  /** Rate windows per step; the best one counts. */
+  rounds: number;
+  maxPublishes: number;
+  /** Unmeasured publishing before a setup's first window. */
+  warmupMs: number;
+  /** The latency phase: paced at this rate (at most a quarter of the rate just measured), this long. */
+  latencyRate: number;
+  latencyMs: number;
+}
 
 export interface Config {
   quick: boolean;
@@ -56,6 +78,7 @@ export interface Config {
   churnMs: number;
   churnHoldMs: number;
   profileDir: string;
+  scaling: ScalingConfig;
   /**
    * Where bench.md and bench.svg go: `--out DIR`, else docs/ for a full run of every system and
    * scenario at the default size, else a temporary directory (a quick or limited run never
@@ -138,6 +161,18 @@ export function parseConfig(args: string[]): Config {
     churnMs: quick ? 5000 : 30_000,
     churnHoldMs: 300,
     profileDir: path.join(os.tmpdir(), 'eventrail-bench-prof'),
+    scaling: {
+      steps: quick ? [1000, 10_000] : [1000, 10_000, 100_000],
+      instances: 10,
+      hotScopes: 1000,
+      inFlight: 16,
+      windowMs: quick ? 1000 : 3000,
+      rounds: quick ? 1 : 3,
+      maxPublishes: 200_000,
+      warmupMs: quick ? 1000 : 2000,
+      latencyRate: 500,
+      latencyMs: quick ? 750 : 2000,
+    },
     outDir: outDir ?? (full ? PUBLISHED_DIR : path.join(os.tmpdir(), 'eventrail-bench')),
     command: `npm run bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`,
   };

@@ -1,17 +1,19 @@
 /** The `--json` records: one per system and scenario. */
 import { pooledP99Ms, serverMsPerEvent } from './phases.js';
+import type { ScalingResult } from './scaling/scenario.js';
 import { type ChurnResult, type LoadResult, steadyOf } from './scenarios.js';
 
 export interface Results {
   fanout: Map<string, LoadResult>;
   scopes: Map<string, LoadResult>;
   churn: Map<string, ChurnResult>;
+  scaling?: ScalingResult | undefined;
   /** Saturation windows (monotonic µs) by profile label. */
   windows: Record<string, [number, number]>;
 }
 
 export interface BenchRecord {
-  scenario: 'fanout' | 'scopes' | 'idle-memory' | 'churn' | 'redis-cost';
+  scenario: 'fanout' | 'scopes' | 'idle-memory' | 'churn' | 'redis-cost' | 'scaling';
   system: string;
   connections: number;
   deliveredPerSec: number | null;
@@ -93,6 +95,21 @@ export function toRecords(results: Results): BenchRecord[] {
         measuredAfterMs: r.waitedMs,
       },
     });
+  }
+  // Scaling: one record per setup and step; deliveries are publishes (each reaches one scope).
+  for (const r of results.scaling?.setups ?? []) {
+    for (const step of r.steps) {
+      records.push({
+        scenario: 'scaling',
+        system: r.setup.name,
+        connections: 0,
+        deliveredPerSec: step.perSec,
+        p50Ms: step.latency.p50Ms,
+        p99Ms: step.latency.p99Ms,
+        bytesPerConn: null,
+        details: { ...step, heapPerScope: r.heapPerScope, rssPerScope: r.rssPerScope },
+      });
+    }
   }
   return records;
 }

@@ -3,6 +3,7 @@
  * shared 6379), with an admin connection for the bench's readings of it: commandstats, clients,
  * the latency monitor.
  */
+import { startRedisCluster as startCluster } from '@eventrail/testkit/cluster';
 import { type RedisProcess, startRedis as startServer } from '@eventrail/testkit/redis';
 import { connectRaw, type RawRedisConnection } from '@eventrail/testkit/resp';
 
@@ -18,16 +19,22 @@ export interface BenchRedis {
 /** The shortest event Redis's latency monitor records on the bench's servers, in ms. */
 export const REDIS_LATENCY_THRESHOLD_MS = 10;
 
+/** A redis-server of the bench's own, tuned for the bench. */
 export async function startRedis(): Promise<BenchRedis> {
-  const server: RedisProcess = await startServer([
-    '--maxclients',
-    '1000',
-    // A benchmark subscriber may lag: never cut it for a full output buffer.
-    ...['--client-output-buffer-limit', 'pubsub 0 0 0'],
-    // Redis records its own slow events (commands, expiry cycles, ...): the bench reads the
-    // longest in each measured window (LATENCY LATEST).
-    ...['--latency-monitor-threshold', String(REDIS_LATENCY_THRESHOLD_MS)],
-  ]);
+  return withAdmin(
+    await startServer([
+      '--maxclients',
+      '1000',
+      // A benchmark subscriber may lag: never cut it for a full output buffer.
+      ...['--client-output-buffer-limit', 'pubsub 0 0 0'],
+      // Redis records its own slow events (commands, expiry cycles, ...): the bench reads the
+      // longest in each measured window (LATENCY LATEST).
+      ...['--latency-monitor-threshold', String(REDIS_LATENCY_THRESHOLD_MS)],
+    ]),
+  );
+}
+
+async function withAdmin(server: RedisProcess): Promise<BenchRedis> {
   const admin = await connectRaw(server.port, { name: 'bench-admin' }).catch(async (err) => {
     await server.kill();
     throw err;
@@ -40,6 +47,58 @@ export async function startRedis(): Promise<BenchRedis> {
       await Promise.all([server.kill(), admin.close()]);
     },
   };
+}
+
+export interface BenchCluster {
+  /** Every node, masters and replicas. */
+  readonly nodes: readonly BenchRedis[];
+  /** `[{ url }]` of every node, for `createRedisBroker({ cluster: { rootNodes } })`. */
+  readonly rootNodes: { url: string }[];
+  stop(): Promise<void>;
+}
+
+/** A six-node Redis Cluster (testkit's), with an admin connection to every node. */
+export async function startRedisCluster(): Promise<BenchCluster> {
+  const cluster = await startCluster();
+  const admins = await Promise.all(
+    cluster.nodes.map((node) => connectRaw(node.port, { name: 'bench-admin' })),
+  ).catch(async (err) => {
+    await cluster.stop();
+    throw err;
+  });
+  return {
+    nodes: cluster.nodes.map((node, i) => ({
+      port: node.port,
+      url: node.url,
+      admin: admins[i] as RawRedisConnection,
+      stop: () => node.kill(),
+    })),
+    rootNodes: cluster.nodes.map((node) => ({ url: node.url })),
+    async stop() {
+      await Promise.all(admins.map((admin) => admin.close()));
+      await cluster.stop();
+    },
+  };
+}
+
+/** `INFO commandstats` as command -> calls and µs spent in it. */
+export async function commandStats(
+  admin: RawRedisConnection,
+): Promise<Map<string, { calls: number; usec: number }>> {
+  const info = await admin.command('INFO', 'commandstats');
+  const stats = new Map<string, { calls: number; usec: number }>();
+  for (const m of String(info).matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+    stats.set(m[1] as string, { calls: Number(m[2]), usec: Number(m[3]) });
+  }
+  return stats;
+}
+
+/** CPU µs redis-server has used so far, user and system (`INFO cpu`). */
+export async function redisCpuUs(admin: RawRedisConnection): Promise<number> {
+  const info = String(await admin.command('INFO', 'cpu'));
+  const seconds = (key: string): number =>
+    Number(new RegExp(`^${key}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+  return (seconds('used_cpu_user') + seconds('used_cpu_sys')) * 1e6;
 }
 
 /** `INFO commandstats` as command -> calls. */

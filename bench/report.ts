@@ -8,6 +8,7 @@ import type { Config } from './config.js';
 import { pooledP99Ms, type SteadyResult, serverMsPerEvent, TAIL_MS } from './phases.js';
 import { type BenchRecord, type Results, toRecords } from './records.js';
 import { REDIS_LATENCY_THRESHOLD_MS } from './redis.js';
+import { scalingSection } from './scaling/report.js';
 import { type LoadResult, MEMORY_RESOLUTION_BYTES, steadyOf } from './scenarios.js';
 import { LOOP_RESOLUTION_MS } from './stalls.js';
 
@@ -244,6 +245,7 @@ export function writeReport(results: Results, config: Config, elapsedMs: number)
       ? loadTable(new Map([[SOCKET_IO.name, sio]]), config, true, config.steadyDeliveriesPerSec)
       : ['not measured']),
     '',
+    ...scalingSection(results.scaling, config.quick),
   ].join('\n');
   writeFileSync(out(config, 'bench.md'), md);
 

@@ -24,7 +24,7 @@ import {
   type WorkerReport,
   type WorkerRequest,
 } from './protocol.js';
-import { type BenchRedis, redisStallMs } from './redis.js';
+import { type BenchRedis, redisCpuUs, redisStallMs } from './redis.js';
 
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
 
@@ -168,12 +168,10 @@ export async function startRig(
       server.ask({ type: 'stats', gc, ...(mark && { mark }) }, 'stats', 180_000),
     redisStallMs: () => redisStallMs(redis.admin),
     async otherCpu() {
-      const info = String(await redis.admin.command('INFO', 'cpu'));
-      const seconds = (key: string): number =>
-        Number(new RegExp(`^${key}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+      const redisUs = await redisCpuUs(redis.admin);
       const bench = process.cpuUsage();
       return {
-        redisUs: (seconds('used_cpu_user') + seconds('used_cpu_sys')) * 1e6,
+        redisUs,
         benchUs: bench.user + bench.system,
         machineUs: machineBusyUs(),
       };

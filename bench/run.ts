@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --quick] [--json FILE] [--profile] [--trace-gc] [--only a,b] [--connections N]
- *   [--scenarios fanout,scopes,churn]`
+ *   [--scenarios fanout,scopes,churn,scaling] [--out DIR]`
  *
  * Starts its own redis-server, then every system in turn (alternating, same client, loopback) for
  * each scenario, and writes docs/bench.md and docs/bench.svg. Kills every child on exit.
@@ -14,6 +14,7 @@ import type { Results } from './records.js';
 import { startRedis } from './redis.js';
 import { writeReport } from './report.js';
 import { startProbe, startWorkers } from './rig.js';
+import { scaling } from './scaling/scenario.js';
 import { type Bench, churn, interleavedLatency, load } from './scenarios.js';
 
 const config = parseConfig(process.argv.slice(2));
@@ -128,6 +129,11 @@ try {
   for (const spec of churnSystems) {
     const r = await attempt(spec.name, () => churn(spec, bench, `churn-${slug(spec.name)}`));
     if (r) results.churn.set(spec.name, r);
+  }
+  if (config.scenarios.includes('scaling')) {
+    const { steps } = config.scaling;
+    console.log(`scaling: publishes as the open scopes grow ${steps.join(' -> ')}`);
+    results.scaling = await attempt('scaling', () => scaling(config));
   }
 } finally {
   for (const worker of bench.workers) await worker.kill();
