@@ -58,11 +58,14 @@ describe('fault injection on a Redis Cluster', { skip: redisSkipReason() }, () =
     const master = await cluster.masterOf('{gym:1}');
     const random = seededRandom(19);
     const stopAt = Date.now() + RUN_MS;
-    const clients = Array.from({ length: CLIENTS }, () =>
+    // Half of the clients hop often, half keep their stream for seconds: through the failover.
+    const clients = Array.from({ length: CLIENTS }, (_, i) =>
       startClient(
         apps.map((a) => a.url),
         random,
         stopAt - 2000,
+        1,
+        i % 2 === 0 ? [200, 1000] : [4000, 8000],
       ),
     );
     await allConnected(clients);

@@ -19,14 +19,17 @@ export interface Client {
 }
 
 /**
- * A browser-like client of gym `scope`: reads one stream, drops it at random until `stopAt`, comes
- * back with its id to any of `urls` (read at every reconnect: the list may change meanwhile).
+ * A browser-like client of gym `scope`: reads one stream, drops it at random (after `lifetimeMs`)
+ * until `stopAt`, comes back with its id to any of `urls` (read at every reconnect: the list may
+ * change meanwhile).
  */
 export function startClient(
   urls: readonly string[],
   random: () => number,
   stopAt: number,
   scope = 1,
+  /** How long a stream lives before the client drops it: between these, in ms. */
+  lifetimeMs: readonly [number, number] = [200, 1000],
 ): Client {
   const client: Client = { log: [], reconnects: -1, lastId: undefined, stop: async () => {} };
   let stopped = false;
@@ -49,7 +52,7 @@ export function startClient(
         },
       });
       // Drop at a random moment, except in the calm tail where everyone catches up.
-      const lifetime = 200 + random() * 800;
+      const lifetime = lifetimeMs[0] + random() * (lifetimeMs[1] - lifetimeMs[0]);
       const timer =
         Date.now() + lifetime < stopAt ? setTimeout(() => controller.abort(), lifetime) : undefined;
       try {
