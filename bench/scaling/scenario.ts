@@ -93,7 +93,7 @@ async function redisCost(nodes: readonly BenchRedis[]) {
   for (const node of nodes) {
     cpuUs += await redisCpuUs(node.admin);
     for (const [name, s] of await commandStats(node.admin)) {
-      const into = /^eval(sha)?$/.test(name)
+      const into = /^(eval(sha)?|fcall)$/.test(name)
         ? script
         : /^s?publish$/.test(name)
           ? announce
