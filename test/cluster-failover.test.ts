@@ -9,10 +9,18 @@ import { after, before, describe, it } from 'node:test';
 import { createRedisBroker } from '../src/brokers/redis.js';
 import { createPublisher } from '../src/index.js';
 import type { Broker } from '../src/types.js';
-import { queryResolver, queryRouter, type RunningApp, startApp } from './helpers/apps.js';
+import type { RunningApp } from './helpers/apps.js';
 import { seededRandom } from './helpers/random.js';
 import { type RedisClusterProcess, redisSkipReason, startRedisCluster } from './helpers/redis.js';
-import { allConnected, missed, startClient, tally } from './helpers/seq-clients.js';
+import {
+  allConnected,
+  caughtUp,
+  type Published,
+  publishNumbered,
+  startClient,
+  startSeqApps,
+  tally,
+} from './helpers/seq-clients.js';
 import { sleep } from './helpers/sse.js';
 
 const CLIENTS = 6;
@@ -21,7 +29,7 @@ const RUN_MS = 14_000;
 describe('fault injection on a Redis Cluster', { skip: redisSkipReason() }, () => {
   let cluster: RedisClusterProcess;
   const brokers: Broker[] = [];
-  const apps: RunningApp[] = [];
+  let apps: RunningApp[] = [];
   const make = (): Broker => {
     const broker = createRedisBroker({
       cluster: { rootNodes: cluster.rootNodes },
@@ -34,19 +42,7 @@ describe('fault injection on a Redis Cluster', { skip: redisSkipReason() }, () =
 
   before(async () => {
     cluster = await startRedisCluster();
-    for (const framework of ['node:http', 'fetch'] as const) {
-      apps.push(
-        await startApp(framework, {
-          broker: make(),
-          resolver: queryResolver,
-          router: queryRouter,
-          eventNamePrefix: 'app',
-          retryMs: 100,
-          drainJitterMs: 100,
-          heartbeatMs: 1000,
-        }),
-      );
-    }
+    apps = await startSeqApps(make);
   });
   after(async () => {
     for (const app of apps) await app.stop();
@@ -69,20 +65,18 @@ describe('fault injection on a Redis Cluster', { skip: redisSkipReason() }, () =
       ),
     );
     await allConnected(clients);
-    const acked: Array<{ p: number; seq: number }> = [];
-    let failed = 0;
-    const publishers = [0, 1].map(async (p) => {
-      const publisher = createPublisher({ broker: make() });
-      for (let seq = 0; Date.now() < stopAt - 2000; seq++) {
-        try {
-          await publisher.publishEvent(`gym:1:t${p}`, { eventType: 'seq', data: { p, seq } });
-          acked.push({ p, seq });
-        } catch {
-          failed++;
-        }
-        await sleep(15);
-      }
-    });
+    const published: Published = { acked: [], failed: 0 };
+    const { acked } = published;
+    const publishers = [0, 1].map((p) =>
+      publishNumbered(
+        createPublisher({ broker: make() }),
+        `gym:1:t${p}`,
+        p,
+        () => Date.now() < stopAt - 2000,
+        published,
+        15,
+      ),
+    );
     let promoted = 0;
     const kill = (async () => {
       await sleep(RUN_MS / 4);
@@ -98,15 +92,13 @@ describe('fault injection on a Redis Cluster', { skip: redisSkipReason() }, () =
     })();
     await Promise.all([...publishers, kill]);
     await sleep(Math.max(0, stopAt - Date.now()) + 1000);
-    const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline && clients.some((c) => missed(c.log, acked).length > 0))
-      await sleep(100);
+    await caughtUp(clients, acked, 15_000);
     for (const client of clients) await client.stop();
 
     const result = tally(clients, acked);
     const reconnects = clients.reduce((sum, c) => sum + c.reconnects, 0);
     console.log(
-      `# cluster failover: ${JSON.stringify({ events: acked.length, failedPublishes: failed, reconnects, promotedMs: promoted, ...result })}`,
+      `# cluster failover: ${JSON.stringify({ events: acked.length, failedPublishes: published.failed, reconnects, promotedMs: promoted, ...result })}`,
     );
     assert.ok(promoted > 0, 'the replica was promoted');
     assert.ok(acked.length > 100, `enough events were published (${acked.length})`);

@@ -9,11 +9,19 @@ import { after, before, describe, it } from 'node:test';
 import { createRedisBroker } from '../src/brokers/redis.js';
 import { createPublisher } from '../src/index.js';
 import type { Broker } from '../src/types.js';
-import { queryResolver, queryRouter, type RunningApp, startApp } from './helpers/apps.js';
+import type { RunningApp } from './helpers/apps.js';
 import { type Entry, missed } from './helpers/gaps.js';
 import { seededRandom } from './helpers/random.js';
 import { type RedisProcess, redisSkipReason, startRedis } from './helpers/redis.js';
-import { allConnected, startClient, tally } from './helpers/seq-clients.js';
+import {
+  allConnected,
+  caughtUp,
+  type Published,
+  publishNumbered,
+  startClient,
+  startSeqApps,
+  tally,
+} from './helpers/seq-clients.js';
 import { sleep } from './helpers/sse.js';
 
 const PUBLISHERS = 3;
@@ -46,7 +54,7 @@ describe('the gap oracle', () => {
 describe('fault injection', { skip: redisSkipReason() }, () => {
   let redis: RedisProcess;
   const brokers: Broker[] = [];
-  const apps: RunningApp[] = [];
+  let apps: RunningApp[] = [];
   const make = (): Broker => {
     const broker = createRedisBroker({
       url: redis.url,
@@ -59,19 +67,7 @@ describe('fault injection', { skip: redisSkipReason() }, () => {
 
   before(async () => {
     redis = await startRedis();
-    for (const framework of ['node:http', 'fetch'] as const) {
-      apps.push(
-        await startApp(framework, {
-          broker: make(),
-          resolver: queryResolver,
-          router: queryRouter,
-          eventNamePrefix: 'app',
-          retryMs: 100,
-          drainJitterMs: 100,
-          heartbeatMs: 1000,
-        }),
-      );
-    }
+    apps = await startSeqApps(make);
   });
   after(async () => {
     for (const app of apps) await app.stop();
@@ -91,20 +87,18 @@ describe('fault injection', { skip: redisSkipReason() }, () => {
       ),
     );
     await allConnected(clients);
-    const acked: Array<{ p: number; seq: number }> = [];
-    let failed = 0;
-    const publishers = Array.from({ length: PUBLISHERS }, async (_, p) => {
-      const publisher = createPublisher({ broker: make() });
-      for (let seq = 0; Date.now() < stopAt - 1500; seq++) {
-        try {
-          await publisher.publishEvent(`gym:1:t${p}`, { eventType: 'seq', data: { p, seq } });
-          acked.push({ p, seq });
-        } catch {
-          failed++;
-        }
-        await sleep(15);
-      }
-    });
+    const published: Published = { acked: [], failed: 0 };
+    const { acked } = published;
+    const publishers = Array.from({ length: PUBLISHERS }, (_, p) =>
+      publishNumbered(
+        createPublisher({ broker: make() }),
+        `gym:1:t${p}`,
+        p,
+        () => Date.now() < stopAt - 1500,
+        published,
+        15,
+      ),
+    );
     const kills = (async () => {
       await sleep(RUN_MS / 3);
       await redis.kill();
@@ -118,10 +112,7 @@ describe('fault injection', { skip: redisSkipReason() }, () => {
     // until no client misses an event without a resync, for at most 10 s more: recovery after the
     // kill can be slow on a loaded machine, but a real loss never converges.
     await sleep(Math.max(0, stopAt - Date.now()) + 1000);
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && clients.some((c) => missed(c.log, acked).length > 0)) {
-      await sleep(100);
-    }
+    await caughtUp(clients, acked, 10_000);
     const tail = Date.now() - stopAt;
     for (const client of clients) await client.stop();
 
@@ -129,7 +120,7 @@ describe('fault injection', { skip: redisSkipReason() }, () => {
     const reconnects = clients.reduce((sum, c) => sum + c.reconnects, 0);
     const figures = {
       events: acked.length,
-      failedPublishes: failed,
+      failedPublishes: published.failed,
       clients: CLIENTS,
       reconnects,
       kills: killCount,

@@ -18,7 +18,7 @@ import { queryResolver, queryRouter, type RunningApp, startApp } from './helpers
 import { seededRandom } from './helpers/random.js';
 import { redisSkipReason } from './helpers/redis.js';
 import { redisPerFile } from './helpers/redis-brokers.js';
-import { allConnected, missed, startClient, tally } from './helpers/seq-clients.js';
+import { allConnected, caughtUp, startClient, tally } from './helpers/seq-clients.js';
 import { sleep } from './helpers/sse.js';
 
 const getRedis = redisPerFile();
@@ -116,9 +116,7 @@ describe('channel mode migration', { skip: redisSkipReason() }, () => {
         publishing = false;
         await Promise.all(loops);
         // Every client catches up: it has every event or the oracle says what it lacks.
-        const deadline = Date.now() + 5000;
-        while (Date.now() < deadline && clients.some((c) => missed(c.log, acked).length > 0))
-          await sleep(100);
+        await caughtUp(clients, acked, 5000);
       } finally {
         publishing = false;
         await Promise.allSettled(loops);

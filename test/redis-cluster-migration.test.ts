@@ -18,7 +18,14 @@ import {
   redisSkipReason,
   startRedisCluster,
 } from './helpers/redis.js';
-import { type Client, missed, startClient, tally } from './helpers/seq-clients.js';
+import {
+  type Client,
+  missed,
+  type Published,
+  publishNumbered,
+  startClient,
+  tally,
+} from './helpers/seq-clients.js';
 import { sleep, waitFor } from './helpers/sse.js';
 
 const skip = redisSkipReason();
@@ -83,35 +90,32 @@ describe('Redis Cluster: a slot migration under live traffic', { skip }, () => {
       5000,
     );
 
-    const acked = new Map<number, Array<{ p: number; seq: number }>>(
-      scopes.map((scope) => [scope, []]),
+    const published = new Map<number, Published>(
+      scopes.map((scope) => [scope, { acked: [], failed: 0 }]),
     );
-    let failed = 0;
+    const acked = new Map([...published].map(([scope, { acked }]) => [scope, acked]));
     let migrating = false;
     let duringMigration = 0;
     let stop = false;
     const publishers = scopes.flatMap((scope, s) =>
-      Array.from({ length: PUBLISHERS_PER_SCOPE }, async (_, i) => {
+      Array.from({ length: PUBLISHERS_PER_SCOPE }, (_, i) => {
         const broker = createRedisBroker({
           cluster: { rootNodes: cluster.rootNodes },
           probeIntervalMs: 0,
         });
         brokers.push(broker);
-        const publisher = createPublisher({ broker });
         const p = s * PUBLISHERS_PER_SCOPE + i;
-        for (let seq = 0; !stop; seq++) {
-          try {
-            await publisher.publishEvent(`gym:${scope}:t${p}`, {
-              eventType: 'seq',
-              data: { p, seq },
-            });
-            acked.get(scope)?.push({ p, seq });
+        return publishNumbered(
+          createPublisher({ broker }),
+          `gym:${scope}:t${p}`,
+          p,
+          () => !stop,
+          published.get(scope) as Published,
+          5,
+          () => {
             if (migrating) duringMigration++;
-          } catch {
-            failed++;
-          }
-          await sleep(5);
-        }
+          },
+        );
       }),
     );
     await sleep(1500);
@@ -138,6 +142,7 @@ describe('Redis Cluster: a slot migration under live traffic', { skip }, () => {
     while (Date.now() < deadline && behind()) await sleep(100);
     for (const list of clients.values()) for (const client of list) await client.stop();
 
+    const failed = [...published.values()].reduce((sum, { failed }) => sum + failed, 0);
     const figures = { events: all.length, failedPublishes: failed, duringMigration, migrationMs };
     let resyncs = 0;
     for (const scope of scopes) {

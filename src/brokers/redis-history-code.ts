@@ -94,15 +94,18 @@ export function historyCode(modes: readonly ChannelMode[]): HistoryCode {
       (call) => `redis.register_function('${fn(call)}', function(keys, args)${bodies[call]}\nend)`,
     ),
   ].join('\n');
-  const scripts = {} as Record<HistoryCall, Script>;
-  for (const call of Object.keys(bodies) as HistoryCall[]) {
+  const script = (body: string): Script => {
     const source = [
       'local keys, args = KEYS, ARGV',
       `local function writer() return ${READ_WRITER} end`,
-      bodies[call],
+      body,
     ].join('\n');
-    scripts[call] = { source, sha: sha1(source) };
-  }
+    return { source, sha: sha1(source) };
+  };
+  const scripts: Record<HistoryCall, Script> = {
+    append: script(bodies.append),
+    position: script(bodies.position),
+  };
   let functions = true;
 
   const runScript = async (
@@ -119,6 +122,17 @@ export function historyCode(modes: readonly ChannelMode[]): HistoryCode {
     }
   };
 
+  /** Loads the library on `key`'s node; false when that Redis cannot have functions. */
+  const load = async (client: RedisCommandClient, key: string): Promise<boolean> => {
+    try {
+      await client.sendCommand(['FUNCTION', 'LOAD', 'REPLACE', library], key);
+      return true;
+    } catch (err) {
+      if (!lacksFunctions(err)) throw err;
+      return false;
+    }
+  };
+
   return {
     async run(client, call, key, args) {
       if (functions) {
@@ -126,18 +140,11 @@ export function historyCode(modes: readonly ChannelMode[]): HistoryCode {
         try {
           return await client.sendCommand(fcall, key);
         } catch (err) {
-          if (lacksFunctions(err)) functions = false;
-          else if (!isMissingFunction(err)) throw err;
+          if (!isMissingFunction(err) && !lacksFunctions(err)) throw err;
+          if (isMissingFunction(err) && (await load(client, key)))
+            return client.sendCommand(fcall, key);
+          functions = false;
         }
-        if (functions) {
-          try {
-            await client.sendCommand(['FUNCTION', 'LOAD', 'REPLACE', library], key);
-          } catch (err) {
-            if (!lacksFunctions(err)) throw err;
-            functions = false;
-          }
-        }
-        if (functions) return client.sendCommand(fcall, key);
       }
       return runScript(client, scripts[call], key, args);
     },

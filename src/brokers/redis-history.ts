@@ -2,8 +2,6 @@ import type { BrokerHistory, HistoryEntry } from '../types.js';
 import { historyCode, type RedisCommandClient, WRITER_FIELD } from './redis-history-code.js';
 import { type ChannelMode, shardChannel, shardHead } from './redis-shard.js';
 
-export type { RedisCommandClient };
-
 function fields(raw: unknown): Map<string, string> {
   const map = new Map<string, string>();
   if (Array.isArray(raw)) {

@@ -5,6 +5,9 @@
  */
 
 import { createParser } from 'eventsource-parser';
+import type { Publisher } from '../../src/index.js';
+import type { Broker } from '../../src/types.js';
+import { queryResolver, queryRouter, type RunningApp, startApp } from './apps.js';
 import { type Entry, missed } from './gaps.js';
 import { sleep } from './sse.js';
 
@@ -94,6 +97,77 @@ export async function allConnected(clients: readonly Client[], timeoutMs = 10_00
     if (Date.now() > deadline) throw new Error(`clients not connected within ${timeoutMs} ms`);
     await sleep(20);
   }
+}
+
+/** An acknowledged event of a numbered publisher. */
+export interface Ack {
+  p: number;
+  seq: number;
+}
+
+/** What numbered publishers got through: the acknowledged events, and the publishes that failed. */
+export interface Published {
+  readonly acked: Ack[];
+  failed: number;
+}
+
+/**
+ * Publisher `p` of the oracle: `app.seq` events `{p, seq}` on `channel`, one after the other with
+ * `pauseMs` between them, while `running()`; each acknowledged one goes to `into.acked` (then
+ * `onAck` runs), each refused one counts in `into.failed`.
+ */
+export async function publishNumbered(
+  publisher: Publisher,
+  channel: string,
+  p: number,
+  running: () => boolean,
+  into: Published,
+  pauseMs: number,
+  onAck?: () => void,
+): Promise<void> {
+  for (let seq = 0; running(); seq++) {
+    try {
+      await publisher.publishEvent(channel, { eventType: 'seq', data: { p, seq } });
+      into.acked.push({ p, seq });
+      onAck?.();
+    } catch {
+      into.failed++;
+    }
+    await sleep(pauseMs);
+  }
+}
+
+/**
+ * The calm tail: resolves once no client misses an acked event without a resync, or after `ms`
+ * (recovery can be slow on a loaded machine, but a real loss never converges).
+ */
+export async function caughtUp(
+  clients: readonly Client[],
+  acked: readonly Ack[],
+  ms: number,
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline && clients.some((c) => missed(c.log, acked).length > 0))
+    await sleep(100);
+}
+
+/** Two instances for the oracle's clients, on node:http and on the fetch handler, each on `make()`. */
+export async function startSeqApps(make: () => Broker): Promise<RunningApp[]> {
+  const apps: RunningApp[] = [];
+  for (const framework of ['node:http', 'fetch'] as const) {
+    apps.push(
+      await startApp(framework, {
+        broker: make(),
+        resolver: queryResolver,
+        router: queryRouter,
+        eventNamePrefix: 'app',
+        retryMs: 100,
+        drainJitterMs: 100,
+        heartbeatMs: 1000,
+      }),
+    );
+  }
+  return apps;
 }
 
 /** What the oracle counts over every client's log. */
