@@ -1,6 +1,15 @@
 export { EventrailError, type EventrailErrorCode, isEventrailError } from './errors.js';
 export { DEFAULTS, type SseServerOptions } from './options.js';
-export { createPublisher, type PublisherOptions } from './publisher.js';
+export {
+  createPublisher,
+  type PublisherOptions,
+  type StandalonePublisher,
+} from './publisher.js';
+export {
+  type ClientFiles,
+  type ClientFilesOptions,
+  clientFiles,
+} from './server/client-files.js';
 export { LIMIT_DEFAULTS, type LimitOptions } from './server/limits.js';
 export {
   createSseServer,

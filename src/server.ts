@@ -376,15 +376,18 @@ export function createSseServer<P extends Principal = Principal>(
   }
 
   const onAbort = (): void => void server.close();
+  // The server's broker is closed by its owner, after the server: no close() on its publisher.
+  const { publishEvent, publishType } = createPublisher({
+    broker: config.broker,
+    maxPayloadBytes: limits.maxPayloadBytes,
+    tracing: config.tracing,
+  });
+  const publisher: Publisher = { publishEvent, publishType };
 
   const server: SseServer = {
     handler: (req, res) => handle(nodeRequest(req), nodeTransport(req, res)),
     fetch: (request) => handle(fetchRequest(request), fetchTransport(request)),
-    publisher: createPublisher({
-      broker: config.broker,
-      maxPayloadBytes: limits.maxPayloadBytes,
-      tracing: config.tracing,
-    }),
+    publisher,
     get closed() {
       return closing !== undefined;
     },

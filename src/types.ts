@@ -143,9 +143,10 @@ export interface PublishableEvent {
   readonly data?: unknown;
   /**
    * The id of the browser connection that caused the change. That connection does not receive
-   * the event (it already refreshed itself); every other connection does.
+   * the event (it already refreshed itself); every other connection does. Undefined (what
+   * `readOrigin` returns for a request without one) skips no one.
    */
-  readonly origin?: string;
+  readonly origin?: string | undefined;
 }
 
 /** Publishes events on `{scope}:{scope_id}:{topic}` channels. @public */

@@ -90,9 +90,10 @@ export interface RedisBrokerOptions extends HistoryLimits {
   /**
    * A Redis URL (`redis://host:6379/0`). The broker then creates its two connections (one to
    * publish, one to subscribe), owns them, and closes them in `close()`.
-   * Give either `url` or both clients.
+   * Give either `url` or both clients. `undefined` counts as not given (`url: process.env.REDIS_URL`
+   * with the variable unset then fails with `invalid-option`, naming what is missing).
    */
-  url?: string;
+  url?: string | undefined;
   /**
    * A Redis Cluster (>= 7), instead of `url`: `{ rootNodes: [{ url }] }` to connect to (the broker
    * creates its cluster clients, owns them and closes them in `close()`), or a connected node-redis
