@@ -111,7 +111,7 @@ export function openLeader(
   const releaseTab = holdTabLock(tabLockName(tab), () => {
     if (closed) return;
     joined = true;
-    send({ t: 'hello', tab, names: [...mine], config });
+    send({ t: 'hello', tab, names: [...mine], config, since });
     locks
       .request(key, () => {
         lead();
