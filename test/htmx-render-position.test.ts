@@ -55,7 +55,13 @@ interface Backend {
 
 async function onRedis(options: RedisBrokerOptions, stop: () => Promise<void>): Promise<Backend> {
   const broker = createRedisBroker({ ...options, historySize: 5 });
-  return { broker, stop: async () => (await broker.close(), await stop()) };
+  return {
+    broker,
+    async stop() {
+      await broker.close();
+      await stop();
+    },
+  };
 }
 
 const BACKENDS: Array<[string, () => Promise<Backend>]> = [

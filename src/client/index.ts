@@ -62,8 +62,9 @@ function safely(callback: () => void): void {
 
 /** The page's render position: the content of its `<meta name="eventrail-position">`, if any. */
 function renderPosition(): string {
-  const page = globalThis.document as Document | undefined;
-  return page?.querySelector(`meta[name="${POSITION_META}"]`)?.getAttribute('content') ?? '';
+  const page = globalThis.document as Partial<Document> | undefined;
+  if (typeof page?.querySelector !== 'function') return '';
+  return page.querySelector(`meta[name="${POSITION_META}"]`)?.getAttribute('content') ?? '';
 }
 
 /**
