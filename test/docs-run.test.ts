@@ -197,7 +197,11 @@ describe("the README's htmx page, in Chromium", { skip: redisSkip ?? chromiumSki
       if (req.url?.startsWith('/events')) return void sse.handler(req, res);
       if (await client.handler(req, res)) return;
       if (req.url === '/') {
-        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page);
+        // The block is a template: the page carries the position it was rendered at.
+        const position = (await sse.lastEventId(req)) ?? '';
+        res
+          .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+          .end(page.replace('{{ lastEventId }}', position));
       } else if (req.url === '/htmx.min.js') {
         res.writeHead(200, { 'content-type': 'text/javascript' }).end(htmx);
       } else if (req.url === '/favicon.ico') {
