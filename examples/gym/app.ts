@@ -87,8 +87,9 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
     if (pathname === '/' && method === 'GET') {
       if (session === undefined) return send(res, 200, loginPage());
       // The render position first, then the list: a change in between is replayed (a refetch
-      // too many at worst), never lost.
-      const position = await sse.lastEventId(req);
+      // too many at worst), never lost. When the broker cannot say (Redis down), the page still
+      // renders, without a position: its stream then starts from the newest events.
+      const position = await sse.lastEventId(req).catch(() => undefined);
       const students = await store.list(session.gym);
       return send(res, 200, gymPage(session, students, deps.instance, position));
     }

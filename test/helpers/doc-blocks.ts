@@ -83,7 +83,7 @@ export async function addStudent(_gymId: string, _req: IncomingMessage): Promise
 }
 `;
 
-/** What the reference's fragments take as given: your broker, resolver, router, hooks, server. */
+/** What the reference's fragments take as given: your broker, resolver, router, hooks, servers, a request. */
 const PRELUDE = `declare const broker: import('eventrail').Broker;
 declare const resolver: import('eventrail').PrincipalResolver;
 declare const router: import('eventrail').Router;
@@ -91,6 +91,10 @@ declare const myHooks: import('eventrail').ServerHooks;
 declare const httpServer: import('node:http').Server;
 declare const createSseServer: typeof import('eventrail').createSseServer;
 declare const createPublisher: typeof import('eventrail').createPublisher;
+declare const sse: import('eventrail').SseServer;
+declare const req: import('node:http').IncomingMessage;
+declare const store: { list(gym: number): Promise<string[]> };
+declare const gym: number;
 `;
 
 /** A folder of the repository (git-ignored) holding the blocks as files; `remove()` deletes it. */
