@@ -525,8 +525,8 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
         bounded(`history append on ${channel}`, () => store.append(scopeKey, channel, payload)),
       position: (scopeKey) =>
         bounded(`history position of ${scopeKey}`, () => store.position(scopeKey)),
-      readSince: (scopeKey, afterId) =>
-        bounded(`history read of ${scopeKey}`, () => store.readSince(scopeKey, afterId)),
+      readSince: (scopeKey, afterId, limit) =>
+        bounded(`history read of ${scopeKey}`, () => store.readSince(scopeKey, afterId, limit)),
     };
   }
   let closed: Promise<void> | undefined;
