@@ -15,6 +15,7 @@ import { redisSkipReason } from './helpers/redis.js';
 import { redisPerFile } from './helpers/redis-brokers.js';
 import { readSeq, type SeqReader } from './helpers/seq-reader.js';
 import { waitFor } from './helpers/sse.js';
+import { stalledClient } from './helpers/stalled.js';
 
 const redis = redisPerFile();
 
@@ -30,20 +31,24 @@ const PAD = 'x'.repeat(1000);
  */
 const MAX_REPLAY_GROWTH = 16 * 1024 * 1024;
 
-async function app(historySize: number, disconnects: DisconnectReason[]): Promise<RedisApp> {
+async function app(
+  historySize: number,
+  disconnects: DisconnectReason[],
+  maxStallMs?: number,
+): Promise<RedisApp> {
   const { url } = await redis();
   return startRedisApp(
     { url, historySize },
-    { hooks: { onClientDisconnect: (_c, reason) => disconnects.push(reason) } },
+    { maxStallMs, hooks: { onClientDisconnect: (_c, reason) => disconnects.push(reason) } },
   );
 }
 
 /** Publishes events numbered `from`..`to - 1`, one after the other (history order = numbers). */
-async function publishNumbered(a: RedisApp, scope: number, from: number, to: number) {
+async function publishNumbered(a: RedisApp, scope: number, from: number, to: number, pad = PAD) {
   for (let seq = from; seq < to; seq++)
     await a.sse.publisher.publishEvent(`gym:${scope}:a`, {
       eventType: 'app.seq',
-      data: { p: 0, seq, pad: PAD },
+      data: { p: 0, seq, pad },
     });
 }
 
@@ -158,5 +163,18 @@ describe('catch-up at any depth, under flow control (Redis)', { skip: redisSkipR
     assert.equal(reader.log.length, 10_000, 'no resync');
     assert.equal(new Set(seqs).size, 10_000, 'each event once');
     assert.equal(reader.ended(), false);
+  });
+
+  it('a client that stops reading during its replay is cut after maxStallMs (disconnect)', async (t) => {
+    const disconnects: DisconnectReason[] = [];
+    const a = await app(1000, disconnects, 500);
+    t.after(() => a.stop());
+    const from = await positionOf(a, 4);
+    // 14 MB behind (within the history of 1,000): more than the kernel's socket buffers take.
+    await publishNumbered(a, 4, 0, 900, 'x'.repeat(16 * 1024));
+    const stalled = await stalledClient(a.url, `/events?scope=4&lastEventId=${from}`);
+    t.after(() => stalled.socket.destroy());
+    await waitFor(() => disconnects.includes('backpressure'), 'the stalled replay cut', 30_000);
+    assert.equal(a.sse.stats().connections, 0);
   });
 });
