@@ -136,6 +136,7 @@ export function createSseServer<P extends Principal = Principal>(
   const bufferLimits = {
     bufferSize: config.bufferSize,
     maxBufferedBytes: limits.maxBufferedBytes,
+    maxStallMs: limits.maxStallMs,
     policy: config.backpressure,
   };
   const reporter = new Reporter<P>(config.hooks, config.logger, config.outageReminderMs);

@@ -79,10 +79,14 @@ export interface BrokerHistory {
   /** The id of the newest entry of the scope, creating a marker entry when there is none. */
   position(scopeKey: string): Promise<string>;
   /**
-   * The entries after `afterId`, oldest first, or `null` when the history cannot prove that
-   * nothing is missing (`afterId` is no longer stored: trimmed, expired, or Redis lost it).
+   * One page of the entries after `afterId`, oldest first: at most `limit` of them (a bounded
+   * default when omitted), or `null` when the history cannot prove that nothing is missing
+   * (`afterId` is no longer stored: trimmed, expired, or Redis lost it; or another writer stored
+   * what follows). Fewer than `limit` entries means the end; to read on, call again after the
+   * last entry returned. A reader that pages this way holds one page at a time, whatever the
+   * history's size.
    */
-  readSince(scopeKey: string, afterId: string): Promise<HistoryEntry[] | null>;
+  readSince(scopeKey: string, afterId: string, limit?: number): Promise<HistoryEntry[] | null>;
 }
 
 /** A live broker subscription. @public */

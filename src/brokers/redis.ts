@@ -4,7 +4,7 @@ import { Outage, type OutageReport, seconds } from '../util/outage.js';
 import { toError } from '../util/to-error.js';
 import { wholeNumber } from '../util/whole-number.js';
 import { Deadlines } from './deadlines.js';
-import { type HistoryLimits, historyLimits } from './history-store.js';
+import { type HistoryLimits, historyLimits, pageLimit } from './history-store.js';
 import {
   type AnnounceClient,
   announce,
@@ -526,8 +526,13 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
         bounded(`history append on ${channel}`, () => store.append(scopeKey, channel, payload)),
       position: (scopeKey) =>
         bounded(`history position of ${scopeKey}`, () => store.position(scopeKey)),
-      readSince: (scopeKey, afterId) =>
-        bounded(`history read of ${scopeKey}`, () => store.readSince(scopeKey, afterId)),
+      readSince: async (scopeKey, afterId, limit) => {
+        // A bad limit is the caller's error, not Redis's: checked before anything is sent.
+        pageLimit(limit);
+        return bounded(`history read of ${scopeKey}`, () =>
+          store.readSince(scopeKey, afterId, limit),
+        );
+      },
     };
   }
   let closed: Promise<void> | undefined;
