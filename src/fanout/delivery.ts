@@ -9,6 +9,7 @@ import type {
   Principal,
 } from '../types.js';
 import { allPositions, type Position, parseStreamId, streamId } from '../wire/event-ids.js';
+import { belongsTo } from '../wire/naming.js';
 import { decodePayload } from '../wire/payload.js';
 import type { Connection } from './connection.js';
 import { Frame } from './frame.js';
@@ -63,7 +64,7 @@ export class Delivery<P extends Principal> {
   private deliverNow(hub: Hub<P>, message: BrokerMessage): void {
     const { channel } = message;
     // Defence in depth: a broker must only hand a hub its own scope's channels.
-    if (!channel.startsWith(hub.key) || channel.charCodeAt(hub.key.length) !== 58 /* : */) return;
+    if (!belongsTo(hub.key, channel)) return;
     if (this.tooLarge(message)) {
       this.oversized(hub, message);
       return;
@@ -219,6 +220,8 @@ export class Delivery<P extends Principal> {
         for (const [hub, scope, entries] of replays) {
           const topics = routes.get(hub.key) ?? null;
           for (const entry of entries) {
+            // The same check as live delivery: an entry of another scope is never replayed.
+            if (!belongsTo(hub.key, entry.channel)) continue;
             const topic = entry.channel.slice(hub.key.length + 1);
             if (topics !== null && !topics.has(topic)) continue;
             const frame = this.frameFor(hub, entry);
