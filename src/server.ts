@@ -242,7 +242,16 @@ export function createSseServer<P extends Principal = Principal>(
   }
 
   async function acquireAll(keys: readonly string[], signal: AbortSignal): Promise<Hub<P>[]> {
-    const settled = await Promise.allSettled(keys.map((key) => subscriptions.acquire(key, signal)));
+    // One wait on `signal` for all the scopes, not one each (11 would warn of a listener leak).
+    const settled = await abortable(
+      Promise.allSettled(keys.map((key) => subscriptions.acquire(key))),
+      signal,
+      (results) => results,
+      (late) => {
+        for (const result of late)
+          if (result.status === 'fulfilled') subscriptions.release(result.value);
+      },
+    );
     const hubs: Hub<P>[] = [];
     let failure: unknown;
     for (const result of settled) {

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { createMemoryHistory, SWEEP_PER_OPERATION } from '../src/brokers/history-store.js';
 import { createMemoryBroker } from '../src/brokers/memory.js';
 import { createRedisBroker } from '../src/brokers/redis.js';
 import { EventrailError } from '../src/errors.js';
@@ -85,6 +86,43 @@ describe('historyTtlMs (memory broker)', () => {
       await broker.close();
     });
   }
+});
+
+describe('idle scopes expire (memory broker)', () => {
+  it('a scope whose entries all expired is dropped by later work on other scopes', async () => {
+    const ttl = 100;
+    const history = createMemoryHistory({ historySize: 10, historyTtlMs: ttl }, () => {});
+    const idle = 100;
+    const ids: string[] = [];
+    for (let i = 0; i < idle; i++) ids.push(await history.append(`gym:${i}`, `gym:${i}:a`, '{}'));
+    assert.equal(history.scopeCount, idle);
+    const storedAt = Date.now();
+    // One scope stays busy; the others are never touched again.
+    let afterExpiry = 0;
+    await waitFor(async () => {
+      if (Date.now() > storedAt + ttl + 1) afterExpiry++;
+      await history.append('busy:1', 'busy:1:a', '{}');
+      return history.scopeCount === 1;
+    }, 'every idle scope dropped');
+    assert.ok(Date.now() - storedAt >= ttl, 'nothing went before its TTL');
+    // Bounded work: each operation looks at SWEEP_PER_OPERATION scopes, so once they had expired
+    // the idle ones went within one pass over all of them.
+    const pass = Math.ceil((idle + 1) / SWEEP_PER_OPERATION) + 1;
+    assert.ok(afterExpiry <= pass, `${afterExpiry} operations after the expiry, over ${pass}`);
+    assert.ok(
+      (await history.readSince('gym:0', ids[0] as string)) === null,
+      'an id of a dropped scope resyncs',
+    );
+    assert.notEqual(await history.readSince('busy:1', await history.position('busy:1')), null);
+  });
+
+  it('a scope with an entry younger than the TTL stays', async () => {
+    const history = createMemoryHistory({ historySize: 10, historyTtlMs: 60_000 }, () => {});
+    const id = await history.append('gym:1', 'gym:1:a', '{}');
+    for (let i = 0; i < 50; i++) await history.append(`org:${i}`, `org:${i}:a`, '{}');
+    assert.equal(history.scopeCount, 51);
+    assert.deepEqual(await history.readSince('gym:1', id), []);
+  });
 });
 
 describe('history bounds (memory broker)', () => {

@@ -2,9 +2,12 @@
  * Tenant isolation, property-based (seeded; engine in helpers/isolation-run.ts). Random principals
  * with random routes connect to random instances; random valid, raw (another program's PUBLISH)
  * and hostile publishes follow, and some clients come back with a stolen, forged or garbage
- * Last-Event-ID. After every round, once everything has arrived:
+ * Last-Event-ID. Names include U+FFFD, and hostile ones lone surrogates (Redis would store both
+ * as the same bytes). On Redis the instances are two applications, with the prefixes `''` and
+ * `org:`, whose names overlap (`org:gym:*` of the first globs `org:gym:1:a` of the second). After
+ * every round, once everything has arrived:
  *
- * - no client holds an event outside its routes, nor one event twice;
+ * - no client holds an event outside its routes or of the other application, nor one twice;
  * - every client connected before a publish holds every event its routes allow;
  * - hostile publishes were refused with a typed EventrailError and nothing of them reached the
  *   broker (command counts unchanged, a tap on every channel saw none of them);
@@ -34,7 +37,14 @@ import {
   startRedisCluster,
 } from './helpers/redis.js';
 import { rawPublishArgs } from './helpers/redis-brokers.js';
-import { IDS, RAW_CHANNELS, routedResolver, routedRouter, SCOPES } from './helpers/tenants.js';
+import {
+  IDS,
+  PREFIXES,
+  RAW_CHANNELS,
+  routedResolver,
+  routedRouter,
+  SCOPES,
+} from './helpers/tenants.js';
 
 const SEED = envSeed('ISOLATION_SEED');
 const ROUNDS = envInteger('ISOLATION_ROUNDS', 200, 1);
@@ -45,10 +55,16 @@ const channelsSent = (): string[] => [
   ...SCOPES.flatMap((scope) => IDS.map((id) => `${scope}:${id}:x`)),
   ...RAW_CHANNELS,
 ];
-/** The shard channels of `channels`' scopes, each once. */
+/** The shard channels of `channels`' scopes in every application, each once. */
 const shardsOf = (channels: readonly string[]): string[] => [
-  ...new Set(channels.map((channel) => shardChannel('', scopeOfChannel(channel)))),
+  ...new Set(
+    PREFIXES.flatMap((prefix) =>
+      channels.map((channel) => shardChannel(prefix, scopeOfChannel(channel))),
+    ),
+  ),
 ];
+/** What Redis makes of a name: UTF-8, with U+FFFD for a lone surrogate (as node-redis writes it). */
+const asRedisStores = (channel: string): string => channel.replace(/\p{Cs}/gu, '\uFFFD');
 
 const options = (broker: Broker, errors: Error[], hubIdleTimeoutMs: number) => ({
   broker,
@@ -103,6 +119,8 @@ describe('tenant isolation (memory broker, one instance)', () => {
 /** Where the Redis instances run, and how another program publishes and taps there. */
 interface Backend {
   readonly brokerOptions: RedisBrokerOptions;
+  /** The channel a raw publish arrives on. */
+  rawAs(channel: string): string;
   /** Publishes like another program (no validation, no history). */
   raw(channel: string, payload: string): Promise<void>;
   /** Records every payload carried on any channel the run uses. */
@@ -119,6 +137,9 @@ async function oneRedis(channels: ChannelMode): Promise<Backend> {
   const tap = await connectRaw(redis.port);
   return {
     brokerOptions: { url: redis.url, channels },
+    // A pattern subscriber receives the stored bytes; a shard payload carries the channel as
+    // escaped JSON, so a lone surrogate survives in it (and names no scope anyone holds).
+    rawAs: channels === 'pattern' ? asRedisStores : (channel) => channel,
     raw: async (channel, payload) =>
       void (await other.command(...rawPublishArgs(channels, channel, payload))),
     async tap(record) {
@@ -149,6 +170,7 @@ async function redisCluster(): Promise<Backend> {
   );
   return {
     brokerOptions: { cluster: { rootNodes: cluster.rootNodes } },
+    rawAs: (channel) => channel,
     raw: async (channel, payload) => {
       const [, shard, message] = rawPublishArgs('sharded', channel, payload);
       await other.sPublish(shard as string, message as string);
@@ -182,12 +204,19 @@ for (const [where, start] of BACKENDS) {
       cleanup.push(() => backend.stop());
       const errors: Error[] = [];
       const apps: RunningApp[] = [];
-      const frameworks: Framework[] = ['node:http', 'express', 'fetch'];
+      const frameworks: Framework[] = ['node:http', 'express', 'fetch', 'node:http'];
       // Subscriptions churn on one instance, linger briefly on another, stay on the third.
-      const idle = [0, 50, 300_000];
+      const idle = [0, 50, 300_000, 0];
+      // Two applications on one Redis: the first two instances without a prefix, the others with
+      // `org:`, a scope of the first (its route `org:gym:*` globs the second's `org:gym:1:a`).
+      const prefixes = [PREFIXES[0], PREFIXES[0], PREFIXES[1], PREFIXES[1]];
       for (const [i, framework] of frameworks.entries()) {
         // No liveness probe: it would PUBLISH on its own and blur the command counts.
-        const broker = createRedisBroker({ ...backend.brokerOptions, probeIntervalMs: 0 });
+        const broker = createRedisBroker({
+          ...backend.brokerOptions,
+          prefix: prefixes[i],
+          probeIntervalMs: 0,
+        });
         cleanup.push(() => broker.close());
         const app = await startApp(framework, options(broker, errors, idle[i] ?? 0));
         cleanup.push(() => app.stop());
@@ -197,6 +226,8 @@ for (const [where, start] of BACKENDS) {
       await backend.tap((payload) => void tapped.push(payload));
       const env: Env = {
         apps,
+        prefixes,
+        rawAs: backend.rawAs,
         raw: (channel, payload) => backend.raw(channel, payload),
         async reached() {
           let calls = 0;

@@ -91,6 +91,30 @@ describe('connection limits', () => {
     await a.stop();
   });
 
+  it('the most scopes maxRoutesPerPrincipal allows on one stream print no listener warning', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => void warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const a = await app();
+      // The default maxRoutesPerPrincipal (64), each a scope of its own: one wait on the broker.
+      const routes = Array.from({ length: 64 }, (_, i) => `route=gym:${i}:*`).join('&');
+      const s = await openRaw(`${a.url}/events?${routes}`);
+      await waitFor(() => s.events.some((e) => e.event === 'eventrail.connected'), 'the hello');
+      await a.sse.publisher.publishEvent('gym:63:x', { eventType: 'x.changed', data: 1 });
+      await waitFor(() => s.events.length === 2, 'an event of the last scope');
+      s.abort();
+      await a.stop();
+      // A warning is emitted on a later tick than the listener it counts: that tick is long past.
+      assert.deepEqual(
+        warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message),
+        [],
+      );
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('maxPayloadBytes: a too large event is refused before the broker', async () => {
     const a = await app({ maxPayloadBytes: 1024 });
     const seen: string[] = [];

@@ -4,7 +4,13 @@ import { createMemoryBroker } from '../src/brokers/memory.js';
 import { EventrailError } from '../src/errors.js';
 import { createSseServer } from '../src/index.js';
 import { buildRouteTable } from '../src/server/routes.js';
-import { assertEventType, eventName, parseChannel, parsePattern } from '../src/wire/naming.js';
+import {
+  assertEventType,
+  belongsTo,
+  eventName,
+  parseChannel,
+  parsePattern,
+} from '../src/wire/naming.js';
 import { decodePayload } from '../src/wire/payload.js';
 
 const code = (c: string) => (e: unknown) => e instanceof EventrailError && e.code === c;
@@ -48,6 +54,54 @@ describe('channel names', () => {
     for (const channel of bad)
       assert.throws(() => parseChannel(channel), code('invalid-channel'), JSON.stringify(channel));
     assert.throws(() => parseChannel(42), code('invalid-channel'));
+  });
+});
+
+describe('well-formed Unicode', () => {
+  // Redis stores names as UTF-8: node-redis writes U+FFFD for a lone surrogate, so a part holding
+  // one would share its bytes with the part holding U+FFFD there.
+  const lone = ['acme\uD800', '\uDFFF', 'a\uDC00b', '\uDE00\uD83D', 'x\uD83D'];
+
+  it('refuses lone surrogates in every part of channels and routes', () => {
+    for (const part of lone) {
+      for (const channel of [`org:${part}:t`, `${part}:1:t`, `org:1:${part}`])
+        assert.throws(
+          () => parseChannel(channel),
+          code('invalid-channel'),
+          JSON.stringify(channel),
+        );
+      for (const pattern of [`org:${part}:*`, `${part}:1:*`, `org:1:${part}`])
+        assert.throws(
+          () => parsePattern(pattern),
+          code('invalid-pattern'),
+          JSON.stringify(pattern),
+        );
+      assert.throws(() => buildRouteTable([`org:${part}:*`]), code('invalid-pattern'));
+    }
+  });
+
+  it('keeps surrogate pairs and U+FFFD, which have bytes of their own', () => {
+    assert.equal(parseChannel('org:acme\uFFFD:t').scopeId, 'acme\uFFFD');
+    assert.equal(parseChannel('org:\uD83D\uDE00:t').scopeId, '😀');
+    assert.equal(parsePattern('org:acme\uFFFD:*').scopeId, 'acme\uFFFD');
+  });
+});
+
+describe('belongsTo', () => {
+  it('is exactly {scope}:{id}:{topic} with a valid topic', () => {
+    assert.ok(belongsTo('gym:1', 'gym:1:students'));
+    for (const channel of [
+      'gym:10:students',
+      'gym:1',
+      'gym:1:',
+      'gym:1:a:b',
+      'gym:1:a*',
+      'gym:1:\uD800',
+      'gym:1x:a',
+      'gym:2:a',
+      'xgym:1:a',
+    ])
+      assert.ok(!belongsTo('gym:1', channel), channel);
   });
 });
 

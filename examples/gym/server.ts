@@ -11,7 +11,7 @@ import { createServer } from 'node:http';
 import os from 'node:os';
 import { type Broker, createSseServer } from 'eventrail';
 import { brokerEnvName, brokerFromEnv, redisFromEnv } from '../shared/broker-env.js';
-import { lineLogger, oneLine } from '../shared/log.js';
+import { lineLogger, oneLine, withoutPassword } from '../shared/log.js';
 import { createApp } from './app.js';
 import { loadAssets } from './assets.js';
 import { parseGym, Sessions, sessionSecret } from './session.js';
@@ -55,11 +55,14 @@ const sse = createSseServer({
   logger,
 });
 
-/** For the start-up line: `Redis, pattern channels, redis://...` or `Redis Cluster, redis://...,...`. */
+/**
+ * For the start-up line: `Redis, pattern channels, redis://...` or `Redis Cluster, redis://...,...`,
+ * each URL without its password.
+ */
 function storage(): string {
   if (redis === undefined) return 'in-memory broker and store';
   const where = 'cluster' in redis ? redis.cluster.rootNodes.map(({ url }) => url) : [redis.url];
-  return `${brokerEnvName()}, ${where.join(',')}`;
+  return `${brokerEnvName()}, ${where.map(withoutPassword).join(',')}`;
 }
 
 const http = createServer(

@@ -20,3 +20,18 @@ export function oneLine(error: Error): string {
   const cause = error.cause instanceof Error ? ` (${error.cause.message})` : '';
   return `${error.message}${cause}`;
 }
+
+/**
+ * A URL fit for a log line: its password replaced by `***` (`redis://app:***@host:6379`). A value
+ * that is not a URL may hold one anywhere, so it is not printed at all.
+ */
+export function withoutPassword(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return '(a URL that does not parse)';
+  }
+  if (parsed.password !== '') parsed.password = '***';
+  return parsed.href;
+}

@@ -50,16 +50,44 @@ interface Stored extends HistoryEntry {
   readonly marker: boolean;
 }
 
+/** Scopes an operation on the history looks at besides its own, to drop those gone idle. */
+export const SWEEP_PER_OPERATION = 4;
+
+/** A memory history, and how many scopes it holds (for tests). */
+export interface MemoryHistory extends BrokerHistory {
+  readonly scopeCount: number;
+}
+
 /**
  * The in-memory equivalent of a Redis Streams history: one bounded, time-limited list per scope,
- * ids `{ms}-{seq}` that only ever increase (even if the clock steps back).
+ * ids `{ms}-{seq}` that only ever increase (even if the clock steps back). Like a Redis key with
+ * a TTL, a scope whose newest entry is older than `historyTtlMs` goes entirely: every operation
+ * also looks at the next {@link SWEEP_PER_OPERATION} scopes in turn and drops those, so an idle
+ * scope is gone after at most (scopes / 4) operations on any scope once its entries expired.
  */
 export function createMemoryHistory(
   limits: Required<HistoryLimits>,
   publish: (channel: string, payload: string, id: string) => void,
-): BrokerHistory {
+): MemoryHistory {
   const scopes = new Map<string, Stored[]>();
   let last: Position = { ms: 0, seq: 0 };
+  /** Where the sweep goes on: a live iterator, which survives deletions and sees additions. */
+  let cursor = scopes.keys();
+
+  /** Drops up to {@link SWEEP_PER_OPERATION} scopes whose every entry has expired. */
+  function sweep(oldest: number): void {
+    for (let i = 0; i < SWEEP_PER_OPERATION && i < scopes.size; i++) {
+      let next = cursor.next();
+      if (next.done) {
+        cursor = scopes.keys();
+        next = cursor.next();
+      }
+      if (next.done) return;
+      const entries = scopes.get(next.value) as Stored[];
+      const newest = entries[entries.length - 1];
+      if (newest === undefined || newest.at.ms < oldest) scopes.delete(next.value);
+    }
+  }
 
   function nextId(): Position {
     const now = Date.now();
@@ -68,8 +96,9 @@ export function createMemoryHistory(
   }
 
   function trimmed(scopeKey: string): Stored[] {
-    const entries = scopes.get(scopeKey) ?? [];
     const oldest = Date.now() - limits.historyTtlMs;
+    sweep(oldest);
+    const entries = scopes.get(scopeKey) ?? [];
     let drop = Math.max(0, entries.length - limits.historySize);
     while (drop < entries.length && (entries[drop] as Stored).at.ms < oldest) drop++;
     if (drop > 0) entries.splice(0, drop);
@@ -85,6 +114,9 @@ export function createMemoryHistory(
   }
 
   return {
+    get scopeCount() {
+      return scopes.size;
+    },
     async append(scopeKey, channel, payload) {
       const id = store(scopeKey, channel, payload, false);
       publish(channel, announce(payload, id), id);

@@ -139,6 +139,26 @@ export function announce(
   return modes.length === 1 ? one(modes[0] as ChannelMode) : Promise.all(modes.map(one));
 }
 
+/**
+ * Checks a channel or key prefix: empty, or ending with `:`, without whitespace or glob
+ * characters. Ending with `:` is what keeps two applications apart: a prefix that does not (`x`)
+ * makes `x` + `gym:1:a` the channel `xgym:1:a` of an application without one.
+ * @throws {@link EventrailError} `invalid-option`
+ */
+export function namespacePrefix(name: string, value: unknown): string {
+  if (
+    typeof value !== 'string' ||
+    /[\s*?[\]^\\]/.test(value) ||
+    (value !== '' && !value.endsWith(':'))
+  ) {
+    throw new EventrailError(
+      'invalid-option',
+      `${name} must be empty or end with ":", without whitespace or Redis glob characters (* ? [ ] ^ \\), e.g. "billing:".`,
+    );
+  }
+  return value;
+}
+
 const MODES: readonly ChannelMode[] = ['pattern', 'sharded'];
 
 /** The broker's channel options, checked. */

@@ -13,6 +13,7 @@ import {
   type Listening,
   listen,
   listening,
+  namespacePrefix,
   type PubSubClient,
   type RedisPubSubListener,
   shardedSubscriber,
@@ -124,11 +125,18 @@ export interface RedisBrokerOptions extends HistoryLimits {
   /**
    * Prepended to every channel and pattern in Redis (and to the history keys), so that several
    * applications can share one Redis without seeing each other's events: `prefix: 'billing:'`
-   * publishes `gym:1:students` as `billing:gym:1:students`. No glob characters or whitespace.
+   * publishes `gym:1:students` as `billing:gym:1:students`. Empty or ending with `:` (then no
+   * channel or key of one application is another's), without glob characters or whitespace.
+   * An application with a shorter prefix may still be sent another's events by Redis (`''` and
+   * routes `billing:gym:*` match `billing:gym:1:students`): it delivers none of them, as their
+   * topic (`1:students`) is not one.
    * @defaultValue `''`
    */
   prefix?: string;
-  /** Prefix of the history stream keys. @defaultValue `` `${prefix}eventrail:history:` `` */
+  /**
+   * Prefix of the history stream keys: empty or ending with `:`, and each application's own.
+   * @defaultValue `` `${prefix}eventrail:history:` ``
+   */
   historyKeyPrefix?: string;
   /**
    * How often the broker checks that its subscription still receives, by publishing a token on a
@@ -215,13 +223,7 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
     1,
   );
   const limits = historyLimits(options);
-  const prefix = options.prefix ?? '';
-  if (typeof prefix !== 'string' || /[\s*?[\]^\\]/.test(prefix)) {
-    throw new EventrailError(
-      'invalid-option',
-      'prefix must be a string without whitespace or Redis glob characters (* ? [ ] ^ \\), e.g. "billing:".',
-    );
-  }
+  const prefix = namespacePrefix('prefix', options.prefix ?? '');
   const modes = channelOptions({
     channels: options.channels ?? (options.cluster ? 'sharded' : undefined),
     announce: options.announce,
@@ -233,7 +235,10 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
     );
   }
   const shards = usesShards(modes);
-  const historyKeyPrefix = options.historyKeyPrefix ?? `${prefix}eventrail:history:`;
+  const historyKeyPrefix = namespacePrefix(
+    'historyKeyPrefix',
+    options.historyKeyPrefix ?? `${prefix}eventrail:history:`,
+  );
   if (shards && /[{}]/.test(prefix + historyKeyPrefix)) {
     throw new EventrailError(
       'invalid-option',

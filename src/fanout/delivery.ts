@@ -11,6 +11,7 @@ import type {
   Principal,
 } from '../types.js';
 import { allPositions, type Position, parseStreamId, streamId } from '../wire/event-ids.js';
+import { belongsTo } from '../wire/naming.js';
 import { decodePayload } from '../wire/payload.js';
 import type { Connection } from './connection.js';
 import { Frame } from './frame.js';
@@ -65,7 +66,7 @@ export class Delivery<P extends Principal> {
   private deliverNow(hub: Hub<P>, message: BrokerMessage): void {
     const { channel } = message;
     // Defence in depth: a broker must only hand a hub its own scope's channels.
-    if (!inScope(hub, channel)) return;
+    if (!belongsTo(hub.key, channel)) return;
     if (this.tooLarge(message)) {
       this.oversized(hub, message);
       return;
@@ -259,7 +260,8 @@ export class Delivery<P extends Principal> {
         if (connection.closed) return true;
         if (this.tooLarge(entry)) return false;
         const { channel } = entry;
-        if (!inScope(hub, channel)) continue;
+        // The same check as live delivery: an entry of another scope is never replayed.
+        if (!belongsTo(hub.key, channel)) continue;
         if (topics !== null && !topics.has(channel.slice(hub.key.length + 1))) continue;
         const frame = this.frameFor(hub, entry);
         if (frame && connection.sendNow(frame, scope)) this.ctx.replayed(1);
@@ -270,11 +272,6 @@ export class Delivery<P extends Principal> {
       after = (page[page.length - 1] as HistoryEntry).id;
     }
   }
-}
-
-/** True when `channel` is one of the hub's scope (`{scope}:{id}:{topic}`). */
-function inScope(hub: { readonly key: string }, channel: string): boolean {
-  return channel.startsWith(hub.key) && channel.charCodeAt(hub.key.length) === 58; /* : */
 }
 
 /**

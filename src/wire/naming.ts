@@ -18,7 +18,12 @@ export const MAX_EVENT_TYPE_LENGTH = 256;
 
 // One part of `{scope}:{scope_id}:{topic}`: no Redis glob characters (* ? [ ] ^ \), no `:`,
 // no whitespace and no control characters, so a part can never widen a pattern or split a frame.
-const PART = /^[^\s*?[\]^\\:\p{Cc}]+$/u;
+// No lone surrogate (\p{Cs} matches one only when it is not half of a pair): Redis stores a name
+// as UTF-8, which has no bytes for one, and node-redis writes U+FFFD in its place, so `acme\uD800`
+// and `acme\uFFFD` would be one channel and one history. UTF-8 is one-to-one on well-formed
+// text, so with lone surrogates refused no two accepted names share their bytes; U+FFFD itself
+// stays an ordinary character.
+const PART = /^[^\s*?[\]^\\:\p{Cc}\p{Cs}]+$/u;
 // Event types travel in the SSE `event:` field: CR, LF and NUL would end or corrupt the frame,
 // and other control characters have no business there either.
 const EVENT_TYPE = /^[^\p{Cc}]+$/u;
@@ -54,7 +59,20 @@ function describePart(name: string, part: string, kind: 'channel' | 'pattern'): 
   throw new EventrailError(
     kind === 'channel' ? 'invalid-channel' : 'invalid-pattern',
     `The ${name} ${describeValue(part)} of a ${kind} must be 1-${MAX_PART_LENGTH} characters ` +
-      'without whitespace, control characters, ":" or any of * ? [ ] ^ \\.',
+      'of well-formed Unicode without whitespace, control characters, ":" or any of * ? [ ] ^ \\.',
+  );
+}
+
+/**
+ * Whether `channel` is an event channel of the scope `scopeKey` (`gym:1`): exactly
+ * `{scopeKey}:{topic}` with a valid topic (no further `:`). What a broker hands a hub, live or
+ * from the history, is checked with this before it is delivered.
+ */
+export function belongsTo(scopeKey: string, channel: string): boolean {
+  return (
+    channel.startsWith(scopeKey) &&
+    channel.charCodeAt(scopeKey.length) === 58 /* : */ &&
+    isValidPart(channel.slice(scopeKey.length + 1))
   );
 }
 

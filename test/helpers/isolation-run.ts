@@ -15,6 +15,13 @@ const NAMES = ['eventrail.connected', 'eventrail.resync', 'app.v.changed', 'app.
 /** One set-up: its instances, a way to PUBLISH as another program, and a tap on the broker. */
 export interface Env {
   readonly apps: readonly RunningApp[];
+  /**
+   * Each app's Redis prefix (all `''` when absent): apps of different prefixes are different
+   * applications on one Redis, and none may receive the other's events.
+   */
+  readonly prefixes?: readonly string[];
+  /** The channel a raw publish arrives on (Redis stores a lone surrogate as U+FFFD); as sent when absent. */
+  rawAs?(channel: string): string;
   /** Publishes like another program: no validation, no history. */
   raw(channel: string, payload: string): Promise<void>;
   /** Publishes and appends that reached the broker so far. */
@@ -33,6 +40,8 @@ interface Seen {
 
 interface Client {
   readonly label: string;
+  /** Its app's Redis prefix. */
+  readonly prefix: string;
   readonly routes: readonly string[];
   readonly keys: string;
   readonly round: number;
@@ -48,12 +57,18 @@ interface Client {
 
 interface Sent {
   readonly channel: string;
+  /** The channel as Redis names it: the publishing app's prefix and `channel`. */
+  readonly at: string;
   readonly round: number;
   readonly payload: string;
 }
 
 const keysOf = (routes: readonly string[]): string[] =>
   [...new Set(routes.map((r) => r.slice(0, r.lastIndexOf(':'))))].sort();
+
+/** Whether `c` may receive what Redis carried on `at`: of its application, and routed to it. */
+const reaches = (c: Client, at: string): boolean =>
+  at.startsWith(c.prefix) && t.allows(c.routes, at.slice(c.prefix.length));
 
 /** Runs `rounds` seeded rounds against `env`; resolves with counts, throws on the first violation. */
 export async function runIsolation(env: Env, rounds: number, seed: number) {
@@ -63,6 +78,7 @@ export async function runIsolation(env: Env, rounds: number, seed: number) {
   const sent = new Map<string, Sent>();
   const stats = { rounds, clients: 0, refused: 0, ids: 0, valid: 0, raw: 0, hostile: 0 };
   const checks = { expected: 0, delivered: 0 };
+  const prefixOf = (app: RunningApp): string => env.prefixes?.[env.apps.indexOf(app)] ?? '';
   let outstanding: Array<[Client, string]> = [];
   let n = 0;
   let tapChecked = 0;
@@ -89,10 +105,10 @@ export async function runIsolation(env: Env, rounds: number, seed: number) {
         origin,
         why(`${c.label} got an event nobody sent: ${name} ${JSON.stringify(data)}`),
       );
-      const what = `${nonce} of ${JSON.stringify(origin.channel)}`;
+      const what = `${nonce} of ${JSON.stringify(origin.at)}`;
       assert.ok(
-        t.allows(c.routes, origin.channel),
-        why(`LEAK: ${c.label} (${c.routes.join(' ')}) got ${what}`),
+        reaches(c, origin.at),
+        why(`LEAK: ${c.label} (${JSON.stringify(c.prefix)} ${c.routes.join(' ')}) got ${what}`),
       );
       assert.ok(!c.seen.has(nonce), why(`${c.label} got ${what} twice`));
       c.seen.add(nonce);
@@ -139,8 +155,10 @@ export async function runIsolation(env: Env, rounds: number, seed: number) {
     const s = await openRaw(
       `${app.url}/events?${t.principalQuery(label, routes)}${deny ? '&deny' : ''}`,
     );
-    await s.ended;
+    // Checked before waiting for the end: a route wrongly accepted opens a stream that never ends.
+    if (s.status !== (deny ? 401 : 500)) s.abort();
     assert.equal(s.status, deny ? 401 : 500, why(`${label} ${JSON.stringify(routes)}`));
+    await s.ended;
     assert.doesNotMatch(s.text, t.LEAKY, why('a refusal shows nothing internal'));
     const code = deny ? 'unauthorized' : 'invalid-pattern';
     const reported = env.errors
@@ -177,7 +195,7 @@ export async function runIsolation(env: Env, rounds: number, seed: number) {
     // was reset to empty sends none).
     const withId = id !== undefined && id[0] !== '';
     const [keys, foreign] = [keysOf(routes).join('\n'), withId && (id?.[1] ?? false)];
-    const fresh = { checked: 0, resyncs: 0, seen: new Set<string>() };
+    const fresh = { checked: 0, resyncs: 0, seen: new Set<string>(), prefix: prefixOf(app) };
     clients.push({ label, routes, keys, round, foreign, withId, events, close, ...fresh });
     stats.clients++;
     if (withId) stats.ids++;
@@ -188,7 +206,7 @@ export async function runIsolation(env: Env, rounds: number, seed: number) {
     sent.set(nonce, sentAs);
     if (!must) return;
     for (const c of clients) {
-      if (t.allows(c.routes, sentAs.channel)) {
+      if (reaches(c, sentAs.at)) {
         outstanding.push([c, nonce]);
         checks.expected++;
       }
@@ -202,8 +220,10 @@ export async function runIsolation(env: Env, rounds: number, seed: number) {
       eventType: t.pick(random, ['v.changed', 'w.changed', 'app.v.changed']),
       data: { k: `<<${nonce}>>`, ch: channel },
     };
-    record(nonce, { channel, round, payload: JSON.stringify(event) }, true);
-    await t.pick(random, env.apps).sse.publisher.publishEvent(channel, event);
+    const app = t.pick(random, env.apps);
+    const at = prefixOf(app) + channel;
+    record(nonce, { channel, at, round, payload: JSON.stringify(event) }, true);
+    await app.sse.publisher.publishEvent(channel, event);
     stats.valid++;
   }
 
@@ -212,7 +232,7 @@ export async function runIsolation(env: Env, rounds: number, seed: number) {
     const channel = valid ? t.randomChannel(random) : t.pick(random, t.RAW_CHANNELS);
     const nonce = `r${n++}`;
     const payload = t.rawPayload(random, `<<${nonce}>>`, randomText(random, 80));
-    record(nonce, { channel, round, payload }, valid);
+    record(nonce, { channel, at: env.rawAs?.(channel) ?? channel, round, payload }, valid);
     await env.raw(channel, payload);
     stats.raw++;
   }

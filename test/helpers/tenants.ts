@@ -7,9 +7,17 @@ import type { Principal, Publisher, SseRequest } from '../../src/types.js';
 
 export type Random = () => number;
 
-/** Scopes, ids and topics that are prefixes of each other: `gy`/`gym`, `1`/`10`, `a`/`ab`. */
+/**
+ * Scopes, ids and topics that are prefixes of each other: `gy`/`gym`, `1`/`10`, `a`/`ab`; the id
+ * `1\uFFFD`, which Redis would confuse with `1\uD800` if that were not refused; and the id `gym`,
+ * so that the route `org:gym:*` of an application without a prefix matches the channels
+ * `org:gym:{id}:{topic}` of one with the prefix `org:` (see {@link PREFIXES}).
+ */
 export const SCOPES = ['gym', 'gy', 'org'] as const;
-export const IDS = ['1', '2', '10'] as const;
+export const IDS = ['1', '2', '10', '1\uFFFD', 'gym'] as const;
+
+/** The Redis prefixes of two applications sharing one Redis: one is a scope of the other. */
+export const PREFIXES = ['', 'org:'] as const;
 export const TOPICS = ['a', 'b', 'ab'] as const;
 
 /** What the resolver puts in front of every refusal; it must never reach a response body. */
@@ -36,7 +44,7 @@ export function randomRoutes(random: Random): string[] {
 
 /**
  * Whether `routes` allow an event on `channel`: the scope and scope id are equal, and the route's
- * topic is `*` or equal to the rest of the channel.
+ * topic is `*` or equal to the rest of the channel, which is one part (no `:`).
  */
 export function allows(routes: readonly string[], channel: string): boolean {
   const first = channel.indexOf(':');
@@ -44,6 +52,8 @@ export function allows(routes: readonly string[], channel: string): boolean {
   if (first < 0 || second < 0) return false;
   const key = channel.slice(0, second);
   const topic = channel.slice(second + 1);
+  // A topic is one part: `gym:1:a:b` and `gym:1:` are nobody's, though Redis globs match them.
+  if (topic === '' || topic.includes(':')) return false;
   return routes.some((route) => {
     const at = route.lastIndexOf(':');
     return (
@@ -71,6 +81,11 @@ export const HOSTILE_PARTS: readonly string[] = [
   '\u0085',
   '\u2028',
   'x'.repeat(129),
+  // Not well-formed Unicode: lone surrogates, which Redis would store as U+FFFD.
+  '\uD800',
+  '1\uD800',
+  '\uDFFF',
+  '\uDC00\uD83D',
 ];
 
 /** A channel or route with one hostile part, or one of the wrong shape. */
@@ -95,9 +110,10 @@ export function hostileChannel(random: Random, topicStar = false): string {
 }
 
 /**
- * Channels another program may PUBLISH on: malformed ones, and near misses of the alphabet
- * (`Gym`, `01`) that no route is for. A `scope:id:*` route may receive the malformed ones of its
- * own scope (`gym:1:a:b`, `gym:1:`: Redis globbing matches them); nobody else may.
+ * Channels another program may PUBLISH on: malformed ones, near misses of the alphabet (`Gym`,
+ * `01`) that no route is for, `gym:1\uD800:a` (which Redis receives as `gym:1\uFFFD:a`, a channel
+ * of the alphabet) and `org:gym:1:a` (the channel `gym:1:a` of the application with the prefix
+ * `org:`). Redis globbing matches `gym:1:a:b` and `gym:1:` for `gym:1:*`; nobody may receive them.
  */
 export const RAW_CHANNELS: readonly string[] = [
   'gym:1:a:b',
@@ -114,6 +130,8 @@ export const RAW_CHANNELS: readonly string[] = [
   'gym:01:a',
   'org:1:a\u0000',
   'gym::a',
+  'gym:1\uD800:a',
+  'org:gym:1:a',
 ];
 
 /** Payloads another program may PUBLISH, each carrying `tag` wherever a client would see it. */
@@ -210,12 +228,13 @@ export interface RoutedPrincipal extends Principal {
 }
 
 /**
- * Reads `?u=<user>&r=<route>&r=...`. `?deny` (or no route at all) throws with {@link SECRET} in the
- * message, which the server must keep to itself.
+ * Reads `?u=<user>&r=<route>&r=...`, each route a JSON string (a URL has no form for a lone
+ * surrogate: it would arrive as U+FFFD). `?deny` (or no route at all) throws with {@link SECRET}
+ * in the message, which the server must keep to itself.
  */
 export function routedResolver(request: SseRequest): RoutedPrincipal {
   const q = request.url.searchParams;
-  const routes = q.getAll('r');
+  const routes = q.getAll('r').map((r) => String(JSON.parse(r)));
   if (q.has('deny') || routes.length === 0) throw new Error(`${SECRET}: no session`);
   const first = routes[0] ?? '';
   return { userId: q.get('u') ?? 'anonymous', scopeId: first.split(':')[1] ?? '', routes };
@@ -229,7 +248,7 @@ export function routedRouter(principal: RoutedPrincipal): readonly string[] {
 /** The query string of a principal. */
 export function principalQuery(user: string, routes: readonly string[]): string {
   const q = new URLSearchParams({ u: user });
-  for (const route of routes) q.append('r', route);
+  for (const route of routes) q.append('r', JSON.stringify(route));
   return q.toString();
 }
 
