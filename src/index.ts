@@ -26,6 +26,7 @@ export type {
   DisconnectReason,
   EventEncoder,
   HistoryEntry,
+  HistoryPosition,
   Logger,
   OutgoingEvent,
   Principal,

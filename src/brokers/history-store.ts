@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { EventrailError } from '../errors.js';
 import type { BrokerHistory, HistoryEntry } from '../types.js';
 import { announce, isAfter, type Position, parseStreamId, streamId } from '../wire/event-ids.js';
@@ -35,13 +36,15 @@ interface Stored extends HistoryEntry {
 
 /**
  * The in-memory equivalent of a Redis Streams history: one bounded, time-limited list per scope,
- * ids `{ms}-{seq}` that only ever increase (even if the clock steps back).
+ * ids `{ms}-{seq}` that only ever increase (even if the clock steps back), all of one epoch, the
+ * history's own (random): an id another instance issued is never taken for one of its own.
  */
 export function createMemoryHistory(
   limits: Required<HistoryLimits>,
-  publish: (channel: string, payload: string, id: string) => void,
+  publish: (channel: string, payload: string, id: string, epoch: string) => void,
 ): BrokerHistory {
   const scopes = new Map<string, Stored[]>();
+  const epoch = randomBytes(4).toString('hex');
   let last: Position = { ms: 0, seq: 0 };
 
   function nextId(): Position {
@@ -70,24 +73,24 @@ export function createMemoryHistory(
   return {
     async append(scopeKey, channel, payload) {
       const id = store(scopeKey, channel, payload, false);
-      publish(channel, announce(payload, id), id);
+      publish(channel, announce(payload, id, epoch), id, epoch);
       return id;
     },
     async position(scopeKey) {
       const entries = trimmed(scopeKey);
       const newest = entries[entries.length - 1];
-      return newest ? newest.id : store(scopeKey, '', '', true);
+      return { id: newest ? newest.id : store(scopeKey, '', '', true), epoch };
     },
-    async readSince(scopeKey, afterId) {
+    async readSince(scopeKey, afterId, afterEpoch) {
       const after = parseStreamId(afterId);
-      if (after === undefined) return null;
+      if (after === undefined || (afterEpoch !== undefined && afterEpoch !== epoch)) return null;
       const entries = trimmed(scopeKey);
       const index = entries.findIndex((e) => e.id === afterId);
       if (index === -1) return null;
       return entries
         .slice(index + 1)
         .filter((e) => !e.marker && isAfter(e.at, after))
-        .map(({ id, channel, payload }) => ({ id, channel, payload }));
+        .map(({ id, channel, payload }) => ({ id, channel, payload, epoch }));
     },
   };
 }

@@ -43,8 +43,10 @@ export interface Listening {
 }
 
 function message(channel: string, payload: string): BrokerMessage {
-  const id = announcedId(payload);
-  return id === undefined ? { channel, payload } : { channel, payload, id };
+  const announced = announcedId(payload);
+  return announced === undefined
+    ? { channel, payload }
+    : { channel, payload, id: announced.id, epoch: announced.epoch };
 }
 
 /**

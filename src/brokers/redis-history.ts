@@ -1,5 +1,11 @@
 import type { BrokerHistory, HistoryEntry } from '../types.js';
-import { historyCode, type RedisCommandClient, WRITER_FIELD } from './redis-history-code.js';
+import { writerEpoch } from '../wire/event-ids.js';
+import {
+  type HistoryCodeMode,
+  historyCode,
+  type RedisCommandClient,
+  WRITER_FIELD,
+} from './redis-history-code.js';
 import { type ChannelMode, shardChannel, shardHead } from './redis-shard.js';
 
 function fields(raw: unknown): Map<string, string> {
@@ -23,6 +29,8 @@ export interface RedisHistoryOptions {
   readonly announce: readonly ChannelMode[];
   readonly historySize: number;
   readonly historyTtlMs: number;
+  /** Function library or scripts (see `historyCode` of the broker's options). */
+  readonly code?: HistoryCodeMode;
 }
 
 /** A per-scope history in Redis Streams, `{keyPrefix}{scope:id}` (a hash tag, for Cluster). */
@@ -32,7 +40,7 @@ export function createRedisHistory(
 ): BrokerHistory {
   const key = (scopeKey: string): string => `${options.keyPrefix}{${scopeKey}}`;
   const ttl = String(options.historyTtlMs);
-  const code = historyCode(options.announce);
+  const code = historyCode(options.announce, options.code);
   const sharded = options.announce.includes('sharded');
   // Approximate trimming may keep somewhat more than historySize entries.
   const readLimit = String(options.historySize + 1024);
@@ -51,9 +59,12 @@ export function createRedisHistory(
       );
     },
     async position(scopeKey) {
-      return String(await code.run(client, 'position', key(scopeKey), [ttl]));
+      const reply = await code.run(client, 'position', key(scopeKey), [ttl]);
+      // An array [id, writer] (an older library answered the id alone).
+      if (!Array.isArray(reply)) return String(reply);
+      return { id: String(reply[0]), epoch: writerEpoch(String(reply[1])) };
     },
-    async readSince(scopeKey, afterId) {
+    async readSince(scopeKey, afterId, epoch) {
       const stream = key(scopeKey);
       const reply = await client.sendCommand(
         ['XRANGE', stream, afterId, '+', 'COUNT', readLimit],
@@ -64,22 +75,27 @@ export function createRedisHistory(
       const first = reply[0] as unknown[];
       // The entry we resume after must still be there: then nothing after it can be missing.
       if (String(first[0]) !== afterId) return null;
+      let writer = fields(first[1]).get(WRITER_FIELD);
+      // And it must be the entry the client got: of its epoch. Another writer (a promoted replica
+      // whose clock is behind) may have stored another event under the same id.
+      if (epoch !== undefined && writerEpoch(writer) !== epoch) return null;
       // And every entry after it must come from the process that stored it: another writer
       // (a promoted replica, a restarted Redis) may lack entries the first one acknowledged.
       // Entries without a writer (stored by an older eventrail) match any.
-      let writer = fields(first[1]).get(WRITER_FIELD);
+      let epochOf = writerEpoch(writer);
       const entries: HistoryEntry[] = [];
       for (const raw of reply.slice(1) as unknown[][]) {
         const f = fields(raw[1]);
         const w = f.get(WRITER_FIELD);
-        if (w !== undefined) {
-          if (writer !== undefined && w !== writer) return null;
+        if (w !== undefined && w !== writer) {
+          if (writer !== undefined) return null;
           writer = w;
+          epochOf = writerEpoch(w);
         }
         const channel = f.get('c');
         const payload = f.get('p');
         if (channel !== undefined && payload !== undefined)
-          entries.push({ id: String(raw[0]), channel, payload });
+          entries.push({ id: String(raw[0]), channel, payload, epoch: epochOf });
       }
       return entries;
     },

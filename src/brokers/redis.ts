@@ -27,6 +27,7 @@ import {
   type RedisClusterConfig,
 } from './redis-cluster.js';
 import { createRedisHistory } from './redis-history.js';
+import { historyCodeMode } from './redis-history-code.js';
 import { connectOwned } from './redis-owned.js';
 import type { ChannelMode } from './redis-shard.js';
 
@@ -129,6 +130,16 @@ export interface RedisBrokerOptions extends HistoryLimits {
   prefix?: string;
   /** Prefix of the history stream keys. @defaultValue `` `${prefix}eventrail:history:` `` */
   historyKeyPrefix?: string;
+  /**
+   * How the history's Lua runs in Redis. `function`: as a function library (`FCALL`, Redis >= 7;
+   * scripts where functions are missing or refused), the cheapest; a library is shared by every
+   * client of the server, so use it only where no client you trust less may `FUNCTION LOAD`.
+   * `script`: always as scripts called by their SHA1 (`EVALSHA`), which no other client can
+   * swap; each append then asks Redis for its `run_id` (about twice the Redis CPU of an append).
+   * See SECURITY.md.
+   * @defaultValue `'function'`
+   */
+  historyCode?: 'function' | 'script';
   /**
    * How often the broker checks that its subscription still receives, by publishing a token on a
    * channel of its own and waiting up to `publishTimeoutMs` for it. A subscription that is open
@@ -233,6 +244,7 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
   }
   const shards = usesShards(modes);
   const historyKeyPrefix = options.historyKeyPrefix ?? `${prefix}eventrail:history:`;
+  const code = historyCodeMode(options.historyCode);
   if (shards && /[{}]/.test(prefix + historyKeyPrefix)) {
     throw new EventrailError(
       'invalid-option',
@@ -517,6 +529,7 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
         keyPrefix: historyKeyPrefix,
         channelPrefix: prefix,
         announce: modes.announce,
+        code,
         ...limits,
       },
     );
@@ -525,8 +538,8 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
         bounded(`history append on ${channel}`, () => store.append(scopeKey, channel, payload)),
       position: (scopeKey) =>
         bounded(`history position of ${scopeKey}`, () => store.position(scopeKey)),
-      readSince: (scopeKey, afterId) =>
-        bounded(`history read of ${scopeKey}`, () => store.readSince(scopeKey, afterId)),
+      readSince: (scopeKey, afterId, epoch) =>
+        bounded(`history read of ${scopeKey}`, () => store.readSince(scopeKey, afterId, epoch)),
     };
   }
   let closed: Promise<void> | undefined;

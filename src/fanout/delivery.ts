@@ -8,7 +8,14 @@ import type {
   OutgoingEvent,
   Principal,
 } from '../types.js';
-import { allPositions, type Position, parseStreamId, streamId } from '../wire/event-ids.js';
+import {
+  allPositions,
+  epochText,
+  historyPosition,
+  type Position,
+  positionOf,
+  streamId,
+} from '../wire/event-ids.js';
 import { decodePayload } from '../wire/payload.js';
 import type { Connection } from './connection.js';
 import { Frame } from './frame.js';
@@ -72,6 +79,12 @@ export class Delivery<P extends Principal> {
     if (frame === null) return;
     const position = frame.position;
     if (position) {
+      // Another history issued it (a failover, a restart): its id may even repeat one delivered
+      // already. The hub recovers from where it stands, which replays this event or resyncs.
+      if (hub.isOtherHistory(position)) {
+        this.recover(hub).catch((err: unknown) => this.ctx.report(err));
+        return;
+      }
       // A scope's events reach its hub in id order; one that is not newer than the last seen is a
       // duplicate (an old and a new subscriber overlap while the probe replaces one) or covered
       // by a resync. Dropping it here keeps order even for connections that have no positions.
@@ -150,9 +163,10 @@ export class Delivery<P extends Principal> {
       // after the read) needs a read that starts after it.
       do {
         try {
+          const seen = hub.lastSeen;
           const missed =
-            history && hub.lastSeen
-              ? await history.readSince(hub.key, streamId(hub.lastSeen))
+            history && seen
+              ? await history.readSince(hub.key, streamId(seen), epochText(seen))
               : null;
           if (missed === null) await this.resyncHub(hub);
           else for (const entry of missed) this.deliverNow(hub, entry);
@@ -189,7 +203,7 @@ export class Delivery<P extends Principal> {
   /** The newest position of a scope, or undefined without a history (or when it fails). */
   async position(scopeKey: string): Promise<Position | undefined> {
     if (!this.ctx.history) return undefined;
-    return parseStreamId(await this.ctx.history.position(scopeKey));
+    return positionOf(await this.ctx.history.position(scopeKey));
   }
 
   /**
@@ -207,7 +221,8 @@ export class Delivery<P extends Principal> {
     if (history && resume) {
       const replays: Array<[Hub<P>, number, BrokerMessage[]]> = [];
       for (const [scope, hub] of hubs.entries()) {
-        const entries = await history.readSince(hub.key, streamId(resume[scope] as Position));
+        const from = resume[scope] as Position;
+        const entries = await history.readSince(hub.key, streamId(from), epochText(from));
         // Not replayable exactly (gone, or holding a message too large to write): resync.
         if (entries === null || entries.some((e) => this.tooLarge(e))) {
           replays.length = 0;
@@ -245,6 +260,7 @@ const MAX_ID_SKEW_MS = 60_000;
  * only).
  */
 function announced(message: BrokerMessage): Position | undefined {
-  const position = message.id === undefined ? undefined : parseStreamId(message.id);
+  const position =
+    message.id === undefined ? undefined : historyPosition(message.id, message.epoch);
   return position && position.ms <= Date.now() + MAX_ID_SKEW_MS ? position : undefined;
 }

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { EventrailError } from '../errors.js';
 
 /** One stream waiting for the broker before it opens. */
@@ -25,6 +26,9 @@ export class Openings {
 
   begin(): Opening {
     const controller = new AbortController();
+    // One listener per scope subscribed while the stream opens (bounded by maxRoutesPerPrincipal),
+    // not a leak: without this, 11 scopes print a MaxListenersExceededWarning.
+    setMaxListeners(0, controller.signal);
     const timer = setTimeout(() => {
       controller.abort(
         new EventrailError(
