@@ -66,8 +66,11 @@ export class Delivery<P extends Principal> {
     if (!hub.holdBack(message)) this.deliverNow(hub, message);
   }
 
-  /** Delivers a message to its hub's connections, whether the hub recovers or not. */
-  private deliverNow(hub: Hub<P>, message: BrokerMessage): void {
+  /**
+   * Delivers a message to its hub's connections, whether the hub recovers or not. `replayed`: it
+   * comes from a history read that vouched for it after the hub's last position.
+   */
+  private deliverNow(hub: Hub<P>, message: BrokerMessage, replayed = false): void {
     const { channel } = message;
     // Defence in depth: a broker must only hand a hub its own scope's channels.
     if (!channel.startsWith(hub.key) || channel.charCodeAt(hub.key.length) !== 58 /* : */) return;
@@ -81,7 +84,7 @@ export class Delivery<P extends Principal> {
     if (position) {
       // Another history issued it (a failover, a restart): its id may even repeat one delivered
       // already. The hub recovers from where it stands, which replays this event or resyncs.
-      if (hub.isOtherHistory(position)) {
+      if (!replayed && hub.isOtherHistory(position)) {
         this.recover(hub).catch((err: unknown) => this.ctx.report(err));
         return;
       }
@@ -169,7 +172,7 @@ export class Delivery<P extends Principal> {
               ? await history.readSince(hub.key, streamId(seen), epochText(seen))
               : null;
           if (missed === null) await this.resyncHub(hub);
-          else for (const entry of missed) this.deliverNow(hub, entry);
+          else for (const entry of missed) this.deliverNow(hub, entry, true);
         } catch (err) {
           this.ctx.report(err);
           await this.resyncHub(hub).catch((e: unknown) => this.ctx.report(e));
