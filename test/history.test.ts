@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { announce, announcedId } from '../src/wire/announce.js';
 import {
-  announce,
-  announcedId,
   formatEventId,
   isNewMark,
   MAX_ID_SCOPES,

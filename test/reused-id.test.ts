@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ChannelMode } from '../src/brokers/redis.js';
 import { createPublisher } from '../src/index.js';
-import { announce } from '../src/wire/event-ids.js';
+import { announce } from '../src/wire/announce.js';
 import { RESYNC_EVENT } from '../src/wire/protocol.js';
 import { startRedisApp } from './helpers/apps.js';
 import { redisCommand, redisSkipReason } from './helpers/redis.js';

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { EventrailError } from '../errors.js';
 import type { BrokerHistory, HistoryEntry } from '../types.js';
-import { announce, isAfter, type Position, parseStreamId, streamId } from '../wire/event-ids.js';
+import { announce } from '../wire/announce.js';
+import { isAfter, type Position, parseStreamId, streamId } from '../wire/event-ids.js';
 
 /** Bounds of a history: how many entries and how old, per scope. @public */
 export interface HistoryLimits {

@@ -4,7 +4,7 @@
  */
 import { EventrailError } from '../errors.js';
 import type { BrokerMessage } from '../types.js';
-import { announcedId } from '../wire/event-ids.js';
+import { announcedId } from '../wire/announce.js';
 import {
   type ChannelMode,
   decodeShardPayload,

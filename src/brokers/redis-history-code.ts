@@ -21,7 +21,7 @@
  */
 import { createHash } from 'node:crypto';
 import { EventrailError } from '../errors.js';
-import { ANNOUNCED_EPOCH_FIELD, ANNOUNCED_ID_FIELD } from '../wire/event-ids.js';
+import { ANNOUNCED_EPOCH_FIELD, ANNOUNCED_ID_FIELD } from '../wire/announce.js';
 import type { ChannelMode } from './redis-shard.js';
 
 /** The one command the history needs from a node-redis client; `key` routes it on a cluster. */
