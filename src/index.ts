@@ -35,6 +35,7 @@ export type {
   DisconnectReason,
   EventEncoder,
   HistoryEntry,
+  HistoryPosition,
   Logger,
   OutgoingEvent,
   Principal,

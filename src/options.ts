@@ -12,6 +12,7 @@ import type {
   ServerHooks,
 } from './types.js';
 import { wholeNumber } from './util/whole-number.js';
+import { MAX_ID_SCOPES } from './wire/event-ids.js';
 import { assertEventType } from './wire/naming.js';
 
 /**
@@ -208,6 +209,12 @@ export function resolveOptions<P extends Principal>(
     invalid('encoder must be a function.');
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal))
     invalid('signal must be an AbortSignal.');
+  const limits = resolveLimits(options);
+  // Every event id carries a position per scope: the routes bound its length (wire/event-ids.ts).
+  if (broker.history && limits.maxRoutesPerPrincipal > MAX_ID_SCOPES)
+    invalid(
+      `maxRoutesPerPrincipal must be at most ${MAX_ID_SCOPES} with a history: an event id carries a position per scope and must fit in a request header.`,
+    );
   return {
     broker,
     resolver,
@@ -235,6 +242,6 @@ export function resolveOptions<P extends Principal>(
     hooks,
     logger,
     tracing: resolveTracing(options.tracing),
-    limits: resolveLimits(options),
+    limits,
   };
 }

@@ -55,6 +55,12 @@ export interface BrokerMessage {
   readonly payload: string;
   /** Its history id (`{ms}-{seq}`) when it was published through the broker's history. */
   readonly id?: string | undefined;
+  /**
+   * The epoch of the history that issued `id` (8 lowercase hex digits), when known: for Redis the
+   * server process that stored it, for the memory broker the broker instance. Two entries with
+   * the same id but other epochs are different events (a promoted replica may reissue an id).
+   */
+  readonly epoch?: string | undefined;
 }
 
 /** One stored event of a scope's history. @public */
@@ -63,6 +69,16 @@ export interface HistoryEntry {
   readonly id: string;
   readonly channel: string;
   readonly payload: string;
+  /** The epoch of the history that stored it (see {@link BrokerMessage.epoch}), when known. */
+  readonly epoch?: string | undefined;
+}
+
+/** A position in a scope's history: an entry's id and its epoch, when known. @public */
+export interface HistoryPosition {
+  /** `{ms}-{seq}` */
+  readonly id: string;
+  /** See {@link BrokerMessage.epoch}. */
+  readonly epoch?: string | undefined;
 }
 
 /**
@@ -76,17 +92,26 @@ export interface BrokerHistory {
    * its id, atomically. Resolves with the id.
    */
   append(scopeKey: string, channel: string, payload: string): Promise<string>;
-  /** The id of the newest entry of the scope, creating a marker entry when there is none. */
-  position(scopeKey: string): Promise<string>;
+  /**
+   * The newest entry of the scope, creating a marker entry when there is none: its id and epoch
+   * (a plain id string is a position of unknown epoch).
+   */
+  position(scopeKey: string): Promise<HistoryPosition | string>;
   /**
    * One page of the entries after `afterId`, oldest first: at most `limit` of them (a bounded
-   * default when omitted), or `null` when the history cannot prove that nothing is missing
-   * (`afterId` is no longer stored: trimmed, expired, or Redis lost it; or another writer stored
-   * what follows). Fewer than `limit` entries means the end; to read on, call again after the
-   * last entry returned. A reader that pages this way holds one page at a time, whatever the
-   * history's size.
+   * default when omitted), or `null` when the history cannot prove that nothing is missing:
+   * `afterId` is no longer stored (trimmed, expired, or Redis lost it), another writer stored what
+   * follows, or, when `epoch` is given, the entry stored as `afterId` is not of that epoch
+   * (another history reissued the id). Fewer than `limit` entries means the end; to read on, call
+   * again after the last entry returned (with its epoch). A reader that pages this way holds one
+   * page at a time, whatever the history's size.
    */
-  readSince(scopeKey: string, afterId: string, limit?: number): Promise<HistoryEntry[] | null>;
+  readSince(
+    scopeKey: string,
+    afterId: string,
+    limit?: number,
+    epoch?: string,
+  ): Promise<HistoryEntry[] | null>;
 }
 
 /** A live broker subscription. @public */

@@ -224,6 +224,7 @@ describe('the Go eventrail and ours on one Redis', { skip }, () => {
     assert.deepEqual(Object.keys(first ?? {}).sort(), [
       'data',
       'event_type',
+      'eventrail_epoch',
       'eventrail_id',
       'origin',
       'trace_context',

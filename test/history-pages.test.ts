@@ -9,9 +9,13 @@ import { HISTORY_PAGE } from '../src/brokers/history-store.js';
 import { createMemoryBroker } from '../src/brokers/memory.js';
 import { createRedisBroker } from '../src/brokers/redis.js';
 import { isEventrailError } from '../src/errors.js';
-import type { Broker, BrokerHistory } from '../src/types.js';
+import type { Broker, BrokerHistory, HistoryPosition } from '../src/types.js';
 import { redisCli, redisSkipReason } from './helpers/redis.js';
 import { redisPerFile } from './helpers/redis-brokers.js';
+
+/** The id of a history position (a plain id or an id with its epoch). */
+const idOf = (position: string | HistoryPosition): string =>
+  typeof position === 'string' ? position : position.id;
 
 const redis = redisPerFile();
 
@@ -33,7 +37,7 @@ for (const [flavour, make, skip] of flavours) {
       const broker = await make();
       t.after(() => broker.close());
       const history = broker.history as BrokerHistory;
-      const start = await history.position('gym:1');
+      const start = idOf(await history.position('gym:1'));
       const ids = await appended(history, 'gym:1', 10);
       const pages: string[][] = [];
       let after = start;
@@ -61,7 +65,7 @@ for (const [flavour, make, skip] of flavours) {
       const broker = await make();
       t.after(() => broker.close());
       const history = broker.history as BrokerHistory;
-      const start = await history.position('gym:2');
+      const start = idOf(await history.position('gym:2'));
       const ids = await appended(history, 'gym:2', HISTORY_PAGE + 5);
       const page = await history.readSince('gym:2', start);
       assert.deepEqual(
@@ -80,7 +84,7 @@ describe('readSince in pages (redis): the writer check runs across pages', {
     const broker = createRedisBroker({ url: server.url });
     t.after(() => broker.close());
     const history = broker.history as BrokerHistory;
-    const start = await history.position('gym:3');
+    const start = idOf(await history.position('gym:3'));
     const ids = await appended(history, 'gym:3', 4);
     // Another process's entry right after ours, as a promoted replica would write it: alone on
     // the next page, only the previous page's last entry can tell.

@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { EventrailError } from '../errors.js';
 import type { BrokerHistory, HistoryEntry } from '../types.js';
-import { announce, isAfter, type Position, parseStreamId, streamId } from '../wire/event-ids.js';
+import { announce } from '../wire/announce.js';
+import { isAfter, type Position, parseStreamId, streamId } from '../wire/event-ids.js';
 
 /** Bounds of a history: how many entries and how old, per scope. @public */
 export interface HistoryLimits {
@@ -60,16 +62,19 @@ export interface MemoryHistory extends BrokerHistory {
 
 /**
  * The in-memory equivalent of a Redis Streams history: one bounded, time-limited list per scope,
- * ids `{ms}-{seq}` that only ever increase (even if the clock steps back). Like a Redis key with
+ * ids `{ms}-{seq}` that only ever increase (even if the clock steps back), all of one epoch, the
+ * history's own (random): an id another instance issued is never taken for one of its own. Like a
+ * Redis key with
  * a TTL, a scope whose newest entry is older than `historyTtlMs` goes entirely: every operation
  * also looks at the next {@link SWEEP_PER_OPERATION} scopes in turn and drops those, so an idle
  * scope is gone after at most (scopes / 4) operations on any scope once its entries expired.
  */
 export function createMemoryHistory(
   limits: Required<HistoryLimits>,
-  publish: (channel: string, payload: string, id: string) => void,
+  publish: (channel: string, payload: string, id: string, epoch: string) => void,
 ): MemoryHistory {
   const scopes = new Map<string, Stored[]>();
+  const epoch = randomBytes(4).toString('hex');
   let last: Position = { ms: 0, seq: 0 };
   /** Where the sweep goes on: a live iterator, which survives deletions and sees additions. */
   let cursor = scopes.keys();
@@ -119,25 +124,25 @@ export function createMemoryHistory(
     },
     async append(scopeKey, channel, payload) {
       const id = store(scopeKey, channel, payload, false);
-      publish(channel, announce(payload, id), id);
+      publish(channel, announce(payload, id, epoch), id, epoch);
       return id;
     },
     async position(scopeKey) {
       const entries = trimmed(scopeKey);
       const newest = entries[entries.length - 1];
-      return newest ? newest.id : store(scopeKey, '', '', true);
+      return { id: newest ? newest.id : store(scopeKey, '', '', true), epoch };
     },
-    async readSince(scopeKey, afterId, limit) {
+    async readSince(scopeKey, afterId, limit, afterEpoch) {
       const most = pageLimit(limit);
       const after = parseStreamId(afterId);
-      if (after === undefined) return null;
+      if (after === undefined || (afterEpoch !== undefined && afterEpoch !== epoch)) return null;
       const entries = trimmed(scopeKey);
       const index = entries.findIndex((e) => e.id === afterId);
       if (index === -1) return null;
       const page: HistoryEntry[] = [];
       for (let i = index + 1; i < entries.length && page.length < most; i++) {
         const { id, at, channel, payload, marker } = entries[i] as Stored;
-        if (!marker && isAfter(at, after)) page.push({ id, channel, payload });
+        if (!marker && isAfter(at, after)) page.push({ id, channel, payload, epoch });
       }
       return page;
     },

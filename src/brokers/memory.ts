@@ -92,8 +92,8 @@ export function createMemoryBroker(given: MemoryBrokerOptions = {}): Broker {
   const history =
     options.history === false
       ? undefined
-      : createMemoryHistory(historyLimits(options), (channel, payload, id) =>
-          enqueue({ channel, payload, id }),
+      : createMemoryHistory(historyLimits(options), (channel, payload, id, epoch) =>
+          enqueue({ channel, payload, id, epoch }),
         );
 
   return {
@@ -128,9 +128,9 @@ export function createMemoryBroker(given: MemoryBrokerOptions = {}): Broker {
         assertOpen();
         return history.position(scopeKey);
       },
-      readSince: async (scopeKey, afterId, limit) => {
+      readSince: async (scopeKey, afterId, limit, epoch) => {
         assertOpen();
-        return history.readSince(scopeKey, afterId, limit);
+        return history.readSince(scopeKey, afterId, limit, epoch);
       },
     },
     state: () => (closed ? 'closed' : 'ready'),

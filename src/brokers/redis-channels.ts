@@ -4,7 +4,7 @@
  */
 import { EventrailError } from '../errors.js';
 import type { BrokerMessage } from '../types.js';
-import { announcedId } from '../wire/event-ids.js';
+import { announcedId } from '../wire/announce.js';
 import {
   type ChannelMode,
   decodeShardPayload,
@@ -43,8 +43,10 @@ export interface Listening {
 }
 
 function message(channel: string, payload: string): BrokerMessage {
-  const id = announcedId(payload);
-  return id === undefined ? { channel, payload } : { channel, payload, id };
+  const announced = announcedId(payload);
+  return announced === undefined
+    ? { channel, payload }
+    : { channel, payload, id: announced.id, epoch: announced.epoch };
 }
 
 /**

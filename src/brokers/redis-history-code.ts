@@ -1,6 +1,12 @@
 /**
  * The server-side code of the Redis history: its Lua, loaded as a Redis function library where
- * the server has functions (Redis >= 7) and sent as scripts elsewhere, and the one way to call it.
+ * the server has functions (Redis >= 7) and sent as scripts elsewhere (or always, in the `script`
+ * mode), and the one way to call it.
+ *
+ * A function library is shared by every client of the server and runs with the rights of the
+ * client that calls it: a client allowed `FUNCTION LOAD` can replace `eventrail_<hash>` with code
+ * of its own, which the next `FCALL` of another application then runs. Scripts are called by the
+ * SHA1 of their source (`EVALSHA`), so what runs is always this code (SECURITY.md).
  *
  * Every entry names the Redis process that stored it (field `w`, the server's `run_id`), so that a
  * reader can tell when the history it reads was written by another process than the one that
@@ -14,7 +20,8 @@
  * about twice the Redis CPU of an append. node-redis's cluster client routes both by the key.
  */
 import { createHash } from 'node:crypto';
-import { ANNOUNCED_ID_FIELD } from '../wire/event-ids.js';
+import { EventrailError } from '../errors.js';
+import { ANNOUNCED_EPOCH_FIELD, ANNOUNCED_ID_FIELD } from '../wire/announce.js';
 import type { ChannelMode } from './redis-shard.js';
 
 /** The one command the history needs from a node-redis client; `key` routes it on a cluster. */
@@ -43,21 +50,26 @@ local id = redis.call('XADD', keys[1], 'MAXLEN', '~', args[3], '*', 'c', args[1]
 local oldest = tonumber(string.match(id, '^%d+')) - tonumber(args[4])
 if oldest > 0 then redis.call('XTRIM', keys[1], 'MINID', '~', oldest) end
 redis.call('PEXPIRE', keys[1], args[4])
-local tail = ',"${ANNOUNCED_ID_FIELD}":"' .. id .. '"}'
+local tail = ',"${ANNOUNCED_ID_FIELD}":"' .. id .. '","${ANNOUNCED_EPOCH_FIELD}":"' .. string.sub(writer(), 1, 8) .. '"}'
 ${modes.map((mode) => ANNOUNCE[mode]).join('\n')}
 return id`;
 
-// The newest id, or a marker entry when the scope has none, so that every position is an entry
-// whose presence later proves that nothing after it was lost.
+// The newest id and its writer, or a marker entry when the scope has none, so that every
+// position is an entry whose presence (and writer) later proves that nothing after it was lost.
 const positionBody = `
 local last = redis.call('XREVRANGE', keys[1], '+', '-', 'COUNT', 1)
-if #last > 0 then
-  redis.call('PEXPIRE', keys[1], args[1])
-  return last[1][1]
-end
-local id = redis.call('XADD', keys[1], '*', 'g', '1', '${WRITER_FIELD}', writer())
 redis.call('PEXPIRE', keys[1], args[1])
-return id`;
+if #last > 0 then
+  local f = last[1][2]
+  for i = 1, #f - 1, 2 do
+    if f[i] == '${WRITER_FIELD}' then return {last[1][1], f[i + 1]} end
+  end
+  return {last[1][1], ''}
+end
+local w = writer()
+local id = redis.call('XADD', keys[1], '*', 'g', '1', '${WRITER_FIELD}', w)
+redis.call('PEXPIRE', keys[1], args[1])
+return {id, w}`;
 
 const READ_WRITER = `string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')`;
 
@@ -80,8 +92,31 @@ const isMissingFunction = (err: unknown): boolean => /^ERR Function not found/i.
 const lacksFunctions = (err: unknown): boolean =>
   /^ERR unknown command|^NOPERM|^ERR unknown subcommand/i.test(message(err));
 
-/** The code of a history that announces in `modes`. */
-export function historyCode(modes: readonly ChannelMode[]): HistoryCode {
+/** How the history's code runs: see `historyCode` of the Redis broker's options. */
+export type HistoryCodeMode = 'function' | 'script';
+
+/**
+ * The `historyCode` option, checked.
+ * @throws {@link EventrailError} `invalid-option` unless it is `'function'` or `'script'`.
+ */
+export function historyCodeMode(value: unknown): HistoryCodeMode {
+  if (value === undefined) return 'function';
+  if (value === 'function' || value === 'script') return value;
+  throw new EventrailError(
+    'invalid-option',
+    `historyCode must be 'function' or 'script', got ${JSON.stringify(value)}.`,
+  );
+}
+
+/**
+ * The code of a history that announces in `modes`. In the `function` mode it is a function
+ * library where the server has functions (scripts elsewhere); in the `script` mode only scripts
+ * run, called by the SHA1 of their source, which no other client can change.
+ */
+export function historyCode(
+  modes: readonly ChannelMode[],
+  mode: HistoryCodeMode = 'function',
+): HistoryCode {
   const order: ChannelMode[] = (['pattern', 'sharded'] as const).filter((m) => modes.includes(m));
   const bodies: Record<HistoryCall, string> = { append: appendBody(order), position: positionBody };
   const tag = sha1(JSON.stringify(bodies)).slice(0, 12);
@@ -106,7 +141,7 @@ export function historyCode(modes: readonly ChannelMode[]): HistoryCode {
     append: script(bodies.append),
     position: script(bodies.position),
   };
-  let functions = true;
+  let functions = mode === 'function';
 
   const runScript = async (
     client: RedisCommandClient,

@@ -1,6 +1,12 @@
 import type { BrokerHistory, HistoryEntry } from '../types.js';
+import { writerEpoch } from '../wire/event-ids.js';
 import { pageLimit } from './history-store.js';
-import { historyCode, type RedisCommandClient, WRITER_FIELD } from './redis-history-code.js';
+import {
+  type HistoryCodeMode,
+  historyCode,
+  type RedisCommandClient,
+  WRITER_FIELD,
+} from './redis-history-code.js';
 import { type ChannelMode, shardChannel, shardHead } from './redis-shard.js';
 
 function fields(raw: unknown): Map<string, string> {
@@ -24,6 +30,8 @@ export interface RedisHistoryOptions {
   readonly announce: readonly ChannelMode[];
   readonly historySize: number;
   readonly historyTtlMs: number;
+  /** Function library or scripts (see `historyCode` of the broker's options). */
+  readonly code?: HistoryCodeMode;
 }
 
 /** A per-scope history in Redis Streams, `{keyPrefix}{scope:id}` (a hash tag, for Cluster). */
@@ -33,7 +41,7 @@ export function createRedisHistory(
 ): BrokerHistory {
   const key = (scopeKey: string): string => `${options.keyPrefix}{${scopeKey}}`;
   const ttl = String(options.historyTtlMs);
-  const code = historyCode(options.announce);
+  const code = historyCode(options.announce, options.code);
   const sharded = options.announce.includes('sharded');
   return {
     async append(scopeKey, channel, payload) {
@@ -50,15 +58,20 @@ export function createRedisHistory(
       );
     },
     async position(scopeKey) {
-      return String(await code.run(client, 'position', key(scopeKey), [ttl]));
+      const reply = await code.run(client, 'position', key(scopeKey), [ttl]);
+      // An array [id, writer] (an older library answered the id alone).
+      if (!Array.isArray(reply)) return String(reply);
+      return { id: String(reply[0]), epoch: writerEpoch(String(reply[1])) };
     },
-    async readSince(scopeKey, afterId, limit) {
+    async readSince(scopeKey, afterId, limit, epoch) {
       const most = pageLimit(limit);
       const stream = key(scopeKey);
       const entries: HistoryEntry[] = [];
       // Chained across reads: each starts at (and includes) the last entry of the one before.
       let from = afterId;
       let writer: string | undefined;
+      let epochOf: string | undefined;
+      let firstRead = true;
       for (;;) {
         const asked = most - entries.length + 1;
         const reply = await client.sendCommand(
@@ -69,21 +82,29 @@ export function createRedisHistory(
         const first = reply[0] as unknown[];
         // The entry we resume after must still be there: then nothing after it can be missing.
         if (String(first[0]) !== from) return null;
+        if (firstRead) {
+          firstRead = false;
+          writer = fields(first[1]).get(WRITER_FIELD);
+          epochOf = writerEpoch(writer);
+          // And it must be the entry the client got: of its epoch. Another writer (a promoted
+          // replica whose clock is behind) may have stored another event under the same id.
+          if (epoch !== undefined && epochOf !== epoch) return null;
+        }
         // And every entry after it must come from the process that stored it: another writer
         // (a promoted replica, a restarted Redis) may lack entries the first one acknowledged.
         // Entries without a writer (stored by an older eventrail) match any.
-        writer ??= fields(first[1]).get(WRITER_FIELD);
         for (const raw of reply.slice(1) as unknown[][]) {
           const f = fields(raw[1]);
           const w = f.get(WRITER_FIELD);
-          if (w !== undefined) {
-            if (writer !== undefined && w !== writer) return null;
+          if (w !== undefined && w !== writer) {
+            if (writer !== undefined) return null;
             writer = w;
+            epochOf = writerEpoch(w);
           }
           const channel = f.get('c');
           const payload = f.get('p');
           if (channel !== undefined && payload !== undefined)
-            entries.push({ id: String(raw[0]), channel, payload });
+            entries.push({ id: String(raw[0]), channel, payload, epoch: epochOf });
         }
         // A short reply is the end. A full one that held entries without an event (markers)
         // reads on, so that a short page always means the end.

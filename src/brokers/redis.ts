@@ -28,6 +28,7 @@ import {
   type RedisClusterConfig,
 } from './redis-cluster.js';
 import { createRedisHistory } from './redis-history.js';
+import { historyCodeMode } from './redis-history-code.js';
 import { connectOwned } from './redis-owned.js';
 import type { ChannelMode } from './redis-shard.js';
 
@@ -139,6 +140,16 @@ export interface RedisBrokerOptions extends HistoryLimits {
    */
   historyKeyPrefix?: string;
   /**
+   * How the history's Lua runs in Redis. `function`: as a function library (`FCALL`, Redis >= 7;
+   * scripts where functions are missing or refused), the cheapest; a library is shared by every
+   * client of the server, so use it only where no client you trust less may `FUNCTION LOAD`.
+   * `script`: always as scripts called by their SHA1 (`EVALSHA`), which no other client can
+   * swap; each append then asks Redis for its `run_id` (about twice the Redis CPU of an append).
+   * See SECURITY.md.
+   * @defaultValue `'function'`
+   */
+  historyCode?: 'function' | 'script';
+  /**
    * How often the broker checks that its subscription still receives, by publishing a token on a
    * channel of its own and waiting up to `publishTimeoutMs` for it. A subscription that is open
    * but receives nothing (a failover behind a proxy, a half-dead connection) is replaced and its
@@ -239,6 +250,7 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
     'historyKeyPrefix',
     options.historyKeyPrefix ?? `${prefix}eventrail:history:`,
   );
+  const code = historyCodeMode(options.historyCode);
   if (shards && /[{}]/.test(prefix + historyKeyPrefix)) {
     throw new EventrailError(
       'invalid-option',
@@ -523,6 +535,7 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
         keyPrefix: historyKeyPrefix,
         channelPrefix: prefix,
         announce: modes.announce,
+        code,
         ...limits,
       },
     );
@@ -531,11 +544,11 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
         bounded(`history append on ${channel}`, () => store.append(scopeKey, channel, payload)),
       position: (scopeKey) =>
         bounded(`history position of ${scopeKey}`, () => store.position(scopeKey)),
-      readSince: async (scopeKey, afterId, limit) => {
+      readSince: async (scopeKey, afterId, limit, epoch) => {
         // A bad limit is the caller's error, not Redis's: checked before anything is sent.
         pageLimit(limit);
         return bounded(`history read of ${scopeKey}`, () =>
-          store.readSince(scopeKey, afterId, limit),
+          store.readSince(scopeKey, afterId, limit, epoch),
         );
       },
     };

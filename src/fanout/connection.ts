@@ -10,6 +10,7 @@ import {
   formatEventId,
   isNewMark,
   markedPositions,
+  markedScopes,
   type Position,
   type PositionMarks,
   positionMarks,
@@ -224,8 +225,8 @@ export class Connection<P extends Principal = Principal>
     if (this.lost && !this.resync()) return false;
     if (position && marks) setMark(marks, scope, position);
     const chunk =
-      position && marks && marks.length > 2
-        ? Buffer.concat([Buffer.from(`id: ${this.eventId() ?? ''}\n`), frame.body()])
+      position && marks && markedScopes(marks) > 1
+        ? Buffer.concat([Buffer.from(`id: ${formatEventId(this.idTag, marks)}\n`), frame.body()])
         : frame.chunk;
     return this.write(chunk);
   }
@@ -241,7 +242,7 @@ export class Connection<P extends Principal = Principal>
     if (!position || !marks || this.held || this.ended || this.congested) return;
     if (!isNewMark(marks, scope, position)) return;
     setMark(marks, scope, position);
-    this.write(Buffer.from(`id: ${this.eventId() ?? ''}\n\n`));
+    this.write(Buffer.from(`id: ${formatEventId(this.idTag, marks)}\n\n`));
   }
 
   /**

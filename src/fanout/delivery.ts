@@ -10,7 +10,14 @@ import type {
   OutgoingEvent,
   Principal,
 } from '../types.js';
-import { allPositions, type Position, parseStreamId, streamId } from '../wire/event-ids.js';
+import {
+  allPositions,
+  epochText,
+  historyPosition,
+  type Position,
+  positionOf,
+  streamId,
+} from '../wire/event-ids.js';
 import { belongsTo } from '../wire/naming.js';
 import { decodePayload } from '../wire/payload.js';
 import type { Connection } from './connection.js';
@@ -62,8 +69,11 @@ export class Delivery<P extends Principal> {
     if (!hub.holdBack(message)) this.deliverNow(hub, message);
   }
 
-  /** Delivers a message to its hub's connections, whether the hub recovers or not. */
-  private deliverNow(hub: Hub<P>, message: BrokerMessage): void {
+  /**
+   * Delivers a message to its hub's connections, whether the hub recovers or not. `replayed`: it
+   * comes from a history read that vouched for it after the hub's last position.
+   */
+  private deliverNow(hub: Hub<P>, message: BrokerMessage, replayed = false): void {
     const { channel } = message;
     // Defence in depth: a broker must only hand a hub its own scope's channels.
     if (!belongsTo(hub.key, channel)) return;
@@ -75,6 +85,12 @@ export class Delivery<P extends Principal> {
     if (frame === null) return;
     const position = frame.position;
     if (position) {
+      // Another history issued it (a failover, a restart): its id may even repeat one delivered
+      // already. The hub recovers from where it stands, which replays this event or resyncs.
+      if (!replayed && hub.isOtherHistory(position)) {
+        this.recover(hub).catch((err: unknown) => this.ctx.report(err));
+        return;
+      }
       // A scope's events reach its hub in id order; one that is not newer than the last seen is a
       // duplicate (an old and a new subscriber overlap while the probe replaces one) or covered
       // by a resync. Dropping it here keeps order even for connections that have no positions.
@@ -172,12 +188,16 @@ export class Delivery<P extends Principal> {
    */
   private async readMissed(history: BrokerHistory, hub: Hub<P>, from: Position): Promise<boolean> {
     let after = streamId(from);
+    let epoch = epochText(from);
     for (;;) {
-      const page = await history.readSince(hub.key, after, HISTORY_PAGE);
+      const page = await history.readSince(hub.key, after, HISTORY_PAGE, epoch);
       if (page === null) return false;
-      for (const entry of page) this.deliverNow(hub, entry);
+      // Vouched for by the history read: delivered even when of another epoch than the hub's.
+      for (const entry of page) this.deliverNow(hub, entry, true);
       if (page.length < HISTORY_PAGE) return true;
-      after = (page[page.length - 1] as HistoryEntry).id;
+      const last = page[page.length - 1] as HistoryEntry;
+      after = last.id;
+      epoch = last.epoch;
     }
   }
 
@@ -204,7 +224,7 @@ export class Delivery<P extends Principal> {
   /** The newest position of a scope, or undefined without a history (or when it fails). */
   async position(scopeKey: string): Promise<Position | undefined> {
     if (!this.ctx.history) return undefined;
-    return parseStreamId(await this.ctx.history.position(scopeKey));
+    return positionOf(await this.ctx.history.position(scopeKey));
   }
 
   /**
@@ -253,8 +273,9 @@ export class Delivery<P extends Principal> {
     from: Position,
   ): Promise<boolean> {
     let after = streamId(from);
+    let epoch = epochText(from);
     for (;;) {
-      const page = await history.readSince(hub.key, after, HISTORY_PAGE);
+      const page = await history.readSince(hub.key, after, HISTORY_PAGE, epoch);
       if (page === null) return connection.closed;
       for (const entry of page) {
         if (connection.closed) return true;
@@ -269,7 +290,9 @@ export class Delivery<P extends Principal> {
         if (connection.congested && !(await connection.writable())) return true;
       }
       if (page.length < HISTORY_PAGE || connection.closed) return true;
-      after = (page[page.length - 1] as HistoryEntry).id;
+      const last = page[page.length - 1] as HistoryEntry;
+      after = last.id;
+      epoch = last.epoch;
     }
   }
 }
@@ -285,6 +308,7 @@ const MAX_ID_SKEW_MS = 60_000;
  * only).
  */
 function announced(message: BrokerMessage): Position | undefined {
-  const position = message.id === undefined ? undefined : parseStreamId(message.id);
+  const position =
+    message.id === undefined ? undefined : historyPosition(message.id, message.epoch);
   return position && position.ms <= Date.now() + MAX_ID_SKEW_MS ? position : undefined;
 }

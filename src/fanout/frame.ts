@@ -1,5 +1,5 @@
 import type { OutgoingEvent } from '../types.js';
-import { compactPosition, type Position } from '../wire/event-ids.js';
+import { type Position, positionEventId } from '../wire/event-ids.js';
 import { ORIGIN_EVENT, splitOrigin } from '../wire/protocol.js';
 import { formatEvent } from '../wire/sse-format.js';
 
@@ -26,9 +26,7 @@ export class Frame {
      */
     readonly key: string = event.name,
   ) {
-    this.chunk = Buffer.from(
-      position ? `id: ${idTag}_${compactPosition(position)}\n${text}` : text,
-    );
+    this.chunk = Buffer.from(position ? `id: ${positionEventId(idTag, position)}\n${text}` : text);
   }
 
   /** The frame without an id line. */

@@ -1,6 +1,7 @@
 import type { BrokerMessage, Principal } from '../types.js';
 import {
   isNewMark,
+  isOtherEpoch,
   markAt,
   type Position,
   type PositionMarks,
@@ -42,7 +43,7 @@ export class Hub<P extends Principal = Principal> {
    * The newest history position this hub has seen (where to recover from after a gap), as numbers:
    * it moves with every event (see {@link PositionMarks}).
    */
-  private readonly seen: PositionMarks = positionMarks([NONE]);
+  private seen: PositionMarks = positionMarks([NONE]);
   /** Live messages waiting while the hub recovers from a gap; undefined when live. */
   #waiting: BrokerMessage[] | undefined;
   /** Another gap was signalled while the hub recovered: its history read may predate it. */
@@ -68,7 +69,7 @@ export class Hub<P extends Principal = Principal> {
 
   /** After a resync: the hub is at the scope's newest position, whatever it had seen. */
   resetTo(position: Position): void {
-    setMark(this.seen, 0, position);
+    this.seen = positionMarks([position]);
   }
 
   /** True while the hub recovers from a gap (live messages are held back meanwhile). */
@@ -109,6 +110,15 @@ export class Hub<P extends Principal = Principal> {
     const waiting = this.#waiting ?? [];
     this.#waiting = undefined;
     return waiting;
+  }
+
+  /**
+   * `position` is in another history than the positions seen so far (another epoch: a promoted
+   * replica, a restarted Redis, a slot moved to another master). Its id says nothing about what
+   * this hub has seen: it may even reissue one already delivered.
+   */
+  isOtherHistory(position: Position): boolean {
+    return isOtherEpoch(this.seen, 0, position);
   }
 
   /** Records `position` when it is newer than any seen; false when it is not (a duplicate). */

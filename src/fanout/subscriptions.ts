@@ -1,7 +1,7 @@
 import { EventrailError } from '../errors.js';
 import type { Broker, BrokerMessage, BrokerSubscription, Principal } from '../types.js';
 import { abortable } from '../util/abortable.js';
-import { parseStreamId } from '../wire/event-ids.js';
+import { positionOf } from '../wire/event-ids.js';
 import { Hub } from './hub.js';
 
 /** What the registry tells the server about. */
@@ -124,7 +124,7 @@ export class Subscriptions<P extends Principal = Principal> {
     const history = this.broker.history;
     if (history) {
       try {
-        const position = parseStreamId(await history.position(key));
+        const position = positionOf(await history.position(key));
         // A live event may have arrived meanwhile; never move backwards.
         if (position) hub.advance(position);
       } catch (err) {

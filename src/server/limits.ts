@@ -12,7 +12,12 @@ export interface LimitOptions {
   maxConnections?: number;
   /** Open streams per principal (`scopeId` + `userId`): tabs of one user. @defaultValue `32` */
   maxConnectionsPerPrincipal?: number;
-  /** Patterns a router may return for one principal; more is a 500 (a bug in the router). @defaultValue `64` */
+  /**
+   * Patterns a router may return for one principal; more is a 500 (a bug in the router). With a
+   * history at most 128: every event id carries a position per scope, about 11 bytes each (32 at
+   * most), and must fit in the `Last-Event-ID` header.
+   * @defaultValue `64`
+   */
   maxRoutesPerPrincipal?: number;
   /**
    * A stream older than this is drained like on shutdown: the browser reconnects, is

@@ -101,20 +101,28 @@ export function givenClientTests(
         const got = collector('gym:1:*');
         await broker.subscribe('gym:1:*', got.handler);
         const start = await history.position('gym:1');
+        assert.ok(typeof start === 'object', 'the position with its epoch');
+        const { epoch } = start;
+        assert.match(epoch ?? '', /^[0-9a-f]{8}$/);
         const first = await history.append('gym:1', 'gym:1:students', '{"event_type":"a.b"}');
         const second = await history.append('gym:1', 'gym:1:plans', '{"event_type":"c.d"}');
         await got.waitFor(2);
         assert.deepEqual(
           got.messages.map((m) => JSON.parse(m.payload) as unknown),
           [
-            { event_type: 'a.b', eventrail_id: first },
-            { event_type: 'c.d', eventrail_id: second },
+            { event_type: 'a.b', eventrail_id: first, eventrail_epoch: epoch },
+            { event_type: 'c.d', eventrail_id: second, eventrail_epoch: epoch },
           ],
         );
-        assert.deepEqual(await history.readSince('gym:1', start), [
-          { id: first, channel: 'gym:1:students', payload: '{"event_type":"a.b"}' },
-          { id: second, channel: 'gym:1:plans', payload: '{"event_type":"c.d"}' },
+        assert.deepEqual(await history.readSince('gym:1', start.id, undefined, epoch), [
+          { id: first, channel: 'gym:1:students', payload: '{"event_type":"a.b"}', epoch },
+          { id: second, channel: 'gym:1:plans', payload: '{"event_type":"c.d"}', epoch },
         ]);
+        assert.equal(
+          await history.readSince('gym:1', start.id, undefined, '00000000'),
+          null,
+          'the same id in another epoch',
+        );
         assert.deepEqual(await history.readSince('gym:1', second), []);
         assert.equal(await history.readSince('gym:1', '1-1'), null, 'an id it never stored');
       } finally {
