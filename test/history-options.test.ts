@@ -117,7 +117,10 @@ describe('idle scopes expire (memory broker)', () => {
       (await history.readSince('gym:0', ids[0] as string)) === null,
       'an id of a dropped scope resyncs',
     );
-    assert.notEqual(await history.readSince('busy:1', idOf(await history.position('busy:1'))), null);
+    assert.notEqual(
+      await history.readSince('busy:1', idOf(await history.position('busy:1'))),
+      null,
+    );
   });
 
   it('a scope with an entry younger than the TTL stays', async () => {
