@@ -1,4 +1,5 @@
 export { EventrailError, type EventrailErrorCode, isEventrailError } from './errors.js';
+export type { HistoryReadStats } from './fanout/history-reads.js';
 export { DEFAULTS, type SseServerOptions } from './options.js';
 export { createPublisher, type PublisherOptions } from './publisher.js';
 export { LIMIT_DEFAULTS, type LimitOptions } from './server/limits.js';

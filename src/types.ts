@@ -79,10 +79,11 @@ export interface BrokerHistory {
   /** The id of the newest entry of the scope, creating a marker entry when there is none. */
   position(scopeKey: string): Promise<string>;
   /**
-   * The entries after `afterId`, oldest first, or `null` when the history cannot prove that
-   * nothing is missing (`afterId` is no longer stored: trimmed, expired, or Redis lost it).
+   * The entries after `afterId`, oldest first (at most `limit` of them when given), or `null` when
+   * the history cannot prove that nothing is missing (`afterId` is no longer stored: trimmed,
+   * expired, or Redis lost it).
    */
-  readSince(scopeKey: string, afterId: string): Promise<HistoryEntry[] | null>;
+  readSince(scopeKey: string, afterId: string, limit?: number): Promise<HistoryEntry[] | null>;
 }
 
 /** A live broker subscription. @public */

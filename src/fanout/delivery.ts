@@ -1,17 +1,12 @@
 import { EventrailError } from '../errors.js';
 import type { RouteTable } from '../server/routes.js';
 import type { EventTracing } from '../tracing.js';
-import type {
-  BrokerHistory,
-  BrokerMessage,
-  EventEncoder,
-  OutgoingEvent,
-  Principal,
-} from '../types.js';
+import type { BrokerMessage, EventEncoder, OutgoingEvent, Principal } from '../types.js';
 import { allPositions, type Position, parseStreamId, streamId } from '../wire/event-ids.js';
 import { decodePayload } from '../wire/payload.js';
 import type { Connection } from './connection.js';
 import { Frame } from './frame.js';
+import type { HistoryReader } from './history-reads.js';
 import type { Hub } from './hub.js';
 
 /** What delivery needs from the server. */
@@ -19,7 +14,8 @@ export interface DeliveryContext {
   readonly prefix: string;
   readonly encoder: EventEncoder | undefined;
   readonly tracing: EventTracing | undefined;
-  readonly history: BrokerHistory | undefined;
+  /** The broker's history behind the server's bound and sharing (`SharedHistoryReads`). */
+  readonly history: HistoryReader | undefined;
   /** Broker messages longer than this (characters) are not delivered: their hub resyncs. */
   readonly maxMessageLength: number;
   report(error: unknown): void;
@@ -145,6 +141,8 @@ export class Delivery<P extends Principal> {
   async recover(hub: Hub<P>): Promise<void> {
     const { history } = this.ctx;
     if (!hub.beginRecovery()) return;
+    // Answers kept for replays may predate what the gap skipped: replays read afresh.
+    history?.forget?.(hub.key);
     try {
       // A gap signalled while the history is read (a moved slot's new subscription went live
       // after the read) needs a read that starts after it.
@@ -205,9 +203,15 @@ export class Delivery<P extends Principal> {
   ): Promise<void> {
     const { history } = this.ctx;
     if (history && resume) {
-      const replays: Array<[Hub<P>, number, BrokerMessage[]]> = [];
+      const replays: Array<[Hub<P>, number, readonly BrokerMessage[]]> = [];
       for (const [scope, hub] of hubs.entries()) {
-        const entries = await history.readSince(hub.key, streamId(resume[scope] as Position));
+        // The connection is in the hub: a recent answer read for it may serve (see KeptAnswers).
+        const entries = await history.readSince(
+          hub.key,
+          streamId(resume[scope] as Position),
+          undefined,
+          hub,
+        );
         // Not replayable exactly (gone, or holding a message too large to write): resync.
         if (entries === null || entries.some((e) => this.tooLarge(e))) {
           replays.length = 0;
