@@ -20,6 +20,9 @@ const CLIENTS = Number(process.env.EVENTRAIL_STORM_CLIENTS ?? 1000);
 const BEHIND = 500;
 /** Clients resume from this many different ids (0 to 9 events apart). */
 const IDS = 10;
+/** Clients connect in batches of this many; after each, one more event is published. */
+const BATCH = 50;
+const DURING = Math.ceil(CLIENTS / BATCH);
 const PAD = 'x'.repeat(100);
 
 describe('reconnect storm', { skip: redisSkipReason() }, () => {
@@ -50,11 +53,12 @@ describe('reconnect storm', { skip: redisSkipReason() }, () => {
       if (event.id !== undefined) ids.push(event.id);
     });
     await waitFor(() => ids.length === 1, 'the observer connected');
-    for (let seq = 0; seq < BEHIND; seq++)
-      await app.sse.publisher.publishEvent('gym:1:seq', {
+    const publish = (seq: number) =>
+      app.sse.publisher.publishEvent('gym:1:seq', {
         eventType: 'seq.x',
         data: { p: 0, seq, pad: PAD },
       });
+    for (let seq = 0; seq < BEHIND; seq++) await publish(seq);
     await waitFor(() => ids.length === BEHIND + 1, 'the observer got every event', 10_000);
     observer.close();
     const resume: ResumePoint[] = ids.slice(0, IDS).map((id, from) => ({ id, from }));
@@ -66,8 +70,12 @@ describe('reconnect storm', { skip: redisSkipReason() }, () => {
       path: (i) => `/events?scope=1&user=${i}`,
       resume,
       clients: CLIENTS,
-      seqs: BEHIND,
+      seqs: BEHIND + DURING,
       event: 'seq.x',
+      batch: BATCH,
+      // Events keep coming during the storm: a replay answer read before one of them reached
+      // the hub must not be reused for a client that joined the hub after it did.
+      between: (connected) => publish(BEHIND + connected / BATCH - 1),
     });
     const used = callsBetween(calls, await commandCalls(redis.port));
     const after = app.sse.stats().historyReads;

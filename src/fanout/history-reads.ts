@@ -90,15 +90,23 @@ export class SharedHistoryReads implements HistoryReader {
   ): Promise<readonly HistoryEntry[] | null> {
     const key = `r ${scopeKey} ${afterId} ${limit ?? ''}`;
     const kept = this.#kept.reuse(key, reader);
-    if (kept !== undefined) {
+    let answer: readonly HistoryEntry[] | null;
+    if (kept?.fresh === true) {
       this.#shared++;
-      return kept;
+      return kept.answer;
     }
-    const answer = await this.#share(
-      key,
-      async () => frozen(await this.#history.readSince(scopeKey, afterId, limit)),
-      (entries) => entries === null || (limit !== undefined && entries.length >= limit),
-    );
+    if (kept !== undefined) {
+      // Right up to its last entry: only what came after it is read (one read for every id
+      // resumed from, as their answers all end at the scope's newest entry).
+      const tail = await this.readSince(scopeKey, kept.upTo, limit, reader);
+      answer = tail === null ? null : Object.freeze([...kept.answer, ...tail].slice(0, limit));
+    } else {
+      answer = await this.#share(
+        key,
+        async () => frozen(await this.#history.readSince(scopeKey, afterId, limit)),
+        (entries) => entries === null || (limit !== undefined && entries.length >= limit),
+      );
+    }
     this.#kept.keep(key, afterId, limit, answer, reader);
     return answer;
   }

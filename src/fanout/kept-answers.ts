@@ -22,6 +22,16 @@ interface Kept {
   readonly at: number;
 }
 
+/** What a kept answer is worth to a caller. */
+export type Reuse =
+  /** It misses nothing for the caller: use it. */
+  | { readonly fresh: true; readonly answer: readonly HistoryEntry[] | null }
+  /**
+   * Read for the caller's hub, which has delivered newer events since: it is right up to its
+   * last entry, `upTo`, and only what came after that needs reading.
+   */
+  | { readonly fresh: false; readonly answer: readonly HistoryEntry[]; readonly upTo: string };
+
 /** Answers kept at most this long: a storm lasts seconds; in calm times nothing stays. */
 export const KEEP_MS = 5_000;
 /** Entries kept at most, over every answer (the oldest answers go first). */
@@ -41,18 +51,22 @@ export class KeptAnswers {
   readonly #kept = new Map<string, Kept>();
   #entries = 0;
 
-  /** The kept answer of `key` that `reader` may use, or undefined. */
-  reuse(key: string, reader: ReplayReader | undefined): readonly HistoryEntry[] | null | undefined {
+  /** What the kept answer of `key` is worth to `reader` (see {@link Reuse}), or undefined. */
+  reuse(key: string, reader: ReplayReader | undefined): Reuse | undefined {
     const kept = this.#kept.get(key);
     if (kept === undefined) return undefined;
     if (Date.now() - kept.at > KEEP_MS) {
       this.#drop(key, kept);
       return undefined;
     }
-    if (kept.settled) return kept.answer;
-    if (reader === undefined || reader !== kept.reader || kept.upTo === undefined) return undefined;
+    if (kept.settled) return { fresh: true, answer: kept.answer };
+    const { answer, upTo } = kept;
+    if (reader === undefined || reader !== kept.reader || upTo === undefined || answer === null)
+      return undefined;
     const seen = reader.lastSeen;
-    return seen === undefined || !isAfter(seen, kept.upTo) ? kept.answer : undefined;
+    if (seen === undefined || !isAfter(seen, upTo)) return { fresh: true, answer };
+    const last = answer.at(-1);
+    return last === undefined ? undefined : { fresh: false, answer, upTo: last.id };
   }
 
   /** Keeps the answer of a read of `key` (entries after `afterId`, at most `limit`). */

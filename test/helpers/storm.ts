@@ -56,6 +56,10 @@ export async function storm(options: {
   readonly seqs: number;
   readonly event: string;
   readonly batch?: number;
+  /** When still waiting after this long, every client not done is checked as it is. @defaultValue 60000 */
+  readonly timeoutMs?: number;
+  /** Called after each batch has connected (with how many have), e.g. to publish meanwhile. */
+  readonly between?: (connected: number) => Promise<unknown>;
 }): Promise<StormResult> {
   const { clients, seqs } = options;
   const acked = options.resume.map(({ from }) =>
@@ -65,6 +69,7 @@ export async function storm(options: {
   const streams: RawEventStream[] = [];
   const started = performance.now();
   const done: Promise<void>[] = [];
+  const checks: Array<(why: string) => void> = [];
   for (let i = 0; i < clients; i++) {
     const { id, from } = options.resume[i % options.resume.length] as ResumePoint;
     const expected = seqs - from;
@@ -90,6 +95,7 @@ export async function storm(options: {
       streams[i]?.close();
       finish();
     };
+    checks.push(check);
     const stream = rawEventStream(
       options.port,
       options.path(i),
@@ -103,8 +109,15 @@ export async function storm(options: {
     );
     streams.push(stream);
     void stream.ended.then(() => check('ended'));
-    if ((i + 1) % (options.batch ?? 250) === 0) await stream.connected;
+    if ((i + 1) % (options.batch ?? 250) === 0) {
+      await stream.connected;
+      await options.between?.(i + 1);
+    }
   }
+  const timer = setTimeout(() => {
+    for (const check of checks) check('timed out');
+  }, options.timeoutMs ?? 60_000);
   await Promise.all(done);
+  clearTimeout(timer);
   return { failures, ms: performance.now() - started };
 }
