@@ -1,7 +1,16 @@
 export { EventrailError, type EventrailErrorCode, isEventrailError } from './errors.js';
 export type { HistoryReadStats } from './fanout/history-reads.js';
 export { DEFAULTS, type SseServerOptions } from './options.js';
-export { createPublisher, type PublisherOptions } from './publisher.js';
+export {
+  createPublisher,
+  type PublisherOptions,
+  type StandalonePublisher,
+} from './publisher.js';
+export {
+  type ClientFiles,
+  type ClientFilesOptions,
+  clientFiles,
+} from './server/client-files.js';
 export { LIMIT_DEFAULTS, type LimitOptions } from './server/limits.js';
 export {
   createSseServer,

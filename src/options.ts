@@ -47,7 +47,13 @@ export interface SseServerOptions<P extends Principal = Principal> extends Limit
   drainJitterMs?: number;
   /** Extra response headers on every stream (e.g. CORS). They cannot replace the SSE headers. */
   headers?: Readonly<Record<string, string>>;
-  /** Events a client may have waiting to be written before backpressure applies. @defaultValue `128` */
+  /**
+   * With `backpressure: 'coalesce'`, the most event names a congested client may have waiting
+   * (the newest of each is kept); past it they collapse into one resync. Slow clients are
+   * otherwise judged by the bytes waiting for them (`maxBufferedBytes`) and how long their socket
+   * stays full without draining (`maxStallMs`), never by how many events one burst held.
+   * @defaultValue `128`
+   */
   bufferSize?: number;
   /** What happens when a client's buffer is full: cut it (it reconnects), skip events, or coalesce them. @defaultValue `'disconnect'` */
   backpressure?: BackpressurePolicy;

@@ -7,7 +7,7 @@ import {
   type TraceCarrier,
   withCarrier,
 } from './tracing.js';
-import type { Broker, Publisher } from './types.js';
+import type { Broker, PublishableEvent, Publisher } from './types.js';
 import { wholeNumber } from './util/whole-number.js';
 import { parseChannel } from './wire/naming.js';
 import { encodeEvent } from './wire/payload.js';
@@ -26,17 +26,33 @@ export interface PublisherOptions {
 }
 
 /**
- * A publisher without a server, for a worker process that only emits events. `server.publisher`
- * is the same thing bound to the server's broker.
+ * A publisher of its own, as {@link createPublisher} makes it: it owns the broker it was given.
+ * @public
+ */
+export interface StandalonePublisher extends Publisher {
+  /**
+   * Closes the broker the publisher was given (its Redis connections), so that a worker's process
+   * can exit. Publishes still in flight settle first; later ones reject with `broker-closed`.
+   * Safe to call twice. Do not close a publisher whose broker a server still uses: close the
+   * server, then the broker, instead.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * A publisher without a server, for a worker process that only emits events. It owns its broker:
+ * `close()` closes it. `server.publisher` is the same thing bound to the server's broker (and is
+ * closed with it).
  *
  * @example
  * ```ts
  * const publisher = createPublisher({ broker: createRedisBroker({ url: process.env.REDIS_URL }) });
  * await publisher.publishEvent('gym:1:students', { eventType: 'students.changed', data: { id: 123 } });
+ * await publisher.close(); // closes the broker: the process can exit
  * ```
  * @public
  */
-export function createPublisher(options: PublisherOptions): Publisher {
+export function createPublisher(options: PublisherOptions): StandalonePublisher {
   const broker = options?.broker;
   if (!broker || typeof broker.publish !== 'function') {
     throw new EventrailError(
@@ -52,31 +68,47 @@ export function createPublisher(options: PublisherOptions): Publisher {
   );
   const tracing = options.tracing;
   assertTracing(tracing);
-  const publisher: Publisher = {
-    async publishEvent(channel, event) {
-      // Validate both before touching the broker: a refused publish reaches no one.
-      const { scope, scopeId, topic } = parseChannel(channel);
-      const { eventType, payload } = encodeEvent(event);
-      const payloadBytes = Buffer.byteLength(payload);
-      if (payloadBytes > maxPayloadBytes) {
-        throw new EventrailError(
-          'payload-too-large',
-          `The event is ${payloadBytes} bytes of JSON, over maxPayloadBytes (${maxPayloadBytes}). Send an id and let the page fetch the rest.`,
-        );
+  const inFlight = new Set<Promise<void>>();
+  let closed: Promise<void> | undefined;
+  const publisher: StandalonePublisher = {
+    publishEvent(channel, event) {
+      if (closed) {
+        return Promise.reject(new EventrailError('broker-closed', 'The publisher is closed.'));
       }
-      // With a history the event is stored and announced in one step, so it can be replayed.
-      const send = async (carrier?: TraceCarrier): Promise<void> => {
-        const traced = withCarrier(payload, carrier);
-        if (broker.history) await broker.history.append(`${scope}:${scopeId}`, channel, traced);
-        else await broker.publish(channel, traced);
-      };
-      if (tracing === undefined) return send();
-      return traced(tracing, { channel, scope, topic, eventType, payloadBytes }, send);
+      const published = publish(channel, event);
+      inFlight.add(published);
+      const settled = (): void => void inFlight.delete(published);
+      published.then(settled, settled);
+      return published;
     },
     publishType(channel, eventType) {
       return publisher.publishEvent(channel, { eventType });
     },
+    close() {
+      closed ??= Promise.allSettled(inFlight).then(() => broker.close());
+      return closed;
+    },
   };
+  async function publish(channel: string, event: PublishableEvent): Promise<void> {
+    // Validate both before touching the broker: a refused publish reaches no one.
+    const { scope, scopeId, topic } = parseChannel(channel);
+    const { eventType, payload } = encodeEvent(event);
+    const payloadBytes = Buffer.byteLength(payload);
+    if (payloadBytes > maxPayloadBytes) {
+      throw new EventrailError(
+        'payload-too-large',
+        `The event is ${payloadBytes} bytes of JSON, over maxPayloadBytes (${maxPayloadBytes}). Send an id and let the page fetch the rest.`,
+      );
+    }
+    // With a history the event is stored and announced in one step, so it can be replayed.
+    const send = async (carrier?: TraceCarrier): Promise<void> => {
+      const traced = withCarrier(payload, carrier);
+      if (broker.history) await broker.history.append(`${scope}:${scopeId}`, channel, traced);
+      else await broker.publish(channel, traced);
+    };
+    if (tracing === undefined) return send();
+    return traced(tracing, { channel, scope, topic, eventType, payloadBytes }, send);
+  }
   return publisher;
 }
 

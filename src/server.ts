@@ -23,10 +23,16 @@ import { ConnectionRegistry } from './server/registry.js';
 import { Reporter } from './server/reporter.js';
 import { answerRetry, jitteredRetry } from './server/retry-answer.js';
 import { buildRouteTable } from './server/routes.js';
+import {
+  type PositionSubject,
+  readPositions,
+  resolvePrincipal,
+  startPosition,
+} from './server/start-position.js';
 import { ServerCounters, type SseServerStats } from './server/stats.js';
 import type { BrokerState, Principal, Publisher, SseRequest } from './types.js';
 import { abortable } from './util/abortable.js';
-import { allPositions, type Position, parseEventId, scopeTag } from './wire/event-ids.js';
+import { type Position, parseEventId, scopeTag } from './wire/event-ids.js';
 import { CONNECTED_EVENT, LAST_EVENT_ID_PARAM } from './wire/protocol.js';
 import { formatEvent, formatRetry } from './wire/sse-format.js';
 
@@ -57,7 +63,7 @@ export interface SseServerHealth {
  * (Hono and other Web-standard servers) on your events route.
  * @public
  */
-export interface SseServer {
+export interface SseServer<P extends Principal = Principal> {
   /** `(req, res)` handler for node:http (and everything built on it) and node:http2. */
   readonly handler: (req: NodeRequest, res: NodeResponse) => Promise<void>;
   /** `(Request) => Response` handler for fetch-style servers. */
@@ -70,6 +76,24 @@ export interface SseServer {
   stats(): SseServerStats;
   /** For a health endpoint: answer 503 when `ok` is false. */
   health(): SseServerHealth;
+  /**
+   * The render position: the `Last-Event-ID` a stream of this principal (or of the principal the
+   * resolver makes of this request) opened right now would start from, over all its scopes. Put
+   * it in the page you render (`<meta name="eventrail-position">` for `eventrail/client`,
+   * `?lastEventId=` on the events URL for htmx-ext-sse or a plain `EventSource`): the stream then
+   * opens from there and replays what was published in between (or resyncs once), so a change
+   * made between the render and the stream is never lost.
+   *
+   * Cost: one position read per scope, all sent at once — on Redis one round trip (one command per
+   * scope, pipelined; per shard on a cluster), on the memory broker none. A scope with no history
+   * yet gets its first (marker) entry, as a stream opening does. Resolves `undefined` when there
+   * is no id to give: the broker keeps no history, the principal has no routes, or the id of its
+   * scopes would be too long for the wire.
+   * @throws {@link EventrailError} `unauthorized` when the resolver refuses the request,
+   * `invalid-pattern` or `limit-exceeded` for the router's answer, `broker-error` when a position
+   * cannot be read.
+   */
+  lastEventId(who: P | Request | NodeRequest): Promise<string | undefined>;
   /**
    * Ends every open stream, releases every broker subscription and stops the heartbeat. Resolves
    * when done; safe to call twice. The broker itself stays open (close it after the server).
@@ -107,7 +131,7 @@ const MESSAGE_OVERHEAD = 2048;
  */
 export function createSseServer<P extends Principal = Principal>(
   options: SseServerOptions<P>,
-): SseServer {
+): SseServer<P> {
   const config = resolveOptions(options);
   const { limits } = config;
   // Every read of the history goes through one door: bounded, identical reads shared.
@@ -119,6 +143,7 @@ export function createSseServer<P extends Principal = Principal>(
   const bufferLimits = {
     bufferSize: config.bufferSize,
     maxBufferedBytes: limits.maxBufferedBytes,
+    maxStallMs: limits.maxStallMs,
     policy: config.backpressure,
   };
   const reporter = new Reporter<P>(config.hooks, config.logger, config.outageReminderMs);
@@ -255,16 +280,17 @@ export function createSseServer<P extends Principal = Principal>(
   ) {
     if (!history) return undefined;
     if (resume) return resume.slice();
-    const reading = Promise.all(hubs.map((hub) => delivery.position(hub.key)));
+    const reading = readPositions(
+      hubs.map((hub) => hub.key),
+      (key) => delivery.position(key),
+    );
     // Read on in the background when the wait is over: its failure then has nobody to tell.
     reading.catch(() => {});
-    return allPositions(
-      await abortable(
-        reading,
-        signal,
-        (positions) => positions,
-        () => {},
-      ),
+    return abortable(
+      reading,
+      signal,
+      (positions) => positions,
+      () => {},
     );
   }
 
@@ -279,15 +305,9 @@ export function createSseServer<P extends Principal = Principal>(
     }
     let principal: P;
     try {
-      principal = await config.resolver(request);
-      if (principal === null || typeof principal !== 'object')
-        throw new Error('The resolver returned no principal.');
+      principal = await resolvePrincipal(config.resolver, request);
     } catch (err) {
-      report(
-        new EventrailError('unauthorized', 'The principal resolver refused a request.', {
-          cause: err,
-        }),
-      );
+      report(err);
       return transport.reject(401, {}, 'Unauthorized\n');
     }
     let routes: RouteTableResult;
@@ -388,15 +408,25 @@ export function createSseServer<P extends Principal = Principal>(
   }
 
   const onAbort = (): void => void server.close();
+  // The server's broker is closed by its owner, after the server: no close() on its publisher.
+  const { publishEvent, publishType } = createPublisher({
+    broker: config.broker,
+    maxPayloadBytes: limits.maxPayloadBytes,
+    tracing: config.tracing,
+  });
+  const publisher: Publisher = { publishEvent, publishType };
 
-  const server: SseServer = {
+  const positionContext = {
+    resolver: config.resolver,
+    router: config.router,
+    maxRoutes: limits.maxRoutesPerPrincipal,
+    read: history && ((key: string) => delivery.position(key)),
+  };
+
+  const server: SseServer<P> = {
     handler: (req, res) => handle(nodeRequest(req), nodeTransport(req, res)),
     fetch: (request) => handle(fetchRequest(request), fetchTransport(request)),
-    publisher: createPublisher({
-      broker: config.broker,
-      maxPayloadBytes: limits.maxPayloadBytes,
-      tracing: config.tracing,
-    }),
+    publisher,
     get closed() {
       return closing !== undefined;
     },
@@ -420,6 +450,7 @@ export function createSseServer<P extends Principal = Principal>(
         closed,
       };
     },
+    lastEventId: (who: PositionSubject<P>) => startPosition(positionContext, who),
     close() {
       closing ??= (async () => {
         config.signal?.removeEventListener('abort', onAbort);

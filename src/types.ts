@@ -79,9 +79,12 @@ export interface BrokerHistory {
   /** The id of the newest entry of the scope, creating a marker entry when there is none. */
   position(scopeKey: string): Promise<string>;
   /**
-   * The entries after `afterId`, oldest first (at most `limit` of them when given), or `null` when
-   * the history cannot prove that nothing is missing (`afterId` is no longer stored: trimmed,
-   * expired, or Redis lost it).
+   * One page of the entries after `afterId`, oldest first: at most `limit` of them (a bounded
+   * default when omitted), or `null` when the history cannot prove that nothing is missing
+   * (`afterId` is no longer stored: trimmed, expired, or Redis lost it; or another writer stored
+   * what follows). Fewer than `limit` entries means the end; to read on, call again after the
+   * last entry returned. A reader that pages this way holds one page at a time, whatever the
+   * history's size.
    */
   readSince(scopeKey: string, afterId: string, limit?: number): Promise<HistoryEntry[] | null>;
 }
@@ -144,9 +147,10 @@ export interface PublishableEvent {
   readonly data?: unknown;
   /**
    * The id of the browser connection that caused the change. That connection does not receive
-   * the event (it already refreshed itself); every other connection does.
+   * the event (it already refreshed itself); every other connection does. Undefined (what
+   * `readOrigin` returns for a request without one) skips no one.
    */
-  readonly origin?: string;
+  readonly origin?: string | undefined;
 }
 
 /** Publishes events on `{scope}:{scope_id}:{topic}` channels. @public */

@@ -7,8 +7,10 @@ import { missed } from './helpers/gaps.js';
 import { openSource, sleep, waitFor } from './helpers/sse.js';
 import { numberedLog, stalledClient } from './helpers/stalled.js';
 
-/** Events published to both clients before the stalled one reads again. */
-const count = 60;
+/** Events published after the policy first acted on the stalled client. */
+const after = 20;
+/** The most events published while waiting for it to act: fewer bytes than `maxBufferedBytes`. */
+const MAX_EVENTS = 600;
 
 async function run(policy: BackpressurePolicy) {
   const drops: BackpressurePolicy[] = [];
@@ -20,7 +22,8 @@ async function run(policy: BackpressurePolicy) {
     router: queryRouter,
     bufferSize: 4,
     backpressure: policy,
-    // These tests are about the event count; the byte bound gets its own test.
+    // These tests are about time without a drain; the byte bound gets its own test (limits).
+    maxStallMs: 1000,
     maxBufferedBytes: 64 * 1024 * 1024,
     maxPayloadBytes: 1024 * 1024,
     hooks: {
@@ -32,26 +35,30 @@ async function run(policy: BackpressurePolicy) {
   await healthy.opened;
   const stalled = await stalledClient(app.url);
   await waitFor(() => app.sse.stats().connections === 2, 'both connected');
-  const big = 'x'.repeat(256 * 1024);
-  for (let i = 0; i < count; i++) {
+  const big = 'x'.repeat(64 * 1024);
+  // Publish until the stalled client's socket has stayed full for maxStallMs, then some more.
+  let count = 0;
+  let tail = after;
+  while (count < MAX_EVENTS && (drops.length === 0 || tail-- > 0)) {
     await app.sse.publisher.publishEvent('gym:1:big', {
       eventType: 'big.event',
-      data: `${i}:${big}`,
+      data: `${count++}:${big}`,
     });
     // Give the healthy client time to read, as a real one would.
     await sleep(5);
   }
+  assert.ok(drops.length > 0, `the policy acted on the stalled client within ${count} events`);
   await waitFor(
     () => healthy.events.length === count,
     `the healthy client's ${count} events`,
-    10_000,
+    30_000,
   );
   assert.deepEqual(
     healthy.events.map((e) => Number(e.data.slice(1, e.data.indexOf(':')))),
     [...Array(count).keys()],
     'the healthy client got every event in order',
   );
-  return { app, broker, healthy, stalled, drops, disconnects };
+  return { app, broker, healthy, stalled, drops, disconnects, count };
 }
 
 describe('backpressure', () => {
@@ -67,7 +74,7 @@ describe('backpressure', () => {
   });
 
   it('drop: a client that stops reading skips events, stays connected, and recovers', async () => {
-    const { app, broker, healthy, stalled, drops, disconnects } = await run('drop');
+    const { app, broker, healthy, stalled, drops, disconnects, count } = await run('drop');
     assert.ok(drops.length > 10, `events were dropped for the stalled client (${drops.length})`);
     assert.ok(drops.every((d) => d === 'drop'));
     assert.deepEqual(disconnects, []);

@@ -51,7 +51,7 @@ describe('SharedHub', () => {
     const { hub, posted, source } = hubWithTabs('t1', 't2');
     assert.equal(source.url, 'https://app.test/events?lastEventId=7-1');
     assert.equal(hub.size, 2);
-    assert.deepEqual(posted.at(-1), [{ t: 'tabs', count: 2 }, undefined]);
+    assert.deepEqual(posted.at(-1), [{ t: 'tabs', count: 2, joined: 't2' }, undefined]);
     source.emit('open');
     source.emit('eventrail.connected', '{"connectionId":"conn1"}', '8-1');
     assert.deepEqual(posted.at(-1), [{ t: 'connected', id: 'conn1', at: '8-1' }, undefined]);
@@ -60,7 +60,7 @@ describe('SharedHub', () => {
     assert.deepEqual(posted.slice(-3), [
       [{ t: 'state', state: 'open' }, 't3'],
       [{ t: 'connected', id: 'conn1', at: '8-1' }, 't3'],
-      [{ t: 'tabs', count: 3 }, undefined],
+      [{ t: 'tabs', count: 3, joined: 't3' }, undefined],
     ]);
     hub.leave('t2');
     assert.deepEqual(posted.at(-1), [{ t: 'tabs', count: 2 }, undefined]);

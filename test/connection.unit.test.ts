@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fakeConnection, flushed, frame } from './helpers/fake-stream.js';
+import { waitFor } from './helpers/sse.js';
 
 const names = (sink: { events(): Array<{ event?: string | undefined }> }) =>
   sink.events().map((e) => e.event ?? 'message');
@@ -37,13 +38,30 @@ describe('Connection (unit)', () => {
     assert.equal(owner.resyncs, 1);
   });
 
-  it("'disconnect': a client past its buffer while congested is cut with reason backpressure", async () => {
-    const { connection, sink, owner } = fakeConnection({ bufferSize: 2 });
+  it('a burst of 10,000 events in one tick to a congested stream waits, and all go out at the drain', async () => {
+    const { connection, sink, owner } = fakeConnection({ bufferSize: 4 });
+    connection.goLive();
+    sink.full = true;
+    connection.send(frame('e', '0'), 0);
+    await flushed(); // the transport reports a full buffer: congested
+    for (let i = 1; i <= 10_000; i++) connection.send(frame('e', String(i)), 0);
+    assert.deepEqual(owner.closed, [], 'not judged by how many writes one tick made');
+    assert.equal(sink.events().length, 1, 'nothing more handed to a full transport');
+    sink.full = false;
+    connection.drained();
+    await flushed();
+    const data = sink.events().map((e) => Number(e.data));
+    assert.deepEqual(data, [...Array(10_001).keys()], 'all of them, in order');
+  });
+
+  it("'disconnect': past maxBufferedBytes while congested the client is cut with reason backpressure", async () => {
+    const { connection, sink, owner } = fakeConnection({ maxBufferedBytes: 4096 });
     connection.goLive();
     sink.full = true;
     connection.send(frame('e', '1'), 0);
-    await flushed(); // the transport reports a full buffer: congested
-    connection.send(frame('e', '2'), 0);
+    await flushed();
+    assert.equal(connection.send(frame('e', 'x'.repeat(3000)), 0), true, 'under the bytes');
+    assert.equal(connection.send(frame('e', 'x'.repeat(3000)), 0), true, 'queued: now over');
     assert.equal(connection.send(frame('e', '3'), 0), false, 'over the bound');
     assert.deepEqual(owner.closed, ['backpressure']);
     assert.deepEqual(owner.backpressure, ['disconnect']);
@@ -51,22 +69,75 @@ describe('Connection (unit)', () => {
     assert.equal(connection.closed, true);
   });
 
-  it("'drop': events past the buffer are skipped, then one resync comes before the next event", async () => {
-    const { connection, sink, owner } = fakeConnection({ bufferSize: 1, policy: 'drop' });
+  it("'disconnect': congested for maxStallMs without a drain, it is cut even when no event comes", async () => {
+    const { connection, sink, owner } = fakeConnection({ maxStallMs: 50 });
+    connection.goLive();
+    sink.full = true;
+    connection.send(frame('e', '1'), 0);
+    await flushed();
+    const waiting = connection.writable();
+    await waitFor(() => owner.closed.length > 0, 'the stalled stream cut', 10_000);
+    assert.deepEqual(owner.closed, ['backpressure']);
+    assert.deepEqual(owner.backpressure, ['disconnect']);
+    assert.equal(await waiting, false, 'whoever waited for the drain hears it is gone');
+  });
+
+  it("'disconnect': a stream that drains before maxStallMs keeps going", async () => {
+    const { connection, sink, owner } = fakeConnection({ maxStallMs: 50 });
+    connection.goLive();
+    sink.full = true;
+    connection.send(frame('e', '1'), 0);
+    await flushed();
+    sink.full = false;
+    connection.drained();
+    // A second stream, congested later, shows when the watch has had its turn.
+    const other = fakeConnection({ maxStallMs: 60 });
+    other.connection.goLive();
+    other.sink.full = true;
+    other.connection.send(frame('e', '1'), 0);
+    await flushed();
+    await waitFor(() => other.owner.closed.length > 0, 'the other stream cut', 10_000);
+    assert.deepEqual(owner.closed, [], 'the drained one was not');
+    assert.equal(connection.send(frame('e', '2'), 0), true);
+  });
+
+  it("'drop': events past the bytes are skipped, then one resync comes before the next event", async () => {
+    const { connection, sink, owner } = fakeConnection({ maxBufferedBytes: 2048, policy: 'drop' });
     connection.goLive();
     sink.full = true;
     connection.send(frame('e', '1', 1), 0);
     await flushed();
-    assert.equal(connection.send(frame('e', '2', 2), 0), false, 'dropped');
+    assert.equal(connection.send(frame('e', 'x'.repeat(3000), 2), 0), true, 'queued: now over');
+    assert.equal(connection.send(frame('e', '3', 3), 0), false, 'dropped');
     assert.deepEqual(owner.backpressure, ['drop']);
     sink.full = false;
     connection.drained();
-    connection.send(frame('e', '3', 3), 0);
+    connection.send(frame('e', '4', 4), 0);
     await flushed();
     assert.deepEqual(
-      sink.events().map((e) => `${e.event}:${e.data}`),
-      ['e:1', 'eventrail.resync:{}', 'e:3'],
+      sink.events().map((e) => `${e.event}:${e.data.slice(0, 4)}`),
+      ['e:1', 'e:xxxx', 'eventrail.resync:{}', 'e:4'],
       'the gap is announced at the gap',
+    );
+  });
+
+  it('goLive writes held events only as fast as the stream drains, in order with later ones', async () => {
+    const { connection, sink } = fakeConnection({ positions: [{ ms: 1_000, seq: 0 }] });
+    const big = 'x'.repeat(20_000);
+    for (let seq = 1; seq <= 3; seq++) connection.send(frame('e', `${seq}${big}`, seq), 0);
+    sink.full = true;
+    assert.equal(connection.goLive(), false, 'congested after the first');
+    assert.equal(sink.events().length, 1);
+    connection.send(frame('e', `4${big}`, 4), 0);
+    sink.full = false;
+    const drained = connection.writable();
+    connection.drained();
+    assert.equal(await drained, true);
+    assert.equal(connection.goLive(), true, 'the rest went out');
+    await flushed();
+    assert.deepEqual(
+      sink.events().map((e) => e.data[0]),
+      ['1', '2', '3', '4'],
     );
   });
 

@@ -1,14 +1,19 @@
 /**
- * The reference must not drift from the code: every default in docs/reference.md's option tables
- * is the constant the code uses, and every constant has its row.
+ * The docs must not drift from the code: every default in docs/reference.md's option tables is the
+ * constant the code uses, and every constant has its row; every export is named in the reference;
+ * every code block of README.md and docs/ meant to run names its file and type-checks against the
+ * package, strict and with `exactOptionalPropertyTypes` (test/docs-run.test.ts runs the runnable
+ * ones); every `npm run` script they name exists; every relative link resolves.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import * as eventrail from 'eventrail';
 import { DEFAULTS } from '../src/options.js';
 import { LIMIT_DEFAULTS } from '../src/server/limits.js';
+import { blockFolder, blocksOf, docFiles, typeCheck } from './helpers/doc-blocks.js';
 
 const reference = readFileSync(new URL('../docs/reference.md', import.meta.url), 'utf8');
 
@@ -58,6 +63,51 @@ describe('docs/reference.md', () => {
     for (const [name, value] of rows) {
       if (known.has(name) || prose.includes(name)) continue;
       assert.fail(`docs/reference.md gives ${name} the default ${value}, which no constant has`);
+    }
+  });
+});
+
+describe('the public API in docs/reference.md', () => {
+  it('names every export of eventrail', () => {
+    // Types leave no runtime name; the values are what the reference must list.
+    const unnamed = Object.keys(eventrail).filter((name) => !reference.includes(`\`${name}`));
+    assert.deepEqual(unnamed, [], 'exports docs/reference.md does not name');
+  });
+});
+
+describe('code blocks of README.md and docs/', () => {
+  const blocks = docFiles().flatMap((doc) => blocksOf(doc));
+
+  it('name the file they are, when they are code (```ts file.ts), so that they are checked', () => {
+    const unnamed = blocks
+      .filter((b) => ['ts', 'js', 'mjs', 'html', 'tsx'].includes(b.lang) && b.file === undefined)
+      .map((b) => `${b.doc}:${b.line}`);
+    assert.deepEqual(unnamed, [], 'code blocks without a file name');
+    const names = blocks.flatMap((b) => (b.file === undefined ? [] : [b.file]));
+    assert.equal(new Set(names).size, names.length, `a file name used twice: ${names}`);
+    for (const file of ['quick-start.ts', 'worker.mjs', 'page.html']) {
+      assert.ok(names.includes(file), `README.md has no block named ${file}`);
+    }
+  });
+
+  it('type-check against the package: strict, exactOptionalPropertyTypes', () => {
+    const folder = blockFolder();
+    try {
+      assert.deepEqual(typeCheck(blocks, folder), [], 'type errors in the docs');
+    } finally {
+      folder.remove();
+    }
+  });
+
+  it('run only npm scripts that exist', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    for (const doc of docFiles()) {
+      const text = readFileSync(new URL(`../${doc}`, import.meta.url), 'utf8');
+      for (const [, name] of text.matchAll(/npm run ([\w:-]+)/g)) {
+        assert.ok(name && name in pkg.scripts, `${doc} names npm run ${name}: no such script`);
+      }
     }
   });
 });

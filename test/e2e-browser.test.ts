@@ -8,7 +8,7 @@
  * receives nothing. Each change is steered to a chosen instance so that both the cross-instance
  * delivery and the cross-instance origin skip are exercised.
  *
- * `UPDATE_SCREENSHOT=1` also regenerates docs/screenshot.png.
+ * `npm run docs:screenshot` (`UPDATE_SCREENSHOT=1`) also regenerates docs/screenshot.png from it.
  */
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -190,16 +190,23 @@ describe('gym demo on demo:cluster, in Chromium', { skip }, () => {
   });
 
   // Always taken (test-results/); written over docs/screenshot.png only with UPDATE_SCREENSHOT=1.
-  test('screenshot of both gym 1 pages side by side', async () => {
-    assert.ok(browser);
+  test('screenshot of both gym 1 pages side by side, alice with two tabs on one stream', async () => {
+    assert.ok(browser && cluster);
+    // A second tab of alice's: the two share her stream, and her badge says so.
+    const second = await alice.context.newPage();
+    await second.goto(`${cluster.url}/`);
+    const badge = alice.page.locator('#tabs');
+    await badge.filter({ hasText: '2 tabs' }).waitFor({ timeout: 10_000 });
+    assert.ok(await badge.isVisible(), 'the shared-stream badge is visible');
     const panels = [];
     for (const user of [alice, bob]) {
       await user.page.mouse.move(0, 0);
       panels.push({
         png: await user.page.screenshot(),
-        caption: `${user.name} (gym ${user.gym}): page from ${user.pageInstance}, events from ${user.streamInstance}`,
+        caption: `${user.name} (gym ${user.gym}): page from ${user.pageInstance}, events from ${user.streamInstance}${user === alice ? ' (2 tabs, one stream)' : ''}`,
       });
     }
+    await second.close();
     const png = await sideBySide(browser, panels, VIEWPORT);
     assert.ok(png.length > 10_000 && png.subarray(1, 4).toString() === 'PNG', 'a real PNG');
     const target = process.env.UPDATE_SCREENSHOT === '1' ? '../docs/' : '../test-results/';

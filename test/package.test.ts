@@ -29,6 +29,8 @@ interface ConsumerReport {
   resolved: string;
   exports: Record<string, string[]>;
   received: string;
+  /** What `clientFiles()`, with its default folder, answered for each file: status, type, bytes. */
+  files: Record<string, [number, string | null, number]>;
 }
 
 // Plain JavaScript, as a consumer's code that only has the tarball: every export of the
@@ -36,7 +38,7 @@ interface ConsumerReport {
 const CONSUMER = `
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { createSseServer } from 'eventrail';
+import { clientFiles, createSseServer } from 'eventrail';
 import { createMemoryBroker } from 'eventrail/memory';
 
 const pkg = JSON.parse(readFileSync(new URL('./node_modules/eventrail/package.json', import.meta.url), 'utf8'));
@@ -55,7 +57,11 @@ const sse = createSseServer({
   router: (principal) => ['gym:' + principal.scopeId + ':*'],
   eventNamePrefix: 'app',
 });
-const server = createServer((req, res) => void sse.handler(req, res));
+const client = clientFiles();
+const server = createServer(async (req, res) => {
+  if (await client.handler(req, res)) return;
+  void sse.handler(req, res);
+});
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
 const response = await fetch('http://127.0.0.1:' + server.address().port + '/events');
 const reader = response.body.getReader();
@@ -72,9 +78,14 @@ while (!received.includes('app.students.changed')) {
   }
 }
 await reader.cancel();
+const files = {};
+for (const file of ['client.min.js', 'client.global.min.js', 'client.worker.min.js']) {
+  const answer = await fetch('http://127.0.0.1:' + server.address().port + '/eventrail/' + file);
+  files[file] = [answer.status, answer.headers.get('content-type'), (await answer.arrayBuffer()).byteLength];
+}
 await sse.close();
 server.close();
-console.log(JSON.stringify({ resolved: import.meta.resolve('eventrail'), exports, received }));
+console.log(JSON.stringify({ resolved: import.meta.resolve('eventrail'), exports, received, files }));
 `;
 
 // TypeScript, as a consumer's code would use the published types: every export, strict, and the
@@ -218,6 +229,13 @@ test('every export loads from dist/ in plain node, with its public names', () =>
 test('a server built from the tarball streams a published event', () => {
   assert.match(report.received, /event: eventrail\.connected\n/);
   assert.match(report.received, /event: app\.students\.changed\ndata: \{"id":123\}\n/);
+});
+
+test('clientFiles() serves the browser files of the installed package', () => {
+  for (const file of ['client.min.js', 'client.global.min.js', 'client.worker.min.js']) {
+    const size = readFileSync(path.join(packageDir, 'dist', 'browser', file)).length;
+    assert.deepEqual(report.files[file], [200, 'text/javascript; charset=utf-8', size], file);
+  }
 });
 
 test('a strict TypeScript consumer compiles against the published types', async () => {

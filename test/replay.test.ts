@@ -41,14 +41,16 @@ function gated(broker: Broker, history: BrokerHistory) {
     history: {
       append: (scopeKey, channel, payload) => history.append(scopeKey, channel, payload),
       position: (scopeKey) => history.position(scopeKey),
-      async readSince(scopeKey, afterId) {
+      async readSince(scopeKey, afterId, limit) {
         const armed = gate.armed;
         gate.armed = undefined;
-        if (armed === undefined) return history.readSince(scopeKey, afterId);
-        const read = armed.readFirst ? await history.readSince(scopeKey, afterId) : undefined;
+        if (armed === undefined) return history.readSince(scopeKey, afterId, limit);
+        const read = armed.readFirst
+          ? await history.readSince(scopeKey, afterId, limit)
+          : undefined;
         gate.entered.resolve();
         await gate.release.promise;
-        return read === undefined ? history.readSince(scopeKey, afterId) : read;
+        return read === undefined ? history.readSince(scopeKey, afterId, limit) : read;
       },
     },
   };

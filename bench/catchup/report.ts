@@ -27,7 +27,7 @@ export function catchUpSection(result: CatchUpResult | undefined, quick: boolean
   return [
     `## Catch-up: replay of ${int(DEPTH)} events to clients that come back with a Last-Event-ID`,
     '',
-    `- One scope, ${int(DEPTH)} events of ~200 B in its history (the default size), replayed whole: ${int(result.bytesPerReplay)} B a stream. eventrail on a Redis broker with its defaults (the server's \`bufferSize\` raised to ${int(DEPTH + 128)} while a replay is written in one go); the floor is bare node:http writing the same bytes (captured from eventrail's first replay) from memory in one write.`,
+    `- One scope, ${int(DEPTH)} events of ~200 B in its history (the default size), replayed whole: ${int(result.bytesPerReplay)} B a stream. eventrail on a Redis broker with its defaults (the replay read in pages of 256 and written as the client drains); the floor is bare node:http writing the same bytes (captured from eventrail's first replay) from memory in one write.`,
     `- One client: ${sizes.repeats} replays one after the other, each a new connection read to its last event. Crowd: ${int(sizes.crowd)} clients at once (connections opened in batches of 500), from the first connect to the last event of the last client. Clients: raw HTTP/1.0 sockets in the bench process counting SSE blocks.`,
     '',
     '| system | events/s, one client | events/s, crowd | crowd done |',

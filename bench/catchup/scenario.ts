@@ -102,12 +102,7 @@ export async function catchUp(config: Config, redis: BenchRedis): Promise<CatchU
   const broker = createRedisBroker({ url: redis.url });
   const publisher = createPublisher({ broker });
   const dir = mkdtempSync(path.join(os.tmpdir(), 'eventrail-catchup-'));
-  // Before flow control (issue 25), a replay counts one buffered event per write.
-  const eventrail = await startSystem('eventrail.ts', {
-    BROKER: 'redis',
-    REDIS_URL: redis.url,
-    BUFFER_SIZE: String(DEPTH + 128),
-  });
+  const eventrail = await startSystem('eventrail.ts', { BROKER: 'redis', REDIS_URL: redis.url });
   let floor: Awaited<ReturnType<typeof startSystem>> | undefined;
   try {
     // Where the clients resume: the position of an empty scope, read by a first stream's hello.

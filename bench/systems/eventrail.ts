@@ -29,9 +29,6 @@ const sse = createSseServer({
   hubIdleTimeoutMs: 1000,
   // The default (10,000 per process) is exactly the full run's count; leave room for churn.
   maxConnections: 100_000,
-  // The catch-up scenario: a replay written in one go (before flow control) counts one buffered
-  // event per write, so a deep replay needs room for it.
-  ...(process.env.BUFFER_SIZE !== undefined && { bufferSize: Number(process.env.BUFFER_SIZE) }),
 });
 
 const server = createServer((req, res) => {

@@ -86,7 +86,12 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
     const session = sessions.read(req.headers.cookie);
     if (pathname === '/' && method === 'GET') {
       if (session === undefined) return send(res, 200, loginPage());
-      return send(res, 200, gymPage(session, await store.list(session.gym), deps.instance));
+      // The render position first, then the list: a change in between is replayed (a refetch
+      // too many at worst), never lost. When the broker cannot say (Redis down), the page still
+      // renders, without a position: its stream then starts from the newest events.
+      const position = await sse.lastEventId(req).catch(() => undefined);
+      const students = await store.list(session.gym);
+      return send(res, 200, gymPage(session, students, deps.instance, position));
     }
     const isStudents = pathname === '/students/fragment' || pathname === '/students';
     if (!isStudents && !DELETE.test(pathname)) return send(res, 404, errorPage(404, 'Not found.'));

@@ -15,7 +15,7 @@ export function escapeHtml(value: string | number): string {
   return String(value).replace(/[&<>"']/g, (c) => ENTITIES[c] ?? c);
 }
 
-function layout(title: string, body: string): string {
+function layout(title: string, body: string, head = ''): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -25,7 +25,7 @@ function layout(title: string, body: string): string {
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="/assets/gym.css">
 <script src="/assets/htmx.min.js"></script>
-</head>
+${head}</head>
 <body>
 ${body}
 </body>
@@ -77,7 +77,9 @@ export function studentsFragment(students: readonly Student[]): string {
 /**
  * The client, as a page without a bundler loads it. Every tab of this browser shares one stream
  * (`share: true`); the URL names the user, so that another user signed in later never reads a
- * stream opened with this one's cookie (the server ignores the query).
+ * stream opened with this one's cookie (the server ignores the query). It opens the stream from
+ * the page's render position (the `<meta name="eventrail-position">` of {@link gymPage}), so a
+ * change made between the render and the stream still shows.
  */
 const clientScript = (session: Session) => `<script type="module">
   import { connect } from '/assets/eventrail/client.min.js';
@@ -101,8 +103,20 @@ const clientScript = (session: Session) => `<script type="module">
   });
 </script>`;
 
-/** The gym's page (GET /). */
-export function gymPage(session: Session, students: readonly Student[], instance: string): string {
+/**
+ * The gym's page (GET /). `position` is where the page was rendered
+ * (`SseServer.lastEventId()`, read before the list): the stream opens from there.
+ */
+export function gymPage(
+  session: Session,
+  students: readonly Student[],
+  instance: string,
+  position: string | undefined,
+): string {
+  const meta =
+    position === undefined
+      ? ''
+      : `<meta name="eventrail-position" content="${escapeHtml(position)}">\n`;
   return layout(
     `Gym ${session.gym} · eventrail`,
     `<header class="bar">
@@ -127,6 +141,7 @@ export function gymPage(session: Session, students: readonly Student[], instance
     The tabs of this browser share one connection.</p>
 </main>
 ${clientScript(session)}`,
+    meta,
   );
 }
 

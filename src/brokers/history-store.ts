@@ -13,6 +13,23 @@ export interface HistoryLimits {
 export const HISTORY_DEFAULTS = { historySize: 1000, historyTtlMs: 600_000 } as const;
 
 /**
+ * Entries in one page of a history read (`readSince`'s `limit` when omitted, and the page a
+ * replay reads): what one read holds in memory, whatever the history's size.
+ */
+export const HISTORY_PAGE = 256;
+
+/**
+ * `readSince`'s `limit`, the page size when omitted.
+ * @throws {@link EventrailError} `invalid-option` unless it is a whole number >= 1
+ */
+export function pageLimit(limit: number | undefined): number {
+  if (limit === undefined) return HISTORY_PAGE;
+  if (!Number.isSafeInteger(limit) || limit < 1)
+    throw new EventrailError('invalid-option', 'readSince: limit must be a whole number >= 1.');
+  return limit;
+}
+
+/**
  * A broker's history bounds, defaults filled in.
  * @throws {@link EventrailError} `invalid-option` unless each is a whole number >= 1
  */
@@ -78,16 +95,19 @@ export function createMemoryHistory(
       const newest = entries[entries.length - 1];
       return newest ? newest.id : store(scopeKey, '', '', true);
     },
-    async readSince(scopeKey, afterId) {
+    async readSince(scopeKey, afterId, limit) {
+      const most = pageLimit(limit);
       const after = parseStreamId(afterId);
       if (after === undefined) return null;
       const entries = trimmed(scopeKey);
       const index = entries.findIndex((e) => e.id === afterId);
       if (index === -1) return null;
-      return entries
-        .slice(index + 1)
-        .filter((e) => !e.marker && isAfter(e.at, after))
-        .map(({ id, channel, payload }) => ({ id, channel, payload }));
+      const page: HistoryEntry[] = [];
+      for (let i = index + 1; i < entries.length && page.length < most; i++) {
+        const { id, at, channel, payload, marker } = entries[i] as Stored;
+        if (!marker && isAfter(at, after)) page.push({ id, channel, payload });
+      }
+      return page;
     },
   };
 }

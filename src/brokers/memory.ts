@@ -128,9 +128,9 @@ export function createMemoryBroker(given: MemoryBrokerOptions = {}): Broker {
         assertOpen();
         return history.position(scopeKey);
       },
-      readSince: async (scopeKey, afterId) => {
+      readSince: async (scopeKey, afterId, limit) => {
         assertOpen();
-        return history.readSince(scopeKey, afterId);
+        return history.readSince(scopeKey, afterId, limit);
       },
     },
     state: () => (closed ? 'closed' : 'ready'),

@@ -1,4 +1,5 @@
 import type { BrokerHistory, HistoryEntry } from '../types.js';
+import { pageLimit } from './history-store.js';
 import { historyCode, type RedisCommandClient, WRITER_FIELD } from './redis-history-code.js';
 import { type ChannelMode, shardChannel, shardHead } from './redis-shard.js';
 
@@ -34,8 +35,6 @@ export function createRedisHistory(
   const ttl = String(options.historyTtlMs);
   const code = historyCode(options.announce);
   const sharded = options.announce.includes('sharded');
-  // Approximate trimming may keep somewhat more than historySize entries.
-  const readLimit = String(options.historySize + 1024);
   return {
     async append(scopeKey, channel, payload) {
       return String(
@@ -53,35 +52,44 @@ export function createRedisHistory(
     async position(scopeKey) {
       return String(await code.run(client, 'position', key(scopeKey), [ttl]));
     },
-    async readSince(scopeKey, afterId) {
+    async readSince(scopeKey, afterId, limit) {
+      const most = pageLimit(limit);
       const stream = key(scopeKey);
-      const reply = await client.sendCommand(
-        ['XRANGE', stream, afterId, '+', 'COUNT', readLimit],
-        stream,
-      );
-      if (!Array.isArray(reply) || reply.length === 0 || reply.length >= Number(readLimit))
-        return null;
-      const first = reply[0] as unknown[];
-      // The entry we resume after must still be there: then nothing after it can be missing.
-      if (String(first[0]) !== afterId) return null;
-      // And every entry after it must come from the process that stored it: another writer
-      // (a promoted replica, a restarted Redis) may lack entries the first one acknowledged.
-      // Entries without a writer (stored by an older eventrail) match any.
-      let writer = fields(first[1]).get(WRITER_FIELD);
       const entries: HistoryEntry[] = [];
-      for (const raw of reply.slice(1) as unknown[][]) {
-        const f = fields(raw[1]);
-        const w = f.get(WRITER_FIELD);
-        if (w !== undefined) {
-          if (writer !== undefined && w !== writer) return null;
-          writer = w;
+      // Chained across reads: each starts at (and includes) the last entry of the one before.
+      let from = afterId;
+      let writer: string | undefined;
+      for (;;) {
+        const asked = most - entries.length + 1;
+        const reply = await client.sendCommand(
+          ['XRANGE', stream, from, '+', 'COUNT', String(asked)],
+          stream,
+        );
+        if (!Array.isArray(reply) || reply.length === 0) return null;
+        const first = reply[0] as unknown[];
+        // The entry we resume after must still be there: then nothing after it can be missing.
+        if (String(first[0]) !== from) return null;
+        // And every entry after it must come from the process that stored it: another writer
+        // (a promoted replica, a restarted Redis) may lack entries the first one acknowledged.
+        // Entries without a writer (stored by an older eventrail) match any.
+        writer ??= fields(first[1]).get(WRITER_FIELD);
+        for (const raw of reply.slice(1) as unknown[][]) {
+          const f = fields(raw[1]);
+          const w = f.get(WRITER_FIELD);
+          if (w !== undefined) {
+            if (writer !== undefined && w !== writer) return null;
+            writer = w;
+          }
+          const channel = f.get('c');
+          const payload = f.get('p');
+          if (channel !== undefined && payload !== undefined)
+            entries.push({ id: String(raw[0]), channel, payload });
         }
-        const channel = f.get('c');
-        const payload = f.get('p');
-        if (channel !== undefined && payload !== undefined)
-          entries.push({ id: String(raw[0]), channel, payload });
+        // A short reply is the end. A full one that held entries without an event (markers)
+        // reads on, so that a short page always means the end.
+        if (reply.length < asked || entries.length >= most) return entries;
+        from = String((reply[reply.length - 1] as unknown[])[0]);
       }
-      return entries;
     },
   };
 }

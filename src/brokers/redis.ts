@@ -4,7 +4,7 @@ import { Outage, type OutageReport, seconds } from '../util/outage.js';
 import { toError } from '../util/to-error.js';
 import { wholeNumber } from '../util/whole-number.js';
 import { Deadlines } from './deadlines.js';
-import { type HistoryLimits, historyLimits } from './history-store.js';
+import { type HistoryLimits, historyLimits, pageLimit } from './history-store.js';
 import {
   type AnnounceClient,
   announce,
@@ -90,9 +90,10 @@ export interface RedisBrokerOptions extends HistoryLimits {
   /**
    * A Redis URL (`redis://host:6379/0`). The broker then creates its two connections (one to
    * publish, one to subscribe), owns them, and closes them in `close()`.
-   * Give either `url` or both clients.
+   * Give either `url` or both clients. `undefined` counts as not given (`url: process.env.REDIS_URL`
+   * with the variable unset then fails with `invalid-option`, naming what is missing).
    */
-  url?: string;
+  url?: string | undefined;
   /**
    * A Redis Cluster (>= 7), instead of `url`: `{ rootNodes: [{ url }] }` to connect to (the broker
    * creates its cluster clients, owns them and closes them in `close()`), or a connected node-redis
@@ -525,8 +526,13 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
         bounded(`history append on ${channel}`, () => store.append(scopeKey, channel, payload)),
       position: (scopeKey) =>
         bounded(`history position of ${scopeKey}`, () => store.position(scopeKey)),
-      readSince: (scopeKey, afterId) =>
-        bounded(`history read of ${scopeKey}`, () => store.readSince(scopeKey, afterId)),
+      readSince: async (scopeKey, afterId, limit) => {
+        // A bad limit is the caller's error, not Redis's: checked before anything is sent.
+        pageLimit(limit);
+        return bounded(`history read of ${scopeKey}`, () =>
+          store.readSince(scopeKey, afterId, limit),
+        );
+      },
     };
   }
   let closed: Promise<void> | undefined;

@@ -36,6 +36,13 @@ export const REFRESH_ATTRIBUTE = 'data-eventrail-refresh';
 export const REFRESH_EVENT = 'eventrail:refresh';
 
 /**
+ * The `name` of the `<meta>` that carries the page's render position (`SseServer.lastEventId()`):
+ * `<meta name="eventrail-position" content="...">`. {@link connect} opens the stream from it.
+ * @public
+ */
+export const POSITION_META = 'eventrail-position';
+
+/**
  * The query parameter carrying the last event id when the client reconnects by itself (a browser
  * sends the `Last-Event-ID` header only on its own reconnects).
  * @public

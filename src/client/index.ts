@@ -15,7 +15,7 @@
  *
  * @packageDocumentation
  */
-import { CONNECTED_EVENT, ORIGIN_HEADER, RESYNC_EVENT } from './constants.js';
+import { CONNECTED_EVENT, ORIGIN_HEADER, POSITION_META, RESYNC_EVENT } from './constants.js';
 import { openDirect } from './direct.js';
 import { addHeaderToHtmxRequests, RefreshRegistry, type RefreshRoot } from './dom.js';
 import { openShared } from './share.js';
@@ -36,6 +36,7 @@ export {
   LAST_EVENT_ID_PARAM,
   ORIGIN_EVENT,
   ORIGIN_HEADER,
+  POSITION_META,
   REFRESH_ATTRIBUTE,
   REFRESH_EVENT,
   RESYNC_EVENT,
@@ -57,6 +58,13 @@ function safely(callback: () => void): void {
   } catch (err) {
     if (typeof reportError === 'function') reportError(err);
   }
+}
+
+/** The page's render position: the content of its `<meta name="eventrail-position">`, if any. */
+function renderPosition(): string {
+  const page = globalThis.document as Partial<Document> | undefined;
+  if (typeof page?.querySelector !== 'function') return '';
+  return page.querySelector(`meta[name="${POSITION_META}"]`)?.getAttribute('content') ?? '';
 }
 
 /**
@@ -83,6 +91,7 @@ export function connect(options: ConnectOptions = {}): EventrailConnection {
     withCredentials: options.withCredentials === true,
     backoff: options.backoff,
   };
+  const since = options.since === false ? '' : (options.since ?? renderPosition());
   const registry = new RefreshRegistry(root);
   const listeners = new Map<string, Set<(message: EventrailMessage) => void>>();
   const names = new Set<string>(['message', ...(options.events ?? [])]);
@@ -156,6 +165,7 @@ export function connect(options: ConnectOptions = {}): EventrailConnection {
     stream = openShared({
       Source,
       config,
+      since,
       names: () => [...names],
       worker:
         worker === false
@@ -168,7 +178,7 @@ export function connect(options: ConnectOptions = {}): EventrailConnection {
         sharing = how;
       },
     });
-  } else stream = openDirect(Source, config, [...names], handlers);
+  } else stream = openDirect(Source, { ...config, lastEventId: since }, [...names], handlers);
 
   return {
     get state() {

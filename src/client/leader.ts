@@ -8,7 +8,7 @@ import type { SourceConfig } from './source.js';
 import type { Stream, StreamHandlers } from './stream.js';
 import { holdTabLock, tabReceiver, whenTabGone } from './tab.js';
 import type { EventSourceConstructor } from './types.js';
-import { type HubMessage, type TabMessage, tabLockName } from './wire.js';
+import { addressed, type HubMessage, type TabMessage, tabLockName } from './wire.js';
 
 /** A tab answering another's hello: the names it listens to. */
 type NamesMessage = { readonly t: 'names'; readonly tab: string; readonly names: string[] };
@@ -20,6 +20,8 @@ export function openLeader(
   names: readonly string[],
   tab: string,
   handlers: StreamHandlers,
+  /** This tab's render position, `''` for none. */
+  since = '',
 ): Stream | undefined {
   const locks = globalThis.navigator?.locks;
   if (locks === undefined || typeof BroadcastChannel !== 'function') return undefined;
@@ -27,6 +29,11 @@ export function openLeader(
   const channel = new BroadcastChannel(key);
   /** The other tabs of the group and the names they listen to. */
   const group = new Map<string, Set<string>>();
+  /**
+   * The render positions of tabs no leader has served yet: a tab that comes to lead serves them
+   * (a leader's join says so to every tab, see `joined`).
+   */
+  const unserved = new Map<string, string>();
   const mine = new Set(names);
   let lastEventId = '';
   let everOpen = false;
@@ -41,9 +48,10 @@ export function openLeader(
     if (message.t === 'state' && message.state === 'open') everOpen = true;
     receive(message);
   };
-  const post: HubPost = (message) => {
-    channel.postMessage(message);
-    local(message);
+  const post: HubPost = (message, to) => {
+    const sent = addressed(message, to);
+    channel.postMessage(sent);
+    local(sent);
   };
   const send = (message: TabMessage | NamesMessage): void => channel.postMessage(message);
 
@@ -56,7 +64,9 @@ export function openLeader(
   function follow(other: string, names: readonly string[]): void {
     group.set(other, new Set(names));
     if (hub === undefined) return;
-    hub.join(other, names, config);
+    const since = unserved.get(other);
+    unserved.delete(other);
+    hub.join(other, names, config, since);
     whenTabGone(tabLockName(other), () => gone(other));
   }
 
@@ -65,6 +75,7 @@ export function openLeader(
     if (message.t === 'hello') {
       // Only once this tab holds its own lock: a leader watches that lock to count it out.
       if (joined) send({ t: 'names', tab, names: [...mine] });
+      if (message.since) unserved.set(message.tab, message.since);
       follow(message.tab, message.names);
     } else if (message.t === 'names') {
       if (!group.has(message.tab)) group.set(message.tab, new Set(message.names));
@@ -73,8 +84,12 @@ export function openLeader(
       hub?.listen(message.tab, message.names);
     } else if (message.t === 'bye') {
       group.delete(message.tab);
+      unserved.delete(message.tab);
       hub?.leave(message.tab);
-    } else if (hub === undefined) local(message);
+    } else {
+      if (message.t === 'tabs' && message.joined !== undefined) unserved.delete(message.joined);
+      if (hub === undefined) local(message);
+    }
   };
 
   function lead(): void {
@@ -85,7 +100,7 @@ export function openLeader(
       post({ t: 'connected', id: undefined });
       post({ t: 'state', state: 'reconnecting' });
     }
-    hub.join(tab, [...mine], config);
+    hub.join(tab, [...mine], config, everOpen ? '' : since);
     for (const [other, names] of [...group]) follow(other, [...names]);
   }
 
@@ -96,7 +111,7 @@ export function openLeader(
   const releaseTab = holdTabLock(tabLockName(tab), () => {
     if (closed) return;
     joined = true;
-    send({ t: 'hello', tab, names: [...mine], config });
+    send({ t: 'hello', tab, names: [...mine], config, since });
     locks
       .request(key, () => {
         lead();

@@ -21,6 +21,8 @@ export interface WorkerScript {
 export interface ShareRequest {
   readonly Source: EventSourceConstructor;
   readonly config: SourceConfig;
+  /** The tab's render position, `''` for none. */
+  readonly since: string;
   /** The names the tab listens to right now. */
   readonly names: () => string[];
   /** The SharedWorker script; undefined to skip straight to the leader election. */
@@ -53,7 +55,7 @@ function openWorker(request: ShareRequest, tab: string, failed: () => void): Str
   };
   port.start();
   const releaseTab = holdTabLock(tabLockName(tab), () =>
-    send({ t: 'hello', tab, names: request.names(), config }),
+    send({ t: 'hello', tab, names: request.names(), config, since: request.since }),
   );
   const onHide = (): void => send({ t: 'bye', tab });
   globalThis.addEventListener?.('pagehide', onHide);
@@ -73,9 +75,12 @@ export function openShared(request: ShareRequest): Stream {
   const tab = newTabId();
   const { Source, config, handlers } = request;
   const withoutWorker = (): Stream => {
-    const leader = openLeader(Source, config, request.names(), tab, handlers);
+    const leader = openLeader(Source, config, request.names(), tab, handlers, request.since);
     request.sharing(leader === undefined ? 'none' : 'locks');
-    return leader ?? openDirect(Source, config, request.names(), handlers);
+    return (
+      leader ??
+      openDirect(Source, { ...config, lastEventId: request.since }, request.names(), handlers)
+    );
   };
   let closed = false;
   let stream: Stream | undefined = openWorker(request, tab, () => {

@@ -9,6 +9,7 @@ export function tabReceiver(
   seen: (id: string) => void = () => {},
 ): (message: HubMessage) => void {
   return (message) => {
+    if (message.to !== undefined && message.to !== tab) return;
     switch (message.t) {
       case 'state':
         return handlers.state(message.state);

@@ -1,6 +1,6 @@
 /** The public types of `eventrail/client`. */
 import type { BackoffOptions } from './backoff.js';
-import type { ORIGIN_HEADER, RESYNC_EVENT } from './constants.js';
+import type { ORIGIN_HEADER, POSITION_META, RESYNC_EVENT } from './constants.js';
 import type { RefreshRoot } from './dom.js';
 
 /**
@@ -59,6 +59,16 @@ export interface ConnectOptions {
    * the client bundle (or `worker.js` beside the modules, loaded as a module worker)
    */
   readonly worker?: string | URL | false;
+  /**
+   * Where the stream starts: the page's render position, the id `SseServer.lastEventId()` gave
+   * when the server rendered it. The stream then opens from there (`?lastEventId=` on its first
+   * request) and replays what was published since, or resyncs once when it cannot; nothing is
+   * refreshed when nothing changed. With `share: true` a tab joining a stream that is already past
+   * its position is handed what it missed (or resyncs once). `false` starts at the moment of
+   * connecting. @defaultValue the `content` of `<meta name="eventrail-position">`
+   * ({@link POSITION_META}) when the page has one
+   */
+  readonly since?: string | false;
   /** The EventSource implementation. @defaultValue `globalThis.EventSource` (a SharedWorker uses its own) */
   readonly EventSource?: EventSourceConstructor;
   /** Every event except eventrail's own (`eventrail.*`), before elements refresh. */

@@ -50,12 +50,20 @@ export type TabMessage =
       readonly tab: string;
       readonly names: string[];
       readonly config: SourceConfig;
+      /** The tab's render position (`''` for none): what it missed since is handed to it. */
+      readonly since?: string;
     }
   | { readonly t: 'listen'; readonly tab: string; readonly names: string[] }
   | { readonly t: 'bye'; readonly tab: string };
 
-/** The shared side to its tabs. */
-export type HubMessage =
+/**
+ * The shared side to its tabs. Over a BroadcastChannel every tab hears every message: one meant
+ * for a single tab carries `to` (see {@link addressed}).
+ */
+export type HubMessage = HubBody & { readonly to?: string };
+
+/** What the shared side says, to whom aside. */
+type HubBody =
   | { readonly t: 'state'; readonly state: 'open' | 'reconnecting' }
   /** The shared connection's id (undefined between streams), and the stream's id at its start. */
   | { readonly t: 'connected'; readonly id: string | undefined; readonly at?: string }
@@ -68,7 +76,13 @@ export type HubMessage =
       readonly skip?: string | undefined;
     }
   | { readonly t: 'resync'; readonly reason: 'resync' | 'reconnect'; readonly id: string }
-  | { readonly t: 'tabs'; readonly count: number };
+  /** How many tabs share the stream; `joined` is the tab whose joining made it so. */
+  | { readonly t: 'tabs'; readonly count: number; readonly joined?: string };
+
+/** `message` meant for tab `tab` alone, for a channel every tab hears. */
+export function addressed(message: HubMessage, tab: string | undefined): HubMessage {
+  return tab === undefined ? message : { ...message, to: tab };
+}
 
 /** The lock a tab holds while it lives: whoever waits for it learns when the tab is gone. */
 export function tabLockName(tab: string): string {

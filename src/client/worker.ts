@@ -33,7 +33,7 @@ function receive(port: MessagePort, message: TabMessage): void {
   if (message.t === 'hello') {
     ports.set(message.tab, port);
     hub ??= new SharedHub(EventSource, post);
-    hub.join(message.tab, message.names, message.config);
+    hub.join(message.tab, message.names, message.config, message.since);
     whenTabGone(tabLockName(message.tab), () => leave(message.tab));
   } else if (message.t === 'listen') hub?.listen(message.tab, message.names);
   else if (message.t === 'bye') leave(message.tab);

@@ -19,14 +19,21 @@ import { RESYNC_EVENT } from '../wire/protocol.js';
 import { formatComment, formatEvent } from '../wire/sse-format.js';
 import type { Frame } from './frame.js';
 import type { Beating, HeartbeatClock } from './heartbeat.js';
+import { type Stallable, unwatchStall, watchStall } from './stall-watch.js';
 import { FLUSH_BYTES, type Flushable, scheduleFlush } from './write-batch.js';
 
-/** How much a connection may buffer, and what happens beyond. */
+/**
+ * How much a connection may buffer, and what happens beyond. A connection is judged by whether it
+ * drains, never by how many events one tick wrote to it: a burst to a client that reads goes out
+ * whole, however many events it holds.
+ */
 export interface BufferLimits {
-  /** Events waiting before backpressure applies. */
+  /** `coalesce`: the most event names that may wait, merged, while congested; past it, a resync. */
   readonly bufferSize: number;
-  /** Bytes waiting before backpressure applies. */
+  /** Bytes waiting (in the transport and queued here) before backpressure applies. */
   readonly maxBufferedBytes: number;
+  /** How long the transport may stay congested without a drain before backpressure applies. */
+  readonly maxStallMs: number;
   readonly policy: BackpressurePolicy;
 }
 
@@ -47,23 +54,32 @@ export interface ConnectionOwner<P extends Principal> {
 /** Live events a connection may hold back while its replay runs, before it gives up and resyncs. */
 const MAX_HELD = 10_000;
 
+/** What `onClientDropped` hears when a stalled stream is cut before any event was written to it. */
+const NO_EVENT: OutgoingEvent = { name: RESYNC_EVENT, data: '{}' };
+
 /**
  * One browser's stream on this instance. Holds no timer and no per-event closure: the server's
  * heartbeat and the hubs' fan-out call into it. With a history it tracks, per scope, the position
  * of the last event it wrote, which both dedupes (replay and live may overlap) and makes its ids.
  */
 export class Connection<P extends Principal = Principal>
-  implements ClientInfo<P>, Flushable, Beating
+  implements ClientInfo<P>, Flushable, Beating, Stallable
 {
-  /** Events written since the sink last reported a full buffer; 0 while it keeps up. */
-  private pending = 0;
+  /**
+   * When the sink last reported a full buffer (ms since epoch); undefined while it keeps up.
+   * While congested, what is written waits here, and goes out in one write at the next drain.
+   */
+  private congestedAt: number | undefined;
+  /** The newest event handed to this stream, for the hook of a stream cut while stalled. */
+  private lastEvent: OutgoingEvent | undefined;
+  /** Callers of {@link writable} waiting for a drain. */
+  private waiters: Array<(open: boolean) => void> | undefined;
   /** The first chunk written this tick, not yet handed to the sink (see write-batch.ts). */
   private queued: Uint8Array | undefined;
   /** Further chunks of this tick, in order; undefined while there is at most one. */
   private more: Uint8Array[] | undefined;
   /** Bytes in `queued` and `more`. */
   private queuedBytes = 0;
-  private congested = false;
   private ended = false;
   private sink: Sink | undefined;
   /** Live frames held back while a replay runs; undefined once live. */
@@ -114,6 +130,31 @@ export class Connection<P extends Principal = Principal>
     return this.ended;
   }
 
+  /** True while the transport's buffer is full: writes wait here until it drains. */
+  get congested(): boolean {
+    return this.congestedAt !== undefined;
+  }
+
+  /** When this stream counts as stalled (congested for `maxStallMs` without a drain). */
+  get stallDeadline(): number | undefined {
+    const at = this.congestedAt;
+    return at === undefined ? undefined : at + this.limits.maxStallMs;
+  }
+
+  /**
+   * Resolves once the stream can take more: at once when it is not congested, else at the next
+   * drain; false once it has ended. A replay awaits it between writes, so that it writes only as
+   * fast as the client reads.
+   */
+  writable(): Promise<boolean> {
+    if (this.ended) return Promise.resolve(false);
+    if (!this.congested) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      this.waiters ??= [];
+      this.waiters.push(resolve);
+    });
+  }
+
   /** The SSE id of where this connection stands, or undefined without one. */
   eventId(): string | undefined {
     return this.marks && formatEventId(this.idTag, this.marks);
@@ -126,13 +167,25 @@ export class Connection<P extends Principal = Principal>
 
   /**
    * Ends the hold: frames that arrived live during the replay are written unless the replay
-   * already covered them.
+   * already covered them, as long as the stream takes them. Returns true once all are out and
+   * the stream is live; false when it became congested first (await {@link writable}, then call
+   * again: what arrives meanwhile is still held, in order).
    */
-  goLive(): void {
-    const held = this.held ?? [];
+  goLive(): boolean {
+    const held = this.held;
+    if (held === undefined) return true;
+    if (this.lost && !this.ended) this.writeResync();
+    let next = 0;
+    while (next < held.length && !this.congested && !this.ended) {
+      const [frame, scope] = held[next++] as [Frame, number];
+      this.sendNow(frame, scope);
+    }
+    if (next < held.length && !this.ended) {
+      held.splice(0, next);
+      return false;
+    }
     this.held = undefined;
-    if (this.lost) this.resync();
-    for (const [frame, scope] of held) this.send(frame, scope);
+    return true;
   }
 
   /**
@@ -159,6 +212,7 @@ export class Connection<P extends Principal = Principal>
     const position = frame.position;
     const marks = this.marks;
     if (position && marks && !isNewMark(marks, scope, position)) return false;
+    this.lastEvent = frame.event;
     if (this.congested && this.limits.policy === 'coalesce') return this.coalesce(frame, scope);
     if (this.congested && this.overLimit()) {
       this.owner.onBackpressure(this, this.limits.policy, frame.event);
@@ -200,6 +254,10 @@ export class Connection<P extends Principal = Principal>
       this.lost = true;
       return true;
     }
+    return this.writeResync();
+  }
+
+  private writeResync(): boolean {
     this.lost = false;
     this.owner.onResync(this);
     return this.write(
@@ -212,22 +270,43 @@ export class Connection<P extends Principal = Principal>
     if (!this.ended && !this.congested && !this.held) this.write(chunk);
   }
 
-  /** The transport's buffer has emptied: what was coalesced meanwhile goes out now. */
+  /**
+   * The transport's buffer has emptied: what waited meanwhile goes out now in one write, then
+   * the resync a drop owes, then what was coalesced; a replay waiting for it goes on.
+   */
   drained(): void {
-    this.congested = false;
-    this.pending = 0;
-    const waiting = this.coalesced;
-    this.coalesced = undefined;
-    if (this.lost) this.resync();
-    if (waiting) for (const [frame, scope] of waiting.values()) this.sendNow(frame, scope);
+    if (this.congestedAt !== undefined && !this.ended) {
+      this.congestedAt = undefined;
+      unwatchStall(this);
+      this.flushQueued();
+      const waiting = this.coalesced;
+      this.coalesced = undefined;
+      if (this.lost && !this.held) this.resync();
+      if (waiting) for (const [frame, scope] of waiting.values()) this.sendNow(frame, scope);
+    }
+    this.wake(!this.ended);
   }
 
+  /** `disconnect`: the stream stayed congested past `maxStallMs` with no event to judge it by. */
+  stalled(): void {
+    if (this.ended || !this.congested) return;
+    this.owner.onBackpressure(this, 'disconnect', this.lastEvent ?? NO_EVENT);
+    this.close('backpressure');
+  }
+
+  /** Over the bytes it may hold, or congested for longer than it may stay without a drain. */
   private overLimit(): boolean {
-    const { bufferSize, maxBufferedBytes } = this.limits;
+    const { maxBufferedBytes, maxStallMs } = this.limits;
     return (
-      this.pending >= bufferSize ||
-      (this.sink?.buffered() ?? 0) + this.queuedBytes > maxBufferedBytes
+      (this.sink?.buffered() ?? 0) + this.queuedBytes > maxBufferedBytes ||
+      Date.now() - (this.congestedAt ?? Number.POSITIVE_INFINITY) > maxStallMs
     );
+  }
+
+  private wake(open: boolean): void {
+    const waiters = this.waiters;
+    this.waiters = undefined;
+    if (waiters) for (const resolve of waiters) resolve(open);
   }
 
   /**
@@ -275,13 +354,12 @@ export class Connection<P extends Principal = Principal>
   }
 
   /**
-   * Queues a whole frame for this tick's flush (one write per connection per tick). Returns false
-   * once the connection has ended.
+   * Queues a whole frame for this tick's flush (one write per connection per tick), or, while
+   * congested, until the next drain. Returns false once the connection has ended.
    */
   private write(chunk: Uint8Array): boolean {
     if (this.sink === undefined || this.ended) return false;
     this.lastWrite = this.owner.clock.tick;
-    if (this.congested) this.pending++;
     if (this.queued === undefined) {
       this.queued = chunk;
       scheduleFlush(this);
@@ -289,13 +367,13 @@ export class Connection<P extends Principal = Principal>
     else this.more.push(chunk);
     this.queuedBytes += chunk.byteLength;
     // A large burst goes out at once: the transport then reports a full buffer in time.
-    if (this.queuedBytes >= FLUSH_BYTES) this.flushQueued();
+    if (this.queuedBytes >= FLUSH_BYTES && !this.congested) this.flushQueued();
     return !this.ended;
   }
 
-  /** Writes what this tick queued (called by the batch; a no-op when already flushed). */
+  /** Writes what this tick queued (called by the batch; a no-op when already flushed or congested). */
   flush(): void {
-    if (this.ended) return;
+    if (this.ended || this.congested) return;
     try {
       this.flushQueued();
     } catch (err) {
@@ -315,10 +393,9 @@ export class Connection<P extends Principal = Principal>
     this.queuedBytes = 0;
     const chunk = more === undefined ? first : Buffer.concat([first, ...more], bytes);
     try {
-      if (!sink.write(chunk)) {
-        this.congested = true;
-        // The chunk that filled the transport counts as waiting too.
-        if (this.pending === 0) this.pending = 1;
+      if (!sink.write(chunk) && this.congestedAt === undefined) {
+        this.congestedAt = Date.now();
+        if (this.limits.policy === 'disconnect') watchStall(this);
       }
     } catch {
       // A transport that throws on write is gone; treat it as the peer leaving.
@@ -329,6 +406,8 @@ export class Connection<P extends Principal = Principal>
   private finish(reason: DisconnectReason): void {
     if (this.ended) return;
     this.ended = true;
+    unwatchStall(this);
+    this.wake(false);
     this.owner.onClosed(this, reason);
     if (reason !== 'server-closed' && reason !== 'expired') this.dropQueued();
   }

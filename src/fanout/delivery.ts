@@ -1,7 +1,14 @@
+import { HISTORY_PAGE } from '../brokers/history-store.js';
 import { EventrailError } from '../errors.js';
 import type { RouteTable } from '../server/routes.js';
 import type { EventTracing } from '../tracing.js';
-import type { BrokerMessage, EventEncoder, OutgoingEvent, Principal } from '../types.js';
+import type {
+  BrokerMessage,
+  EventEncoder,
+  HistoryEntry,
+  OutgoingEvent,
+  Principal,
+} from '../types.js';
 import { allPositions, type Position, parseStreamId, streamId } from '../wire/event-ids.js';
 import { decodePayload } from '../wire/payload.js';
 import type { Connection } from './connection.js';
@@ -59,7 +66,7 @@ export class Delivery<P extends Principal> {
   private deliverNow(hub: Hub<P>, message: BrokerMessage): void {
     const { channel } = message;
     // Defence in depth: a broker must only hand a hub its own scope's channels.
-    if (!channel.startsWith(hub.key) || channel.charCodeAt(hub.key.length) !== 58 /* : */) return;
+    if (!inScope(hub, channel)) return;
     if (this.tooLarge(message)) {
       this.oversized(hub, message);
       return;
@@ -148,12 +155,9 @@ export class Delivery<P extends Principal> {
       // after the read) needs a read that starts after it.
       do {
         try {
-          const missed =
-            history && hub.lastSeen
-              ? await history.readSince(hub.key, streamId(hub.lastSeen))
-              : null;
-          if (missed === null) await this.resyncHub(hub);
-          else for (const entry of missed) this.deliverNow(hub, entry);
+          const from = hub.lastSeen;
+          if (!history || !from || !(await this.readMissed(history, hub, from)))
+            await this.resyncHub(hub);
         } catch (err) {
           this.ctx.report(err);
           await this.resyncHub(hub).catch((e: unknown) => this.ctx.report(e));
@@ -161,6 +165,21 @@ export class Delivery<P extends Principal> {
       } while (hub.recoverAgain());
     } finally {
       for (const message of hub.endRecovery()) this.deliverNow(hub, message);
+    }
+  }
+
+  /**
+   * Delivers what the history has after `from` to every client of the hub, a page at a time.
+   * False when the history cannot prove it complete (the hub then resyncs).
+   */
+  private async readMissed(history: HistoryReader, hub: Hub<P>, from: Position): Promise<boolean> {
+    let after = streamId(from);
+    for (;;) {
+      const page = await history.readSince(hub.key, after, HISTORY_PAGE);
+      if (page === null) return false;
+      for (const entry of page) this.deliverNow(hub, entry);
+      if (page.length < HISTORY_PAGE) return true;
+      after = (page[page.length - 1] as HistoryEntry).id;
     }
   }
 
@@ -193,7 +212,10 @@ export class Delivery<P extends Principal> {
   /**
    * Brings a new connection (held, already in its hubs) up to date: replays what it missed since
    * `resume` (its Last-Event-ID), or resyncs it when that cannot be done exactly; then lets the
-   * held live events through.
+   * held live events through. The replay is a stream: the history is read a page at a time and
+   * each page written as the client drains it, so memory stays bounded whatever the history's size
+   * and a client that reads keeps its stream however far behind it starts; nothing more is read or
+   * decoded once the connection has gone.
    */
   async catchUp(
     connection: Connection<P>,
@@ -203,39 +225,60 @@ export class Delivery<P extends Principal> {
   ): Promise<void> {
     const { history } = this.ctx;
     if (history && resume) {
-      const replays: Array<[Hub<P>, number, readonly BrokerMessage[]]> = [];
       for (const [scope, hub] of hubs.entries()) {
-        // The connection is in the hub: a recent answer read for it may serve (see KeptAnswers).
-        const entries = await history.readSince(
-          hub.key,
-          streamId(resume[scope] as Position),
-          undefined,
-          hub,
-        );
-        // Not replayable exactly (gone, or holding a message too large to write): resync.
-        if (entries === null || entries.some((e) => this.tooLarge(e))) {
-          replays.length = 0;
+        const topics = routes.get(hub.key) ?? null;
+        const from = resume[scope] as Position;
+        const exact = await this.replay(history, connection, hub, scope, topics, from);
+        if (connection.closed) return;
+        if (!exact) {
+          // Not replayable exactly (gone, or holding a message too large to write): resync.
+          const newest = await Promise.all(hubs.map((h) => this.position(h.key)));
+          connection.resync(allPositions(newest));
           break;
         }
-        replays.push([hub, scope, entries]);
       }
-      if (replays.length === hubs.length) {
-        for (const [hub, scope, entries] of replays) {
-          const topics = routes.get(hub.key) ?? null;
-          for (const entry of entries) {
-            const topic = entry.channel.slice(hub.key.length + 1);
-            if (topics !== null && !topics.has(topic)) continue;
-            const frame = this.frameFor(hub, entry);
-            if (frame && connection.sendNow(frame, scope)) this.ctx.replayed(1);
-          }
-        }
-      } else
-        connection.resync(
-          await Promise.all(hubs.map((hub) => this.position(hub.key))).then(allPositions),
-        );
     }
-    connection.goLive();
+    while (!connection.goLive()) if (!(await connection.writable())) return;
   }
+
+  /**
+   * Replays one scope's history after `from` to `connection`, pausing while it is congested.
+   * False when the history cannot prove the replay complete, or holds a message too large to
+   * write; true otherwise (also when the connection went away).
+   */
+  private async replay(
+    history: HistoryReader,
+    connection: Connection<P>,
+    hub: Hub<P>,
+    scope: number,
+    topics: ReadonlySet<string> | null,
+    from: Position,
+  ): Promise<boolean> {
+    let after = streamId(from);
+    for (;;) {
+      // The connection is in the hub: a recent page read for it may serve (see KeptAnswers).
+      const page = await history.readSince(hub.key, after, HISTORY_PAGE, hub);
+      if (page === null) return connection.closed;
+      for (const entry of page) {
+        if (connection.closed) return true;
+        if (this.tooLarge(entry)) return false;
+        const { channel } = entry;
+        if (!inScope(hub, channel)) continue;
+        if (topics !== null && !topics.has(channel.slice(hub.key.length + 1))) continue;
+        const frame = this.frameFor(hub, entry);
+        if (frame && connection.sendNow(frame, scope)) this.ctx.replayed(1);
+        // Write no further than the client reads: the next frame waits for the drain.
+        if (connection.congested && !(await connection.writable())) return true;
+      }
+      if (page.length < HISTORY_PAGE || connection.closed) return true;
+      after = (page[page.length - 1] as HistoryEntry).id;
+    }
+  }
+}
+
+/** True when `channel` is one of the hub's scope (`{scope}:{id}:{topic}`). */
+function inScope(hub: { readonly key: string }, channel: string): boolean {
+  return channel.startsWith(hub.key) && channel.charCodeAt(hub.key.length) === 58; /* : */
 }
 
 /**

@@ -28,6 +28,13 @@ export interface LimitOptions {
    */
   maxBufferedBytes?: number;
   /**
+   * How long a client's socket may stay congested without draining before backpressure applies
+   * (see `backpressure`), whatever the bytes: a client that reads, however far behind it starts,
+   * keeps its stream; one that stops reading is acted on. The default lets a slow mobile link
+   * (about 35 KB/s) move a full `maxBufferedBytes`. @defaultValue `30000`
+   */
+  maxStallMs?: number;
+  /**
    * Origins allowed to open a stream cross-origin, e.g. `['https://app.example.com']`. A request
    * with another `Origin` gets 403 before anything is resolved, subscribed or counted. Unset:
    * no check (same-origin pages; browsers block cross-origin reads without CORS headers anyway).
@@ -58,6 +65,7 @@ export const LIMIT_DEFAULTS = {
   maxConnectionLifetimeMs: 3_600_000,
   limitRetryMs: 30_000,
   maxBufferedBytes: 1_048_576,
+  maxStallMs: 30_000,
   allowCredentials: false,
   maxPayloadBytes: 65_536,
   maxConcurrentHistoryReads: 16,
@@ -135,6 +143,7 @@ export function resolveLimits(options: LimitOptions): ResolvedLimits {
       LIMIT_DEFAULTS.maxBufferedBytes,
       1024,
     ),
+    maxStallMs: wholeNumber('maxStallMs', options.maxStallMs, LIMIT_DEFAULTS.maxStallMs, 1),
     allowedOrigins: origins,
     allowCredentials: options.allowCredentials ?? LIMIT_DEFAULTS.allowCredentials,
     maxPayloadBytes: wholeNumber(

@@ -64,6 +64,8 @@ export function fakeConnection(
   options: {
     policy?: BackpressurePolicy;
     bufferSize?: number;
+    maxBufferedBytes?: number;
+    maxStallMs?: number;
     positions?: Position[];
     scopes?: string[];
   } = {},
@@ -79,7 +81,8 @@ export function fakeConnection(
     'tag',
     {
       bufferSize: options.bufferSize ?? 4,
-      maxBufferedBytes: 1 << 20,
+      maxBufferedBytes: options.maxBufferedBytes ?? 1 << 20,
+      maxStallMs: options.maxStallMs ?? 60_000,
       policy: options.policy ?? 'disconnect',
     },
     owner,

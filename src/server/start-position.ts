@@ -1,0 +1,123 @@
+/**
+ * Where a stream opened now would start: the scopes' newest positions, read once per scope at the
+ * same time, and the SSE id that carries them. The server's stream opening (its hello's id) and
+ * `SseServer.lastEventId()` (a page's render position) both come through here, so the two are the
+ * same thing: an id a stream can resume from.
+ */
+import { IncomingMessage } from 'node:http';
+import { Http2ServerRequest } from 'node:http2';
+import { fetchRequest } from '../adapters/fetch.js';
+import { nodeRequest } from '../adapters/node.js';
+import { EventrailError, isEventrailError } from '../errors.js';
+import type { Principal, PrincipalResolver, Router, SseRequest } from '../types.js';
+import {
+  allPositions,
+  formatEventId,
+  type Position,
+  positionMarks,
+  scopeTag,
+} from '../wire/event-ids.js';
+import { buildRouteTable } from './routes.js';
+
+/** Reads the newest position of one scope (undefined without a history). */
+export type PositionRead = (scopeKey: string) => Promise<Position | undefined>;
+
+/**
+ * The newest positions of the scopes `keys`, in their order, or undefined when one has none. Every
+ * read starts at once: on Redis they go out together, one round trip (per shard on a cluster).
+ */
+export async function readPositions(
+  keys: readonly string[],
+  read: PositionRead,
+): Promise<Position[] | undefined> {
+  return allPositions(await Promise.all(keys.map(read)));
+}
+
+/** The SSE id of a stream over the sorted scopes `keys` standing at `positions`. */
+export function startEventId(keys: readonly string[], positions: readonly Position[]) {
+  return formatEventId(scopeTag(keys), positionMarks(positions));
+}
+
+/**
+ * Runs the resolver as a stream request does: a refusal (a throw, or no principal) becomes
+ * `unauthorized`, with the resolver's error as its cause.
+ * @throws {@link EventrailError} `unauthorized`
+ */
+export async function resolvePrincipal<P extends Principal>(
+  resolver: PrincipalResolver<P>,
+  request: SseRequest,
+): Promise<P> {
+  let principal: P;
+  try {
+    principal = await resolver(request);
+  } catch (err) {
+    throw refused(err);
+  }
+  return checkedPrincipal(principal);
+}
+
+function refused(cause: unknown): EventrailError {
+  return new EventrailError('unauthorized', 'The principal resolver refused a request.', { cause });
+}
+
+/** `principal`, unless it is none (null, or not an object). */
+function checkedPrincipal<P extends Principal>(principal: P): P {
+  if (principal === null || typeof principal !== 'object')
+    throw refused(new Error('The resolver returned no principal.'));
+  return principal;
+}
+
+/** What `lastEventId()` is given: a principal, or a request to resolve like a stream's. */
+export type PositionSubject<P extends Principal> =
+  | P
+  | Request
+  | IncomingMessage
+  | Http2ServerRequest;
+
+/** What the render position needs from the server. */
+export interface StartPositionContext<P extends Principal> {
+  readonly resolver: PrincipalResolver<P>;
+  readonly router: Router<P>;
+  readonly maxRoutes: number;
+  /** Undefined when the broker keeps no history: streams then carry no ids. */
+  readonly read: PositionRead | undefined;
+}
+
+function requestOf<P extends Principal>(who: PositionSubject<P>): SseRequest | undefined {
+  if (who instanceof Request) return fetchRequest(who);
+  if (who instanceof IncomingMessage || who instanceof Http2ServerRequest) return nodeRequest(who);
+  return undefined;
+}
+
+/**
+ * `SseServer.lastEventId`: the id a stream of `who` opened now would start from, or undefined
+ * when there is none (the broker keeps no history, the principal has no routes, or the id of its
+ * scopes would be too long for the wire).
+ * @throws {@link EventrailError} `unauthorized` (the resolver refused the request),
+ * `invalid-pattern` or `limit-exceeded` (the router's answer), `broker-error` (a position could
+ * not be read)
+ */
+export async function startPosition<P extends Principal>(
+  context: StartPositionContext<P>,
+  who: PositionSubject<P>,
+): Promise<string | undefined> {
+  const request = requestOf(who);
+  const principal =
+    request === undefined
+      ? checkedPrincipal(who as P)
+      : await resolvePrincipal(context.resolver, request);
+  const { table } = buildRouteTable(context.router(principal), context.maxRoutes);
+  const read = context.read;
+  if (read === undefined || table.size === 0) return undefined;
+  const keys = [...table.keys()].sort();
+  let positions: Position[] | undefined;
+  try {
+    positions = await readPositions(keys, read);
+  } catch (err) {
+    if (isEventrailError(err)) throw err;
+    throw new EventrailError('broker-error', 'The scopes’ positions could not be read.', {
+      cause: err,
+    });
+  }
+  return positions && startEventId(keys, positions);
+}
