@@ -20,6 +20,8 @@ interface Kept {
   /** Whether it is a full page (`limit` entries) or `null`: then it holds for anyone, always. */
   readonly settled: boolean;
   readonly at: number;
+  /** See {@link MAX_KEPT_CHARS}. */
+  readonly chars: number;
 }
 
 /** What a kept answer is worth to a caller. */
@@ -34,8 +36,20 @@ export type Reuse =
 
 /** Answers kept at most this long: a storm lasts seconds; in calm times nothing stays. */
 export const KEEP_MS = 5_000;
-/** Entries kept at most, over every answer (the oldest answers go first). */
-export const MAX_KEPT_ENTRIES = 10_000;
+/**
+ * Characters (ids, channels, payloads) kept at most, over every answer; the oldest answers go
+ * first. About 2 MiB: a replay's memory stays bounded however deep it reads (each page it reads is
+ * kept until newer ones push it out).
+ */
+export const MAX_KEPT_CHARS = 2 * 2 ** 20;
+
+/** The characters of an answer's entries. */
+function charsOf(answer: readonly HistoryEntry[] | null): number {
+  let chars = 0;
+  for (const entry of answer ?? [])
+    chars += entry.id.length + entry.channel.length + entry.payload.length;
+  return chars;
+}
 
 /**
  * Recent answers of replay reads, for the clients of a storm that arrive after a read came back.
@@ -49,7 +63,7 @@ export const MAX_KEPT_ENTRIES = 10_000;
  */
 export class KeptAnswers {
   readonly #kept = new Map<string, Kept>();
-  #entries = 0;
+  #chars = 0;
 
   /** What the kept answer of `key` is worth to `reader` (see {@link Reuse}), or undefined. */
   reuse(key: string, reader: ReplayReader | undefined): Reuse | undefined {
@@ -77,17 +91,17 @@ export class KeptAnswers {
     answer: readonly HistoryEntry[] | null,
     reader: ReplayReader | undefined,
   ): void {
-    const size = answer?.length ?? 0;
-    if (size > MAX_KEPT_ENTRIES) return;
-    const settled = answer === null || (limit !== undefined && size >= limit);
+    const settled = answer === null || (limit !== undefined && answer.length >= limit);
     if (!settled && reader === undefined) return;
+    const chars = charsOf(answer);
+    if (chars > MAX_KEPT_CHARS) return;
     const old = this.#kept.get(key);
     if (old !== undefined) this.#drop(key, old);
     const upTo = parseStreamId(answer?.at(-1)?.id ?? afterId);
-    this.#kept.set(key, { answer, reader, upTo, settled, at: Date.now() });
-    this.#entries += size;
+    this.#kept.set(key, { answer, reader, upTo, settled, at: Date.now(), chars });
+    this.#chars += chars;
     for (const [oldest, kept] of this.#kept) {
-      if (this.#entries <= MAX_KEPT_ENTRIES && Date.now() - kept.at <= KEEP_MS) break;
+      if (this.#chars <= MAX_KEPT_CHARS && Date.now() - kept.at <= KEEP_MS) break;
       this.#drop(oldest, kept);
     }
   }
@@ -99,6 +113,6 @@ export class KeptAnswers {
 
   #drop(key: string, kept: Kept): void {
     this.#kept.delete(key);
-    this.#entries -= kept.answer?.length ?? 0;
+    this.#chars -= kept.chars;
   }
 }
