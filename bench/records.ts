@@ -1,4 +1,6 @@
 /** The `--json` records: one per system and scenario. */
+
+import type { CatchUpResult } from './catchup/scenario.js';
 import { pooledP99Ms, serverMsPerEvent } from './phases.js';
 import type { ScalingResult } from './scaling/scenario.js';
 import { type ChurnResult, type LoadResult, steadyOf } from './scenarios.js';
@@ -8,12 +10,13 @@ export interface Results {
   scopes: Map<string, LoadResult>;
   churn: Map<string, ChurnResult>;
   scaling?: ScalingResult | undefined;
+  catchUp?: CatchUpResult | undefined;
   /** Saturation windows (monotonic µs) by profile label. */
   windows: Record<string, [number, number]>;
 }
 
 export interface BenchRecord {
-  scenario: 'fanout' | 'scopes' | 'idle-memory' | 'churn' | 'redis-cost' | 'scaling';
+  scenario: 'fanout' | 'scopes' | 'idle-memory' | 'churn' | 'redis-cost' | 'scaling' | 'catch-up';
   system: string;
   connections: number;
   deliveredPerSec: number | null;
@@ -110,6 +113,25 @@ export function toRecords(results: Results): BenchRecord[] {
         details: { ...step, heapPerScope: r.heapPerScope, rssPerScope: r.rssPerScope },
       });
     }
+  }
+  // Catch-up: replay events/s to the crowd; one client and the storm in the details.
+  const c = results.catchUp;
+  for (const [system, rates] of c
+    ? ([
+        ['eventrail', c.eventrail],
+        ['floor', c.floor],
+      ] as const)
+    : []) {
+    records.push({
+      scenario: 'catch-up',
+      system,
+      connections: rates.crowd.clients,
+      deliveredPerSec: rates.crowdPerSec,
+      p50Ms: null,
+      p99Ms: null,
+      bytesPerConn: c?.bytesPerReplay ?? null,
+      details: { onePerSec: rates.onePerSec, ...(system === 'eventrail' && { storm: c?.storm }) },
+    });
   }
   return records;
 }

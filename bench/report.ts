@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BETTER_SSE, EVENTRAIL_NO_HISTORY, FLOOR, SOCKET_IO } from './catalog.js';
+import { catchUpSection } from './catchup/report.js';
 import { barChart } from './chart.js';
 import type { Config } from './config.js';
 import { pooledP99Ms, type SteadyResult, serverMsPerEvent, TAIL_MS } from './phases.js';
@@ -246,6 +247,7 @@ export function writeReport(results: Results, config: Config, elapsedMs: number)
       : ['not measured']),
     '',
     ...scalingSection(results.scaling, config.quick),
+    ...catchUpSection(results.catchUp, config.quick),
   ].join('\n');
   writeFileSync(out(config, 'bench.md'), md);
 

@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --quick] [--json FILE] [--profile] [--trace-gc] [--only a,b] [--connections N]
- *   [--scenarios fanout,scopes,churn,scaling] [--out DIR]`
+ *   [--scenarios fanout,scopes,churn,scaling,catch-up] [--out DIR]`
  *
  * Starts its own redis-server, then every system in turn (alternating, same client, loopback) for
  * each scenario, and writes docs/bench.md and docs/bench.svg. Kills every child on exit.
@@ -8,6 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { EVENTRAIL_NO_HISTORY, SOCKET_IO, SSE_SYSTEMS, type SystemSpec, slug } from './catalog.js';
+import { catchUp } from './catchup/scenario.js';
 import { parseConfig } from './config.js';
 import { killAll } from './procs.js';
 import type { Results } from './records.js';
@@ -134,6 +135,10 @@ try {
     const { steps } = config.scaling;
     console.log(`scaling: publishes as the open scopes grow ${steps.join(' -> ')}`);
     results.scaling = await attempt('scaling', () => scaling(config));
+  }
+  if (config.scenarios.includes('catch-up')) {
+    console.log('catch-up: replay to one client and to a crowd, against the floor; a storm');
+    results.catchUp = await attempt('catch-up', () => catchUp(config, redis));
   }
 } finally {
   for (const worker of bench.workers) await worker.kill();

@@ -1,4 +1,5 @@
 export { EventrailError, type EventrailErrorCode, isEventrailError } from './errors.js';
+export type { HistoryReadStats } from './fanout/history-reads.js';
 export { DEFAULTS, type SseServerOptions } from './options.js';
 export {
   createPublisher,

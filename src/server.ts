@@ -10,6 +10,7 @@ import { EventrailError } from './errors.js';
 import { Connection, type ConnectionOwner, HEARTBEAT } from './fanout/connection.js';
 import { Delivery } from './fanout/delivery.js';
 import { HeartbeatWheel } from './fanout/heartbeat.js';
+import { type HistoryReadStats, SharedHistoryReads } from './fanout/history-reads.js';
 import type { Hub } from './fanout/hub.js';
 import { Subscriptions } from './fanout/subscriptions.js';
 import { resolveOptions, type SseServerOptions } from './options.js';
@@ -106,6 +107,9 @@ const SSE_HEADERS: HeaderRecord = {
   'X-Accel-Buffering': 'no',
 };
 
+/** The history read stats of a server without a history. */
+const NO_READS: HistoryReadStats = { sent: 0, shared: 0, running: 0, queued: 0, peak: 0 };
+
 /** Room in a broker message for eventrail's own fields (origin, trace context, history id). */
 const MESSAGE_OVERHEAD = 2048;
 
@@ -130,7 +134,10 @@ export function createSseServer<P extends Principal = Principal>(
 ): SseServer<P> {
   const config = resolveOptions(options);
   const { limits } = config;
-  const history = config.broker.history;
+  // Every read of the history goes through one door: bounded, identical reads shared.
+  const history =
+    config.broker.history &&
+    new SharedHistoryReads(config.broker.history, limits.maxConcurrentHistoryReads);
   const headers: HeaderRecord = { ...config.headers, ...SSE_HEADERS };
   const retryChunk = Buffer.from(formatRetry(config.retryMs));
   const bufferLimits = {
@@ -171,13 +178,18 @@ export function createSseServer<P extends Principal = Principal>(
     },
   });
 
-  const subscriptions = new Subscriptions<P>(config.broker, config.hubIdleTimeoutMs, {
-    onMessage: (hub, message) => delivery.deliver(hub, message),
-    onGap: (hub) => void delivery.recover(hub),
-    onHubStarted: (key) => reporter.hook('onHubStarted', key),
-    onHubStopped: (key) => reporter.hook('onHubStopped', key),
-    onError: report,
-  });
+  const subscriptions = new Subscriptions<P>(
+    config.broker,
+    config.hubIdleTimeoutMs,
+    {
+      onMessage: (hub, message) => delivery.deliver(hub, message),
+      onGap: (hub) => void delivery.recover(hub),
+      onHubStarted: (key) => reporter.hook('onHubStarted', key),
+      onHubStopped: (key) => reporter.hook('onHubStopped', key),
+      onError: report,
+    },
+    history,
+  );
 
   // One timer for every stream's heartbeat; a stream that receives events gets none.
   const heartbeat =
@@ -434,6 +446,7 @@ export function createSseServer<P extends Principal = Principal>(
         opening: openings.size,
         broker: brokerState(),
         silentShards: silentShards(),
+        historyReads: history?.stats() ?? NO_READS,
       }),
     health() {
       const broker = brokerState();

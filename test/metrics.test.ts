@@ -137,6 +137,7 @@ describe('eventrail/metrics', () => {
         refused: { broker: 0, maxConnections: 0, maxConnectionsPerPrincipal: 0, closing: 0 },
         broker,
         silentShards,
+        historyReads: { sent: 3, shared: 2, running: 0, queued: 0, peak: 1 },
       };
       return {
         stats: () => stats,

@@ -3,7 +3,6 @@ import { EventrailError } from '../errors.js';
 import type { RouteTable } from '../server/routes.js';
 import type { EventTracing } from '../tracing.js';
 import type {
-  BrokerHistory,
   BrokerMessage,
   EventEncoder,
   HistoryEntry,
@@ -22,6 +21,7 @@ import { belongsTo } from '../wire/naming.js';
 import { decodePayload } from '../wire/payload.js';
 import type { Connection } from './connection.js';
 import { Frame } from './frame.js';
+import type { HistoryReader } from './history-reads.js';
 import type { Hub } from './hub.js';
 
 /** What delivery needs from the server. */
@@ -29,7 +29,8 @@ export interface DeliveryContext {
   readonly prefix: string;
   readonly encoder: EventEncoder | undefined;
   readonly tracing: EventTracing | undefined;
-  readonly history: BrokerHistory | undefined;
+  /** The broker's history behind the server's bound and sharing (`SharedHistoryReads`). */
+  readonly history: HistoryReader | undefined;
   /** Broker messages longer than this (characters) are not delivered: their hub resyncs. */
   readonly maxMessageLength: number;
   report(error: unknown): void;
@@ -164,6 +165,8 @@ export class Delivery<P extends Principal> {
   async recover(hub: Hub<P>): Promise<void> {
     const { history } = this.ctx;
     if (!hub.beginRecovery()) return;
+    // Answers kept for replays may predate what the gap skipped: replays read afresh.
+    history?.forget?.(hub.key);
     try {
       // A gap signalled while the history is read (a moved slot's new subscription went live
       // after the read) needs a read that starts after it.
@@ -186,7 +189,7 @@ export class Delivery<P extends Principal> {
    * Delivers what the history has after `from` to every client of the hub, a page at a time.
    * False when the history cannot prove it complete (the hub then resyncs).
    */
-  private async readMissed(history: BrokerHistory, hub: Hub<P>, from: Position): Promise<boolean> {
+  private async readMissed(history: HistoryReader, hub: Hub<P>, from: Position): Promise<boolean> {
     let after = streamId(from);
     let epoch = epochText(from);
     for (;;) {
@@ -265,7 +268,7 @@ export class Delivery<P extends Principal> {
    * write; true otherwise (also when the connection went away).
    */
   private async replay(
-    history: BrokerHistory,
+    history: HistoryReader,
     connection: Connection<P>,
     hub: Hub<P>,
     scope: number,
@@ -275,7 +278,8 @@ export class Delivery<P extends Principal> {
     let after = streamId(from);
     let epoch = epochText(from);
     for (;;) {
-      const page = await history.readSince(hub.key, after, HISTORY_PAGE, epoch);
+      // The connection is in the hub: a recent page read for it may serve (see KeptAnswers).
+      const page = await history.readSince(hub.key, after, HISTORY_PAGE, epoch, hub);
       if (page === null) return connection.closed;
       for (const entry of page) {
         if (connection.closed) return true;

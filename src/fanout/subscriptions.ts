@@ -1,5 +1,11 @@
 import { EventrailError } from '../errors.js';
-import type { Broker, BrokerMessage, BrokerSubscription, Principal } from '../types.js';
+import type {
+  Broker,
+  BrokerHistory,
+  BrokerMessage,
+  BrokerSubscription,
+  Principal,
+} from '../types.js';
 import { abortable } from '../util/abortable.js';
 import { positionOf } from '../wire/event-ids.js';
 import { Hub } from './hub.js';
@@ -38,6 +44,8 @@ export class Subscriptions<P extends Principal = Principal> {
     private readonly broker: Broker,
     private readonly idleTimeoutMs: number,
     private readonly events: SubscriptionEvents<P>,
+    /** Where a new hub's start position is read: the server's bounded reads, else the broker's. */
+    private readonly history: Pick<BrokerHistory, 'position'> | undefined = broker.history,
   ) {}
 
   /** Hubs with a live subscription. */
@@ -121,7 +129,7 @@ export class Subscriptions<P extends Principal = Principal> {
       throw new EventrailError('server-closed', `The server closed while subscribing to ${key}.`);
     }
     // Live from here on: the scope's newest position is where a recovery would start.
-    const history = this.broker.history;
+    const history = this.history;
     if (history) {
       try {
         const position = positionOf(await history.position(key));

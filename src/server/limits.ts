@@ -53,6 +53,13 @@ export interface LimitOptions {
    * clients get a resync instead, and `onError` a `payload-too-large`. @defaultValue `65536`
    */
   maxPayloadBytes?: number;
+  /**
+   * History reads (replays after a reconnect, recoveries after a broker gap, start positions) one
+   * process runs at once; the others wait their turn, first come first served. Identical reads
+   * waiting together are made once and shared. See docs/guarantees.md: Reconnect storms.
+   * @defaultValue `16`
+   */
+  maxConcurrentHistoryReads?: number;
 }
 
 /** The defaults of {@link LimitOptions}. @public */
@@ -66,6 +73,7 @@ export const LIMIT_DEFAULTS = {
   maxStallMs: 30_000,
   allowCredentials: false,
   maxPayloadBytes: 65_536,
+  maxConcurrentHistoryReads: 16,
 } as const;
 
 export type ResolvedLimits = Required<Omit<LimitOptions, 'allowedOrigins'>> & {
@@ -148,6 +156,12 @@ export function resolveLimits(options: LimitOptions): ResolvedLimits {
       options.maxPayloadBytes,
       LIMIT_DEFAULTS.maxPayloadBytes,
       64,
+    ),
+    maxConcurrentHistoryReads: wholeNumber(
+      'maxConcurrentHistoryReads',
+      options.maxConcurrentHistoryReads,
+      LIMIT_DEFAULTS.maxConcurrentHistoryReads,
+      1,
     ),
   };
 }

@@ -1,3 +1,4 @@
+import type { HistoryReadStats } from '../fanout/history-reads.js';
 import type { Broker, BrokerState, DisconnectReason } from '../types.js';
 
 /** Why a request was answered with only a `retry:`. @public */
@@ -39,12 +40,19 @@ export interface SseServerStats {
    * every shard receives, and for brokers without shards.
    */
   readonly silentShards: readonly string[];
+  /**
+   * The history reads of this server (replays, recoveries, start positions): `sent` to the
+   * broker, `shared` (calls answered by an identical read another call asked for), `running` and
+   * `queued` now (at most `maxConcurrentHistoryReads` run at once), and the `peak` that ran at once.
+   * All 0 without a history.
+   */
+  readonly historyReads: HistoryReadStats;
 }
 
 /** What a server's registry and broker tell at the time of a snapshot. */
 export type LiveStats = Pick<
   SseServerStats,
-  'connections' | 'hubs' | 'opening' | 'broker' | 'silentShards'
+  'connections' | 'hubs' | 'opening' | 'broker' | 'silentShards' | 'historyReads'
 >;
 
 /** A count of 0 for every disconnect reason. */
@@ -82,6 +90,7 @@ export class ServerCounters {
       refused: { ...this.refused },
       broker: live.broker,
       silentShards: [...live.silentShards],
+      historyReads: live.historyReads,
     };
   }
 }

@@ -4,6 +4,7 @@
  * PUBLISH of arbitrary bytes (node-redis and the RESP helper would encode strings as UTF-8).
  */
 import net from 'node:net';
+import { createParser } from 'eventsource-parser';
 
 /** What came back on a raw HTTP socket. */
 export interface RawHttpResponse {
@@ -111,4 +112,62 @@ export async function connectBytePublisher(port: number): Promise<BytePublisher>
     },
     close: () => void socket.destroy(),
   };
+}
+
+/** One event of a {@link rawEventStream}. */
+export interface RawStreamEvent {
+  readonly event: string;
+  readonly data: string;
+  readonly id: string | undefined;
+}
+
+/** A stream read off a plain socket; `ended` resolves when the socket closes. */
+export interface RawEventStream {
+  /** Resolves when the socket is connected (or has failed). */
+  readonly connected: Promise<void>;
+  readonly ended: Promise<void>;
+  close(): void;
+}
+
+/**
+ * Opens `path` on 127.0.0.1:`port` with an HTTP/1.0 request (so the body is the bare stream, not
+ * chunked) and hands each event to `onEvent` as it arrives. Light enough for thousands at once:
+ * one socket and one parser each, nothing kept.
+ */
+export function rawEventStream(
+  port: number,
+  path: string,
+  headers: Readonly<Record<string, string>>,
+  onEvent: (event: RawStreamEvent) => void,
+): RawEventStream {
+  const socket = net.connect({ port, host: '127.0.0.1' });
+  const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+  socket.write(`GET ${path} HTTP/1.0\r\nHost: 127.0.0.1\r\n${head.join('')}\r\n`);
+  socket.setEncoding('utf8');
+  const parser = createParser({
+    onEvent: (e) => onEvent({ event: e.event ?? 'message', data: e.data, id: e.id }),
+  });
+  let inBody = false;
+  let pending = '';
+  socket.on('data', (text: string) => {
+    if (inBody) {
+      parser.feed(text);
+      return;
+    }
+    pending += text;
+    const end = pending.indexOf('\r\n\r\n');
+    if (end < 0) return;
+    inBody = true;
+    parser.feed(pending.slice(end + 4));
+    pending = '';
+  });
+  const ended = new Promise<void>((resolve) => {
+    socket.on('close', () => resolve());
+    socket.on('error', () => {});
+  });
+  const connected = new Promise<void>((resolve) => {
+    socket.once('connect', () => resolve());
+    socket.once('close', () => resolve());
+  });
+  return { connected, ended, close: () => void socket.destroy() };
 }

@@ -1,0 +1,118 @@
+import type { HistoryEntry } from '../types.js';
+import { isAfter, type Position, parseStreamId } from '../wire/event-ids.js';
+
+/**
+ * Who reads for a replay: the hub whose live events the reading connection holds (it is in the
+ * hub before it reads). A hub qualifies as it is: this is `Hub`'s shape.
+ */
+export interface ReplayReader {
+  /** The newest position the hub has delivered, or undefined before the first. */
+  readonly lastSeen: Position | undefined;
+}
+
+/** A read's answer kept for reuse. */
+interface Kept {
+  readonly answer: readonly HistoryEntry[] | null;
+  /** The hub it was read for (reads of other hubs may not reuse a tail). */
+  readonly reader: ReplayReader | undefined;
+  /** The position it proves complete up to: its last entry, else the position it read after. */
+  readonly upTo: Position | undefined;
+  /** Whether it is a full page (`limit` entries) or `null`: then it holds for anyone, always. */
+  readonly settled: boolean;
+  readonly at: number;
+  /** See {@link MAX_KEPT_CHARS}. */
+  readonly chars: number;
+}
+
+/** What a kept answer is worth to a caller. */
+export type Reuse =
+  /** It misses nothing for the caller: use it. */
+  | { readonly fresh: true; readonly answer: readonly HistoryEntry[] | null }
+  /**
+   * Read for the caller's hub, which has delivered newer events since: it is right up to its
+   * last entry, `upTo`, and only what came after that needs reading.
+   */
+  | { readonly fresh: false; readonly answer: readonly HistoryEntry[]; readonly upTo: string };
+
+/** Answers kept at most this long: a storm lasts seconds; in calm times nothing stays. */
+export const KEEP_MS = 5_000;
+/**
+ * Characters (ids, channels, payloads) kept at most, over every answer; the oldest answers go
+ * first. About 2 MiB: a replay's memory stays bounded however deep it reads (each page it reads is
+ * kept until newer ones push it out).
+ */
+export const MAX_KEPT_CHARS = 2 * 2 ** 20;
+
+/** The characters of an answer's entries. */
+function charsOf(answer: readonly HistoryEntry[] | null): number {
+  let chars = 0;
+  for (const entry of answer ?? [])
+    chars += entry.id.length + entry.channel.length + entry.payload.length;
+  return chars;
+}
+
+/**
+ * Recent answers of replay reads, for the clients of a storm that arrive after a read came back.
+ * A kept answer is reused only when it provably misses nothing for the caller:
+ *
+ * - a full page (`limit` entries) or `null` always (later events cannot change either);
+ * - else only for the hub it was read for, and only while that hub has delivered nothing newer
+ *   than the answer's last entry. The read was sent after that hub was live (its reader was in
+ *   it), so every event newer than the answer reaches the hub after the answer, hence the caller
+ *   (in the hub) live; an event the hub's subscription missed is the hub's recovery's to deliver.
+ */
+export class KeptAnswers {
+  readonly #kept = new Map<string, Kept>();
+  #chars = 0;
+
+  /** What the kept answer of `key` is worth to `reader` (see {@link Reuse}), or undefined. */
+  reuse(key: string, reader: ReplayReader | undefined): Reuse | undefined {
+    const kept = this.#kept.get(key);
+    if (kept === undefined) return undefined;
+    if (Date.now() - kept.at > KEEP_MS) {
+      this.#drop(key, kept);
+      return undefined;
+    }
+    if (kept.settled) return { fresh: true, answer: kept.answer };
+    const { answer, upTo } = kept;
+    if (reader === undefined || reader !== kept.reader || upTo === undefined || answer === null)
+      return undefined;
+    const seen = reader.lastSeen;
+    if (seen === undefined || !isAfter(seen, upTo)) return { fresh: true, answer };
+    const last = answer.at(-1);
+    return last === undefined ? undefined : { fresh: false, answer, upTo: last.id };
+  }
+
+  /** Keeps the answer of a read of `key` (entries after `afterId`, at most `limit`). */
+  keep(
+    key: string,
+    afterId: string,
+    limit: number | undefined,
+    answer: readonly HistoryEntry[] | null,
+    reader: ReplayReader | undefined,
+  ): void {
+    const settled = answer === null || (limit !== undefined && answer.length >= limit);
+    if (!settled && reader === undefined) return;
+    const chars = charsOf(answer);
+    if (chars > MAX_KEPT_CHARS) return;
+    const old = this.#kept.get(key);
+    if (old !== undefined) this.#drop(key, old);
+    const upTo = parseStreamId(answer?.at(-1)?.id ?? afterId);
+    this.#kept.set(key, { answer, reader, upTo, settled, at: Date.now(), chars });
+    this.#chars += chars;
+    for (const [oldest, kept] of this.#kept) {
+      if (this.#chars <= MAX_KEPT_CHARS && Date.now() - kept.at <= KEEP_MS) break;
+      this.#drop(oldest, kept);
+    }
+  }
+
+  /** Forgets every answer whose key starts with `prefix` (a scope after a gap). */
+  forget(prefix: string): void {
+    for (const [key, kept] of this.#kept) if (key.startsWith(prefix)) this.#drop(key, kept);
+  }
+
+  #drop(key: string, kept: Kept): void {
+    this.#kept.delete(key);
+    this.#chars -= kept.chars;
+  }
+}
