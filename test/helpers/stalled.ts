@@ -13,12 +13,19 @@ export async function stalledClient(url: string, path = '/events?scope=1'): Prom
   const socket = connect(Number(port), hostname);
   let text = '';
   await new Promise<void>((resolve) => socket.once('connect', resolve));
-  socket.write(`GET ${path} HTTP/1.1\r\nHost: ${hostname}\r\nAccept: text/event-stream\r\n\r\n`);
-  socket.once('data', (chunk) => {
-    text += chunk.toString();
-    socket.pause();
-  });
   socket.on('error', () => {});
+  // Returns once the first chunk (the response head) was read and the socket paused: a caller that
+  // later listens and resumes must not race this pause (on a busy machine the first chunk can
+  // arrive after the caller's resume(), which would stall the socket again for good).
+  const first = new Promise<void>((resolve) => {
+    socket.once('data', (chunk) => {
+      text += chunk.toString();
+      socket.pause();
+      resolve();
+    });
+  });
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: ${hostname}\r\nAccept: text/event-stream\r\n\r\n`);
+  await first;
   return { socket, received: () => text };
 }
 
