@@ -50,6 +50,13 @@ export interface DeliveryContext {
  * replay and live delivery can overlap without a duplicate.
  */
 export class Delivery<P extends Principal> {
+  /**
+   * Frames of replayed history entries, by entry: the history reads of a reconnect storm hand
+   * every replay the same (frozen) entry objects, so each is decoded and encoded once, not once
+   * per client. Weak: a frame lives as long as some page still holds its entry.
+   */
+  private readonly replayFrames = new WeakMap<HistoryEntry, { tag: string; frame: Frame | null }>();
+
   constructor(private readonly ctx: DeliveryContext) {}
 
   /** Encodes a message for a hub, or null when the encoder drops it or it cannot be encoded. */
@@ -63,6 +70,15 @@ export class Delivery<P extends Principal> {
       this.ctx.report(err);
       return null;
     }
+  }
+
+  /** {@link frameFor} a history entry being replayed, encoded once for every replay that shares it. */
+  private replayFrame(hub: Hub<P>, entry: HistoryEntry): Frame | null {
+    const known = this.replayFrames.get(entry);
+    if (known !== undefined && known.tag === hub.idTag) return known.frame;
+    const frame = this.frameFor(hub, entry);
+    this.replayFrames.set(entry, { tag: hub.idTag, frame });
+    return frame;
   }
 
   /** A live message from the broker: held back while its hub recovers, else delivered. */
@@ -288,7 +304,7 @@ export class Delivery<P extends Principal> {
         // The same check as live delivery: an entry of another scope is never replayed.
         if (!belongsTo(hub.key, channel)) continue;
         if (topics !== null && !topics.has(channel.slice(hub.key.length + 1))) continue;
-        const frame = this.frameFor(hub, entry);
+        const frame = this.replayFrame(hub, entry);
         if (frame && connection.sendNow(frame, scope)) this.ctx.replayed(1);
         // Write no further than the client reads: the next frame waits for the drain.
         if (connection.congested && !(await connection.writable())) return true;
