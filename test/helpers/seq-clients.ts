@@ -9,7 +9,7 @@ import type { Publisher } from '../../src/index.js';
 import type { Broker } from '../../src/types.js';
 import { queryResolver, queryRouter, type RunningApp, startApp } from './apps.js';
 import { type Entry, missed } from './gaps.js';
-import { sleep } from './sse.js';
+import { sleep, waitFor } from './sse.js';
 
 export type { Entry };
 export { missed };
@@ -24,12 +24,13 @@ export interface Client {
 /**
  * A browser-like client of gym `scope`: reads one stream, drops it at random (after `lifetimeMs`)
  * until `stopAt`, comes back with its id to any of `urls` (read at every reconnect: the list may
- * change meanwhile).
+ * change meanwhile). `stopAt` may be a function, read at every reconnect, for a run whose end is
+ * decided by what happened in it rather than by the clock.
  */
 export function startClient(
   urls: readonly string[],
   random: () => number,
-  stopAt: number,
+  stopAt: number | (() => number),
   scope = 1,
   /** How long a stream lives before the client drops it: between these, in ms. */
   lifetimeMs: readonly [number, number] = [200, 1000],
@@ -56,8 +57,9 @@ export function startClient(
       });
       // Drop at a random moment, except in the calm tail where everyone catches up.
       const lifetime = lifetimeMs[0] + random() * (lifetimeMs[1] - lifetimeMs[0]);
+      const calmAt = typeof stopAt === 'function' ? stopAt() : stopAt;
       const timer =
-        Date.now() + lifetime < stopAt ? setTimeout(() => controller.abort(), lifetime) : undefined;
+        Date.now() + lifetime < calmAt ? setTimeout(() => controller.abort(), lifetime) : undefined;
       try {
         const headers: Record<string, string> = client.lastId
           ? { 'Last-Event-ID': client.lastId }
@@ -97,6 +99,21 @@ export async function allConnected(clients: readonly Client[], timeoutMs = 10_00
     if (Date.now() > deadline) throw new Error(`clients not connected within ${timeoutMs} ms`);
     await sleep(20);
   }
+}
+
+/**
+ * A phase of a run: at least `minMs` (the run's length when the machine is idle), and until
+ * `enough()` holds, for at most `timeoutMs` more: on a busy machine a phase lasts until it has
+ * done what it is there for (events published, clients reconnected) instead of ending empty.
+ */
+export async function phase(
+  minMs: number,
+  enough: () => boolean,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<void> {
+  await sleep(minMs);
+  await waitFor(enough, what, timeoutMs);
 }
 
 /** An acknowledged event of a numbered publisher. */
