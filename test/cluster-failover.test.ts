@@ -10,6 +10,7 @@ import { createRedisBroker } from '../src/brokers/redis.js';
 import { createPublisher } from '../src/index.js';
 import type { Broker } from '../src/types.js';
 import type { RunningApp } from './helpers/apps.js';
+import { REDIS_CLUSTER_MS } from './helpers/budgets.js';
 import { seededRandom } from './helpers/random.js';
 import { type RedisClusterProcess, redisSkipReason, startRedisCluster } from './helpers/redis.js';
 import {
@@ -41,10 +42,13 @@ describe('fault injection on a Redis Cluster', { skip: redisSkipReason() }, () =
     return broker;
   };
 
-  before(async () => {
-    cluster = await startRedisCluster();
-    apps = await startSeqApps(make);
-  });
+  before(
+    async () => {
+      cluster = await startRedisCluster();
+      apps = await startSeqApps(make);
+    },
+    { timeout: REDIS_CLUSTER_MS },
+  );
   after(async () => {
     for (const app of apps) await app.stop();
     for (const broker of brokers) await broker.close();

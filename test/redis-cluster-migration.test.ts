@@ -11,6 +11,7 @@ import { createRedisBroker } from '../src/brokers/redis.js';
 import { createPublisher } from '../src/index.js';
 import type { Broker } from '../src/types.js';
 import { type RedisApp, startRedisApp } from './helpers/apps.js';
+import { REDIS_CLUSTER_MS } from './helpers/budgets.js';
 import { seededRandom } from './helpers/random.js';
 import {
   type RedisClusterProcess,
@@ -41,25 +42,28 @@ describe('Redis Cluster: a slot migration under live traffic', { skip }, () => {
   let scopes: [number, number];
   let slot: number;
 
-  before(async () => {
-    cluster = await startRedisCluster();
-    slot = keySlot('eventrail:{gym:1}');
-    let other = 2;
-    while (keySlot(`eventrail:{gym:${other}}`) !== slot) other++;
-    scopes = [1, other];
-    for (const node of [cluster.nodes[0], cluster.nodes[4]]) {
-      apps.push(
-        await startRedisApp(
-          {
-            cluster: { rootNodes: [{ url: node?.url ?? assert.fail('no node') }] },
-            probeIntervalMs: 500,
-            publishTimeoutMs: 1000,
-          },
-          { eventNamePrefix: 'app', heartbeatMs: 1000 },
-        ),
-      );
-    }
-  });
+  before(
+    async () => {
+      cluster = await startRedisCluster();
+      slot = keySlot('eventrail:{gym:1}');
+      let other = 2;
+      while (keySlot(`eventrail:{gym:${other}}`) !== slot) other++;
+      scopes = [1, other];
+      for (const node of [cluster.nodes[0], cluster.nodes[4]]) {
+        apps.push(
+          await startRedisApp(
+            {
+              cluster: { rootNodes: [{ url: node?.url ?? assert.fail('no node') }] },
+              probeIntervalMs: 500,
+              publishTimeoutMs: 1000,
+            },
+            { eventNamePrefix: 'app', heartbeatMs: 1000 },
+          ),
+        );
+      }
+    },
+    { timeout: REDIS_CLUSTER_MS },
+  );
   after(async () => {
     for (const app of apps) await app.stop();
     for (const broker of brokers) await broker.close();
@@ -80,16 +84,12 @@ describe('Redis Cluster: a slot migration under live traffic', { skip }, () => {
         ),
       );
     const channel = (scope: number) => `eventrail:{gym:${scope}}`;
-    await waitFor(
-      async () => {
-        const reply = await redisCommand(from, 'PUBSUB', 'SHARDNUMSUB', ...scopes.map(channel));
-        return (
-          JSON.stringify(reply) === JSON.stringify([channel(scopes[0]), 2, channel(scopes[1]), 2])
-        );
-      },
-      `both instances subscribed on ${from}`,
-      5000,
-    );
+    await waitFor(async () => {
+      const reply = await redisCommand(from, 'PUBSUB', 'SHARDNUMSUB', ...scopes.map(channel));
+      return (
+        JSON.stringify(reply) === JSON.stringify([channel(scopes[0]), 2, channel(scopes[1]), 2])
+      );
+    }, `both instances subscribed on ${from}`);
 
     const published = new Map<number, Published>(
       scopes.map((scope) => [scope, { acked: [], failed: 0 }]),
