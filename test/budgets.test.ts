@@ -71,23 +71,27 @@ describe('the time-per-file reporter', () => {
     return text.trimEnd().split('\n');
   }
 
-  it("lists every file with its process's time and counts, slowest first", async () => {
+  it("lists every file with its process's time and outcome, slowest first", async () => {
     const cwd = process.cwd();
+    const [a, b, c] = ['a', 'b', 'c'].map((name) => `${cwd}/test/${name}.test.ts`);
     const lines = await report([
-      complete(`${cwd}/test/a.test.ts`, 'one', 0, 100),
-      complete(`${cwd}/test/a.test.ts`, 'two', 1, 50, 'testCodeFailure'),
-      complete(`${cwd}/test/a.test.ts`, `${cwd}/test/a.test.ts`, 0, 2_500),
-      complete(`${cwd}/test/b.test.ts`, 'slow', 0, 60_000, 'testTimeoutFailure'),
-      complete(`${cwd}/test/b.test.ts`, `${cwd}/test/b.test.ts`, 0, 61_000),
-      complete(`${cwd}/test/c.test.ts`, `${cwd}/test/c.test.ts`, 0, 90_000, 'testTimeoutFailure'),
+      complete(`${cwd}/test/helpers/suite.ts`, 'a test a helper defines', 0, 100),
+      complete(a as string, 'one', 0, 100),
+      complete(a as string, a as string, 0, 2_500),
+      complete(b as string, 'slow', 1, 60_000, 'testCodeFailure'),
+      complete(b as string, b as string, 0, 61_000, 'testCodeFailure'),
+      complete(c as string, c as string, 0, 90_000, 'testTimeoutFailure'),
     ]);
-    assert.match(lines[0] ?? '', /^# time per test file, slowest first \(3 files, 153\.5 s/);
+    assert.match(
+      lines[0] ?? '',
+      /^# time per test file, slowest first \(3 files, 153\.5 s in all\)$/,
+    );
     assert.deepEqual(
       lines.slice(1).map((line) => line.trim().split(/\s+/)),
       [
-        ['90.0', 's', 'test/c.test.ts', '0', 'passed,', '1', 'CANCELLED'],
-        ['61.0', 's', 'test/b.test.ts', '0', 'passed,', '1', 'CANCELLED'],
-        ['2.5', 's', 'test/a.test.ts', '1', 'passed,', '1', 'FAILED'],
+        ['90.0', 's', 'test/c.test.ts', 'TIMED', 'OUT'],
+        ['61.0', 's', 'test/b.test.ts', 'FAILED'],
+        ['2.5', 's', 'test/a.test.ts', 'passed'],
       ],
     );
   });
