@@ -18,7 +18,7 @@ import { queryResolver, queryRouter, type RunningApp, startApp } from './helpers
 import { seededRandom } from './helpers/random.js';
 import { redisSkipReason } from './helpers/redis.js';
 import { redisPerFile } from './helpers/redis-brokers.js';
-import { allConnected, caughtUp, startClient, tally } from './helpers/seq-clients.js';
+import { allConnected, caughtUp, phase, startClient, tally } from './helpers/seq-clients.js';
 import { sleep } from './helpers/sse.js';
 
 const getRedis = redisPerFile();
@@ -96,6 +96,12 @@ describe('channel mode migration', { skip: redisSkipReason() }, () => {
           await sleep(10);
         }
       });
+      // Each step lasts STEP_MS and until ten more events went through: a busy machine makes it
+      // longer, never empty.
+      const step = async (): Promise<void> => {
+        const at = acked.length;
+        await phase(STEP_MS, () => acked.length >= at + 10, 'ten events published in the step');
+      };
       try {
         // The rolling deploys: publishers first, then the servers, one at a time.
         for (const stage of stages.slice(1)) {
@@ -103,20 +109,20 @@ describe('channel mode migration', { skip: redisSkipReason() }, () => {
             const old = slot.broker;
             slot.broker = broker(stage);
             slot.publisher = createPublisher({ broker: slot.broker });
-            await sleep(STEP_MS);
+            await step();
             await retire(old);
           }
           for (const [i, old] of servers.entries()) {
             servers[i] = await startServer(stage);
             urls.splice(urls.indexOf(old.url), 1);
             await old.stop();
-            await sleep(STEP_MS);
+            await step();
           }
         }
         publishing = false;
         await Promise.all(loops);
         // Every client catches up: it has every event or the oracle says what it lacks.
-        await caughtUp(clients, acked, 5000);
+        await caughtUp(clients, acked, 15_000);
       } finally {
         publishing = false;
         await Promise.allSettled(loops);

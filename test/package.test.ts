@@ -19,6 +19,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { PACK_AND_INSTALL_MS, TYPECHECK_CONSUMER_MS } from './helpers/budgets.js';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -133,47 +134,56 @@ let dir = '';
 let packageDir = '';
 let report: ConsumerReport;
 
-before(async () => {
-  // Inside the repository, so that the unpacked package finds its peers (redis, fastify, ...)
-  // in the repository's node_modules as an application's would be found: no network needed.
-  dir = mkdtempSync(path.join(root, '.pack-test-'));
-  const { stdout } = await run('npm', ['pack', '--pack-destination', dir, '--json'], {
-    cwd: root,
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  const [packed] = JSON.parse(stdout) as { filename: string }[];
-  assert.ok(packed, 'npm pack reported no tarball');
-  mkdirSync(path.join(dir, 'node_modules'));
-  await run('tar', ['-xzf', path.join(dir, packed.filename), '-C', path.join(dir, 'node_modules')]);
-  packageDir = path.join(dir, 'node_modules', 'eventrail');
-  renameSync(path.join(dir, 'node_modules', 'package'), packageDir);
-  // A package of its own: without it the repository's package.json would be the consumer's scope,
-  // and `eventrail` would resolve to the repository itself (a package may import itself by name).
-  writeFileSync(
-    path.join(dir, 'package.json'),
-    JSON.stringify({ name: 'consumer', private: true, type: 'module' }),
-  );
-  writeFileSync(path.join(dir, 'consumer.mjs'), CONSUMER);
-  writeFileSync(path.join(dir, 'consumer.ts'), TYPED_CONSUMER);
-  writeFileSync(
-    path.join(dir, 'tsconfig.json'),
-    JSON.stringify({
-      compilerOptions: {
-        strict: true,
-        module: 'nodenext',
-        moduleResolution: 'nodenext',
-        target: 'es2022',
-        lib: ['es2022', 'dom'],
-        types: ['node'],
-        noEmit: true,
-        skipLibCheck: false,
-      },
-      files: ['consumer.ts'],
-    }),
-  );
-  const consumer = await run(process.execPath, ['consumer.mjs'], { cwd: dir, timeout: 30_000 });
-  report = JSON.parse(consumer.stdout) as ConsumerReport;
-});
+// Packing builds dist/ (tsc, esbuild): the heaviest step of the suite, with a budget of its own.
+before(
+  async () => {
+    // Inside the repository, so that the unpacked package finds its peers (redis, fastify, ...)
+    // in the repository's node_modules as an application's would be found: no network needed.
+    dir = mkdtempSync(path.join(root, '.pack-test-'));
+    const { stdout } = await run('npm', ['pack', '--pack-destination', dir, '--json'], {
+      cwd: root,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    const [packed] = JSON.parse(stdout) as { filename: string }[];
+    assert.ok(packed, 'npm pack reported no tarball');
+    mkdirSync(path.join(dir, 'node_modules'));
+    await run('tar', [
+      '-xzf',
+      path.join(dir, packed.filename),
+      '-C',
+      path.join(dir, 'node_modules'),
+    ]);
+    packageDir = path.join(dir, 'node_modules', 'eventrail');
+    renameSync(path.join(dir, 'node_modules', 'package'), packageDir);
+    // A package of its own: without it the repository's package.json would be the consumer's scope,
+    // and `eventrail` would resolve to the repository itself (a package may import itself by name).
+    writeFileSync(
+      path.join(dir, 'package.json'),
+      JSON.stringify({ name: 'consumer', private: true, type: 'module' }),
+    );
+    writeFileSync(path.join(dir, 'consumer.mjs'), CONSUMER);
+    writeFileSync(path.join(dir, 'consumer.ts'), TYPED_CONSUMER);
+    writeFileSync(
+      path.join(dir, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          target: 'es2022',
+          lib: ['es2022', 'dom'],
+          types: ['node'],
+          noEmit: true,
+          skipLibCheck: false,
+        },
+        files: ['consumer.ts'],
+      }),
+    );
+    const consumer = await run(process.execPath, ['consumer.mjs'], { cwd: dir, timeout: 60_000 });
+    report = JSON.parse(consumer.stdout) as ConsumerReport;
+  },
+  { timeout: PACK_AND_INSTALL_MS },
+);
 
 after(() => {
   if (dir !== '') rmSync(dir, { recursive: true, force: true });
@@ -238,7 +248,9 @@ test('clientFiles() serves the browser files of the installed package', () => {
   }
 });
 
-test('a strict TypeScript consumer compiles against the published types', async () => {
+test('a strict TypeScript consumer compiles against the published types', {
+  timeout: TYPECHECK_CONSUMER_MS,
+}, async () => {
   const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
   // Its exit code and both streams: a tsc that fails on stderr alone (a crash, a missing module)
   // must not pass.

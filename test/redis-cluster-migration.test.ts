@@ -11,6 +11,7 @@ import { createRedisBroker } from '../src/brokers/redis.js';
 import { createPublisher } from '../src/index.js';
 import type { Broker } from '../src/types.js';
 import { type RedisApp, startRedisApp } from './helpers/apps.js';
+import { REDIS_CLUSTER_MS } from './helpers/budgets.js';
 import { seededRandom } from './helpers/random.js';
 import {
   type RedisClusterProcess,
@@ -22,6 +23,7 @@ import {
   type Client,
   missed,
   type Published,
+  phase,
   publishNumbered,
   startClient,
   tally,
@@ -40,25 +42,28 @@ describe('Redis Cluster: a slot migration under live traffic', { skip }, () => {
   let scopes: [number, number];
   let slot: number;
 
-  before(async () => {
-    cluster = await startRedisCluster();
-    slot = keySlot('eventrail:{gym:1}');
-    let other = 2;
-    while (keySlot(`eventrail:{gym:${other}}`) !== slot) other++;
-    scopes = [1, other];
-    for (const node of [cluster.nodes[0], cluster.nodes[4]]) {
-      apps.push(
-        await startRedisApp(
-          {
-            cluster: { rootNodes: [{ url: node?.url ?? assert.fail('no node') }] },
-            probeIntervalMs: 500,
-            publishTimeoutMs: 1000,
-          },
-          { eventNamePrefix: 'app', heartbeatMs: 1000 },
-        ),
-      );
-    }
-  });
+  before(
+    async () => {
+      cluster = await startRedisCluster();
+      slot = keySlot('eventrail:{gym:1}');
+      let other = 2;
+      while (keySlot(`eventrail:{gym:${other}}`) !== slot) other++;
+      scopes = [1, other];
+      for (const node of [cluster.nodes[0], cluster.nodes[4]]) {
+        apps.push(
+          await startRedisApp(
+            {
+              cluster: { rootNodes: [{ url: node?.url ?? assert.fail('no node') }] },
+              probeIntervalMs: 500,
+              publishTimeoutMs: 1000,
+            },
+            { eventNamePrefix: 'app', heartbeatMs: 1000 },
+          ),
+        );
+      }
+    },
+    { timeout: REDIS_CLUSTER_MS },
+  );
   after(async () => {
     for (const app of apps) await app.stop();
     for (const broker of brokers) await broker.close();
@@ -79,16 +84,12 @@ describe('Redis Cluster: a slot migration under live traffic', { skip }, () => {
         ),
       );
     const channel = (scope: number) => `eventrail:{gym:${scope}}`;
-    await waitFor(
-      async () => {
-        const reply = await redisCommand(from, 'PUBSUB', 'SHARDNUMSUB', ...scopes.map(channel));
-        return (
-          JSON.stringify(reply) === JSON.stringify([channel(scopes[0]), 2, channel(scopes[1]), 2])
-        );
-      },
-      `both instances subscribed on ${from}`,
-      5000,
-    );
+    await waitFor(async () => {
+      const reply = await redisCommand(from, 'PUBSUB', 'SHARDNUMSUB', ...scopes.map(channel));
+      return (
+        JSON.stringify(reply) === JSON.stringify([channel(scopes[0]), 2, channel(scopes[1]), 2])
+      );
+    }, `both instances subscribed on ${from}`);
 
     const published = new Map<number, Published>(
       scopes.map((scope) => [scope, { acked: [], failed: 0 }]),
@@ -118,17 +119,29 @@ describe('Redis Cluster: a slot migration under live traffic', { skip }, () => {
         );
       }),
     );
-    await sleep(1500);
+    // Each phase lasts as long as it does on an idle machine and until it has done its part,
+    // however busy this one.
+    const total = () => [...acked.values()].reduce((sum, list) => sum + list.length, 0);
+    await phase(1500, () => total() >= 40, 'events acknowledged before the migration');
     const migrationStarted = Date.now();
     await cluster.migrateSlot(slot, to, async () => {
       // Keys moved, slot not yet handed over: publishes are redirected to the target meanwhile.
       migrating = true;
-      await sleep(300);
+      await phase(300, () => duringMigration >= 10, 'events acknowledged while the slot moves');
     });
     migrating = false;
     const migrationMs = Date.now() - migrationStarted;
-    await sleep(2000);
-    const followed = await redisCommand(to, 'PUBSUB', 'SHARDNUMSUB', ...scopes.map(channel));
+    const migrated = total();
+    await phase(2000, () => total() >= migrated + 40, 'events acknowledged after the migration');
+    // The instances' subscriptions follow the slot (Redis unsubscribes them, they subscribe again).
+    const expected = JSON.stringify([channel(scopes[0]), 2, channel(scopes[1]), 2]);
+    const shardSubscribers = () =>
+      redisCommand(to, 'PUBSUB', 'SHARDNUMSUB', ...scopes.map(channel));
+    await waitFor(
+      async () => JSON.stringify(await shardSubscribers()) === expected,
+      `both instances subscribed on ${to}`,
+    ).catch(() => {}); // the assertion below shows what Redis said
+    const followed = await shardSubscribers();
     stop = true;
     await Promise.all(publishers);
     const all = [...acked.values()].flat();

@@ -4,6 +4,7 @@
  * Linux) by the kernel if the test process dies by SIGKILL.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { EXAMPLE_START_MS } from './budgets.js';
 
 /** Every framework example; each is `examples/<name>/server.ts` and `npm run example:<name>`. */
 export const EXAMPLES = ['node-http', 'express', 'fastify', 'hono', 'koa'] as const;
@@ -22,7 +23,8 @@ export interface RunningExample {
   stop(): Promise<void>;
 }
 
-const START_TIMEOUT_MS = 20_000;
+/** Node with tsx compiling the example and src/ as it imports them: seconds, a minute when busy. */
+const START_TIMEOUT_MS = EXAMPLE_START_MS;
 
 const running = new Set<ChildProcess>();
 let hooked = false;

@@ -4,12 +4,13 @@
  * instance with its Last-Event-ID; and the oracle that checks their logs.
  */
 
+import { after } from 'node:test';
 import { createParser } from 'eventsource-parser';
 import type { Publisher } from '../../src/index.js';
 import type { Broker } from '../../src/types.js';
 import { queryResolver, queryRouter, type RunningApp, startApp } from './apps.js';
 import { type Entry, missed } from './gaps.js';
-import { sleep } from './sse.js';
+import { sleep, waitFor } from './sse.js';
 
 export type { Entry };
 export { missed };
@@ -21,15 +22,26 @@ export interface Client {
   stop(): Promise<void>;
 }
 
+// Every client still running when its file ends is stopped, even after a failed assertion skipped
+// the test's own cleanup: a client reconnects forever and would keep the test process alive.
+// So are numbered publishers (their loop ends with the file too).
+const running = new Set<Client>();
+let fileEnded = false;
+after(async () => {
+  fileEnded = true;
+  await Promise.all([...running].map((client) => client.stop()));
+});
+
 /**
  * A browser-like client of gym `scope`: reads one stream, drops it at random (after `lifetimeMs`)
  * until `stopAt`, comes back with its id to any of `urls` (read at every reconnect: the list may
- * change meanwhile).
+ * change meanwhile). `stopAt` may be a function, read at every reconnect, for a run whose end is
+ * decided by what happened in it rather than by the clock.
  */
 export function startClient(
   urls: readonly string[],
   random: () => number,
-  stopAt: number,
+  stopAt: number | (() => number),
   scope = 1,
   /** How long a stream lives before the client drops it: between these, in ms. */
   lifetimeMs: readonly [number, number] = [200, 1000],
@@ -54,15 +66,18 @@ export function startClient(
           }
         },
       });
-      // Drop at a random moment, except in the calm tail where everyone catches up.
+      // Drop at a random moment of the open stream, except in the calm tail where everyone
+      // catches up. Counted from the answer, not the request: on a busy machine a stream that
+      // takes long to open must still live a while once open.
       const lifetime = lifetimeMs[0] + random() * (lifetimeMs[1] - lifetimeMs[0]);
-      const timer =
-        Date.now() + lifetime < stopAt ? setTimeout(() => controller.abort(), lifetime) : undefined;
+      let timer: NodeJS.Timeout | undefined;
       try {
         const headers: Record<string, string> = client.lastId
           ? { 'Last-Event-ID': client.lastId }
           : {};
         const response = await fetch(url, { headers, signal: controller.signal });
+        const calmAt = typeof stopAt === 'function' ? stopAt() : stopAt;
+        if (Date.now() + lifetime < calmAt) timer = setTimeout(() => controller.abort(), lifetime);
         const reader = response.body?.getReader();
         const decoder = new TextDecoder();
         while (reader) {
@@ -80,9 +95,11 @@ export function startClient(
   })();
   client.stop = async () => {
     stopped = true;
+    running.delete(client);
     current?.abort();
     await loop;
   };
+  running.add(client);
   return client;
 }
 
@@ -91,12 +108,27 @@ export function startClient(
  * then on, every event published is owed to it. A client that is still connecting when the first
  * events go out would start after them, and the oracle would count them as lost.
  */
-export async function allConnected(clients: readonly Client[], timeoutMs = 10_000): Promise<void> {
+export async function allConnected(clients: readonly Client[], timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (clients.some((c) => c.lastId === undefined)) {
     if (Date.now() > deadline) throw new Error(`clients not connected within ${timeoutMs} ms`);
     await sleep(20);
   }
+}
+
+/**
+ * A phase of a run: at least `minMs` (the run's length when the machine is idle), and until
+ * `enough()` holds, for at most `timeoutMs` more: on a busy machine a phase lasts until it has
+ * done what it is there for (events published, clients reconnected) instead of ending empty.
+ */
+export async function phase(
+  minMs: number,
+  enough: () => boolean,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<void> {
+  await sleep(minMs);
+  await waitFor(enough, what, timeoutMs);
 }
 
 /** An acknowledged event of a numbered publisher. */
@@ -125,7 +157,7 @@ export async function publishNumbered(
   pauseMs: number,
   onAck?: () => void,
 ): Promise<void> {
-  for (let seq = 0; running(); seq++) {
+  for (let seq = 0; running() && !fileEnded; seq++) {
     try {
       await publisher.publishEvent(channel, { eventType: 'seq', data: { p, seq } });
       into.acked.push({ p, seq });

@@ -14,13 +14,20 @@ export interface SeenEvent {
 }
 
 /**
+ * How long {@link waitFor} waits by default: for something that must happen, not a promise about
+ * how soon (a test that asserts a bound passes its own `timeoutMs`). Generous, because a busy
+ * machine may stall this process or the server for seconds; only a failing test waits it out.
+ */
+export const WAIT_FOR_MS = 10_000;
+
+/**
  * Polls `predicate` (which may be async, e.g. ask a browser page) until true or fails after
  * `timeoutMs` with `what` in the message.
  */
 export async function waitFor(
   predicate: () => boolean | Promise<boolean>,
   what: string,
-  timeoutMs = 3000,
+  timeoutMs = WAIT_FOR_MS,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await predicate())) {
