@@ -67,8 +67,8 @@ describe('three instances on one Redis', { skip: redisSkipReason() }, () => {
     await sleep(200);
     const id = scope1[0]?.events[0]?.id;
     // The id comes from the shared history: the same on every instance, so a browser may resume
-    // on any of them.
-    assert.match(id ?? '', /^[0-9a-z]{1,7}_[0-9a-z]{1,10}-[0-9a-z]{1,10}$/);
+    // on any of them. Tag, then the position and the epoch of the history that issued it.
+    assert.match(id ?? '', /^[0-9a-z]{1,7}_[0-9a-z]{1,10}-[0-9a-z]{1,10}-[0-9a-z]{1,7}$/);
     for (const c of scope1) {
       assert.deepEqual(c.events, [{ name: 'app.students.changed', data: '{"id":123}', id }]);
     }
