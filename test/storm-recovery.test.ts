@@ -143,7 +143,16 @@ describe('recovery after a gap across many hubs', { skip: redisSkipReason() }, (
       'event 2 reached every hub',
       30_000,
     );
-    assert.ok(everyLog(1) && [...logs.values()].every((log) => log.length === 1), 'all held');
+    // Event 2 is held by every recovering hub. (Event 1 may have come live on the new subscription
+    // before its gap was signalled, on a busy machine: the recovery then reads on from it.)
+    const early = [...logs].filter(([, log]) =>
+      log.some((entry) => entry.kind !== 'event' || entry.seq === 2),
+    );
+    assert.deepEqual(
+      early.map(([scope, log]) => [scope, log]),
+      [],
+      'all held: event 2 (and no resync) reached nobody while the hubs recovered',
+    );
     watch.open();
     await waitFor(() => everyLog(3), 'every event everywhere', 30_000);
 
