@@ -11,26 +11,8 @@ import { CATCH_UP_RECORD, type HubPost, SharedHub } from '../src/client/shared-h
 import type { StreamHandlers } from '../src/client/stream.js';
 import { tabReceiver } from '../src/client/tab.js';
 import type { HubMessage } from '../src/client/wire.js';
+import { config, Source, StandIn } from './helpers/stand-in-source.js';
 
-class StandIn extends EventTarget {
-  static last: StandIn | undefined;
-  readyState = 0;
-  constructor(readonly url: string) {
-    super();
-    StandIn.last = this;
-  }
-  emit(type: string, data = '', lastEventId = ''): void {
-    if (type === 'open') this.readyState = 1;
-    this.dispatchEvent(
-      type === 'open' ? new Event(type) : new MessageEvent(type, { data, lastEventId }),
-    );
-  }
-  close(): void {
-    this.readyState = 2;
-  }
-}
-const Source = StandIn as unknown as typeof EventSource;
-const config = { url: 'https://app.test/events', withCredentials: false };
 const hello = (source: StandIn, id: string) =>
   source.emit('eventrail.connected', '{"connectionId":"conn1"}', id);
 
