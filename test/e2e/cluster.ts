@@ -23,6 +23,12 @@ export interface DemoCluster {
   output(): string;
   /** The pid of an instance (`instance-1`, ...), from the line it printed when it started. */
   pidOf(instance: string): number | undefined;
+  /**
+   * Sends `signal` to an instance and resolves once cluster.ts has seen it exit (its listening
+   * socket is closed then, so the proxy's next connection to it is refused and retried on another
+   * instance, rather than reset half-way by a process still dying).
+   */
+  kill(instance: string, signal: NodeJS.Signals): Promise<void>;
   /** Asks the proxy for /healthz and returns the `x-instance` that answered. */
   probe(): Promise<string>;
   /** SIGTERM to the whole process group, SIGKILL after 8 s. Safe to call twice. */
@@ -60,6 +66,7 @@ export async function startDemoCluster(
   };
   child.stdout?.on('data', append);
   child.stderr?.on('data', append);
+  const exitLine = (instance: string): RegExp => new RegExp(`\\[cluster\\] ${instance} exited \\(`);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const onExit = (): void => killGroup(child, 'SIGKILL');
   process.once('exit', onExit);
@@ -77,6 +84,26 @@ export async function startDemoCluster(
     pidOf(instance) {
       const line = new RegExp(`\\[gym ${instance}\\] listening on \\S+ \\(pid (\\d+)`).exec(output);
       return line ? Number(line[1]) : undefined;
+    },
+    async kill(instance, signal) {
+      const pid = cluster.pidOf(instance);
+      if (pid === undefined) throw new Error(`no pid for ${instance} in:\n${output}`);
+      const exitedNow = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          child.stdout?.off('data', check);
+          reject(new Error(`${instance} did not exit within 20 s after ${signal}:\n${output}`));
+        }, 20_000);
+        function check(): void {
+          if (!exitLine(instance).test(output)) return;
+          clearTimeout(timer);
+          child.stdout?.off('data', check);
+          resolve();
+        }
+        child.stdout?.on('data', check);
+        check();
+      });
+      process.kill(pid, signal);
+      await exitedNow;
     },
     async probe() {
       const answer = await fetch(`${url}/healthz`);

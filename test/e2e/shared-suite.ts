@@ -165,9 +165,7 @@ export function sharedStreamSuite(mode: ShareMode): void {
 
     test('the instance holding the stream dies and the first tab closes: the others get what was published meanwhile, once', async () => {
       const holder = aliceInstance;
-      const pid = cluster.pidOf(holder);
-      assert.ok(pid, `the pid of ${holder}`);
-      process.kill(pid, 'SIGKILL');
+      await cluster.kill(holder, 'SIGKILL');
       const was = await Promise.all(tabs.map((t) => t.counts()));
       // Meanwhile bob (gym 1, no browser) adds a student; the proxy sends it to the survivor.
       assert.equal(await addStudentAs(cluster.url, 'bob', `Grace ${mode}`), 200);
