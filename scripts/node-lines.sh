@@ -5,12 +5,13 @@
 #   npm run test:node-lines                   the files below, on each line
 #   npm run test:node-lines -- --all          every test/*.test.ts, on each line
 #   npm run test:node-lines -- test/x.test.ts those files, on each line
+#   NODE_LINES=node-24 npm run test:node-lines   one line only
 # The files below are those where Node's own HTTP, streams, fetch, test runner or module loading
 # carry the behaviour (one Redis, no cluster, no browser): docs/runtimes.md says why these.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-LINES='node-22 node-24'
+LINES="${NODE_LINES:-node-22 node-24}"
 FILES=(
   test/server.test.ts
   test/http2.test.ts
