@@ -9,11 +9,12 @@
  * it missed. docs/runtimes.md says what differs per runtime.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { exampleContract } from './helpers/example-contract.js';
 import { type RunningExample, startExample } from './helpers/examples.js';
 import { type RedisProcess, redisSkipReason, startRedis } from './helpers/redis.js';
-import { BUN, DENO, type Runtime, runtimeSkipReason } from './helpers/runtimes.js';
+import { BUN, DENO, NODE, type Runtime, runtimeSkipReason } from './helpers/runtimes.js';
 import { openRaw, type RawStream, sleep, waitFor } from './helpers/sse.js';
 
 /** Over Bun's default idle timeout (10 s), under the heartbeat default (30 s). */
@@ -107,6 +108,36 @@ function twoInstances(runtime: Runtime, label: string, file: string): void {
     });
   });
 }
+
+describe('sse.fetch and a runtime that cuts quiet streams', () => {
+  const REFUSAL = 'test/fixtures/bun-fetch-refusal.ts';
+  const run = (runtime: Runtime) => {
+    const [command, ...args] = runtime.command(REFUSAL);
+    const result = spawnSync(command as string, args, { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(result.status, 0, result.stderr);
+    return JSON.parse(result.stdout) as unknown;
+  };
+
+  it('on Bun: refuses a stream with code unsupported-runtime unless given the server or a heartbeat under 10 s', {
+    skip: runtimeSkipReason(BUN),
+  }, () => {
+    assert.deepEqual(run(BUN), {
+      bun: 'string',
+      defaultWithout: { code: 'unsupported-runtime' },
+      defaultWith: { status: 200, lifted: [0] },
+      shortHeartbeatWithout: { status: 200, lifted: [] },
+    });
+  });
+
+  it('on node: streams either way, and lifts the timeout of a server that has one', () => {
+    assert.deepEqual(run(NODE), {
+      bun: 'undefined',
+      defaultWithout: { status: 200, lifted: [] },
+      defaultWith: { status: 200, lifted: [0] },
+      shortHeartbeatWithout: { status: 200, lifted: [] },
+    });
+  });
+});
 
 for (const runtime of [BUN, DENO]) {
   describe(runtime.name, { skip: runtimeSkipReason(runtime) ?? redisSkipReason() }, () => {
