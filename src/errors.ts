@@ -13,6 +13,8 @@
  * - `broker-error`: the broker (Redis) failed a publish or a subscription.
  * - `server-closed`: the SSE server was used after `close()`.
  * - `hook-failed`: a user hook threw; reported through `onError`, never thrown.
+ * - `unsupported-runtime`: the runtime cannot keep a stream as asked (Bun's `Bun.serve` without its
+ *   server passed to `sse.fetch`: see docs/runtimes.md).
  *
  * @public
  */
@@ -28,7 +30,8 @@ export type EventrailErrorCode =
   | 'broker-closed'
   | 'broker-error'
   | 'server-closed'
-  | 'hook-failed';
+  | 'hook-failed'
+  | 'unsupported-runtime';
 
 /**
  * The one error class of eventrail.

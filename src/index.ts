@@ -1,3 +1,4 @@
+export type { FetchServerLike } from './adapters/runtime-idle.js';
 export { EventrailError, type EventrailErrorCode, isEventrailError } from './errors.js';
 export type { HistoryReadStats } from './fanout/history-reads.js';
 export { DEFAULTS, type SseServerOptions } from './options.js';

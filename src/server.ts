@@ -5,6 +5,7 @@ import {
   nodeRequest,
   nodeTransport,
 } from './adapters/node.js';
+import { type FetchServerLike, keepStreamOpen } from './adapters/runtime-idle.js';
 import type { HeaderRecord, Transport } from './adapters/transport.js';
 import { EventrailError } from './errors.js';
 import { Connection, type ConnectionOwner, HEARTBEAT } from './fanout/connection.js';
@@ -66,8 +67,16 @@ export interface SseServerHealth {
 export interface SseServer<P extends Principal = Principal> {
   /** `(req, res)` handler for node:http (and everything built on it) and node:http2. */
   readonly handler: (req: NodeRequest, res: NodeResponse) => Promise<void>;
-  /** `(Request) => Response` handler for fetch-style servers. */
-  readonly fetch: (request: Request) => Promise<Response>;
+  /**
+   * `(Request) => Response` handler for fetch-style servers. On Bun pass `Bun.serve`'s server as
+   * `server` (`fetch: (request, server) => sse.fetch(request, server)`, or `fetch: sse.fetch`):
+   * each stream then lifts Bun's idle timeout, which would otherwise cut a quiet stream after
+   * 10 s. Any other second argument (Deno's connection info, Hono's bindings) is ignored unless
+   * it has a {@link FetchServerLike} `timeout` method.
+   * @throws EventrailError `unsupported-runtime` on Bun without `server`, unless `heartbeatMs` is
+   * under 10 000.
+   */
+  readonly fetch: (request: Request, server?: unknown) => Promise<Response>;
   /** Publishes through the server's broker. */
   readonly publisher: Publisher;
   /** True once `close()` was called or the signal aborted. */
@@ -434,7 +443,10 @@ export function createSseServer<P extends Principal = Principal>(
 
   const server: SseServer<P> = {
     handler: (req, res) => handle(nodeRequest(req), nodeTransport(req, res)),
-    fetch: (request) => handle(fetchRequest(request), fetchTransport(request)),
+    fetch: async (request, fetchServer) => {
+      keepStreamOpen(request, fetchServer, config.heartbeatMs);
+      return handle(fetchRequest(request), fetchTransport(request));
+    },
     publisher,
     get closed() {
       return closing !== undefined;

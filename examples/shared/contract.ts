@@ -6,7 +6,8 @@
  *   GET /stats                                          {"connections":n,"hubs":n} (not in basic)
  * Environment: PORT (default 3000; 0 picks a free port), REDIS_URL / REDIS_CHANNELS / REDIS_CLUSTER
  * (the broker: see broker-env.ts; in-memory without them),
- * HUB_IDLE_TIMEOUT_MS (optional: how long a scope's subscription outlives its last client).
+ * HUB_IDLE_TIMEOUT_MS (optional: how long a scope's subscription outlives its last client),
+ * HEARTBEAT_MS (optional: the heartbeat's period, default 30 s).
  */
 import type { Server } from 'node:net';
 import { type Broker, createSseServer, EventrailError, type SseServer } from 'eventrail';
@@ -82,6 +83,7 @@ function closeServer(server: Server): Promise<void> {
 export function createDemo(framework: string): Demo {
   const port = Number(process.env.PORT ?? 3000);
   const idle = process.env.HUB_IDLE_TIMEOUT_MS;
+  const heartbeat = process.env.HEARTBEAT_MS;
   const broker: Broker = brokerFromEnv(logger);
   const shutdown = new AbortController();
   const sse = createSseServer({
@@ -94,6 +96,7 @@ export function createDemo(framework: string): Demo {
     maxConnections: 50_000,
     maxConnectionsPerPrincipal: 50_000,
     ...(idle ? { hubIdleTimeoutMs: Number(idle) } : {}),
+    ...(heartbeat ? { heartbeatMs: Number(heartbeat) } : {}),
     resolver(request) {
       const scopeId = parseScope(request.url.searchParams.get('scope'));
       if (scopeId === undefined) throw new Error('scope must be a positive integer');

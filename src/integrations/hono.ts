@@ -9,6 +9,8 @@ import type { SseServer } from '../server.js';
 export interface HonoContextLike {
   /** Hono's request; `raw` is the Web `Request`. */
   readonly req: { readonly raw: Request };
+  /** Hono's bindings: on Bun, `Bun.serve`'s server, which lifts its idle timeout per stream. */
+  readonly env?: unknown;
 }
 
 /**
@@ -30,5 +32,5 @@ export interface HonoContextLike {
 export function honoHandler(
   sse: Pick<SseServer, 'fetch'>,
 ): (c: HonoContextLike) => Promise<Response> {
-  return (c) => sse.fetch(c.req.raw);
+  return (c) => sse.fetch(c.req.raw, c.env);
 }

@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { EXAMPLE_START_MS } from './budgets.js';
+import { NODE, type Runtime } from './runtimes.js';
 
 /** Every framework example; each is `examples/<name>/server.ts` and `npm run example:<name>`. */
 export const EXAMPLES = ['node-http', 'express', 'fastify', 'hono', 'koa'] as const;
@@ -39,17 +40,21 @@ function killAll(): void {
   running.clear();
 }
 
-/** Starts `file` with `env` on PORT=0 and resolves once it printed its `http://localhost:<port>`. */
+/**
+ * Starts `file` with `env` on PORT=0 on `runtime` (node with tsx unless told) and resolves once it
+ * printed its `http://localhost:<port>`.
+ */
 export async function startExample(
   file: string,
   env: Record<string, string> = {},
+  runtime: Runtime = NODE,
 ): Promise<RunningExample> {
   if (!hooked) {
     hooked = true;
     process.on('exit', killAll);
   }
-  const node = [process.execPath, '--conditions=eventrail-src', '--import', 'tsx', file];
-  const [command, ...args] = useSetpriv ? ['setpriv', '--pdeathsig', 'KILL', ...node] : node;
+  const run = runtime.command(file);
+  const [command, ...args] = useSetpriv ? ['setpriv', '--pdeathsig', 'KILL', ...run] : run;
   const child = spawn(command as string, args, {
     env: { ...process.env, PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
