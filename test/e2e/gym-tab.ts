@@ -23,6 +23,9 @@ export interface PostSeen {
   readonly instance: string;
   /** The request's `x-eventrail-origin` (the acting tab's id). */
   readonly origin: string;
+  /** When the page sent it and when the answer was in (the page's `Date.now()`). */
+  readonly sentAt: number;
+  readonly answeredAt: number;
 }
 
 export interface TabCounts {
@@ -36,13 +39,24 @@ interface Recorder {
   fragments: number;
   seenAt: Record<string, number>;
   posts: PostSeen[];
+  /** When the client counted each event, and when each fragment refetch was sent and answered. */
+  eventsAt: number[];
+  fragmentsAt: Array<[number, number]>;
 }
 
 /** Installed once per document, after the client is live. Plain JavaScript run in the page. */
 function instrument(): void {
   const g = window as unknown as { __rig?: Recorder };
   if (g.__rig) return;
-  const rig: Recorder = { swaps: 0, fragments: 0, seenAt: {}, posts: [] };
+  const rig: Recorder = { swaps: 0, fragments: 0, seenAt: {}, posts: [], eventsAt: [], fragmentsAt: [] };
+  const counter = document.getElementById('event-count');
+  if (counter) {
+    new MutationObserver(() => rig.eventsAt.push(Date.now())).observe(counter, {
+      childList: true,
+      characterData: true,
+      subtree: true,
+    });
+  }
   g.__rig = rig;
   new MutationObserver((records) => {
     for (const record of records) {
@@ -71,14 +85,21 @@ function instrument(): void {
   };
   proto.send = function (this: Tracked, body?: Document | XMLHttpRequestBodyInit | null) {
     const request = this.__rig;
-    if (request?.path === '/students/fragment') rig.fragments++;
+    if (request?.path === '/students/fragment') {
+      rig.fragments++;
+      const sentAt = Date.now();
+      this.addEventListener('loadend', () => rig.fragmentsAt.push([sentAt, Date.now()]));
+    }
     if (request?.method.toUpperCase() === 'POST') {
+      const sentAt = Date.now();
       this.addEventListener('loadend', () => {
         rig.posts.push({
           path: request.path,
           status: this.status,
           instance: this.getResponseHeader('x-instance') ?? '',
           origin: request.headers['x-eventrail-origin'] ?? '',
+          sentAt,
+          answeredAt: Date.now(),
         });
       });
     }
@@ -91,7 +112,12 @@ export class GymTab {
 
   /** Opens `url` in a new tab of `context` and waits until its client is live and named. */
   static async open(context: RigContext, url: string, timeoutMs = 10_000): Promise<GymTab> {
-    const tab = new GymTab(await context.newPage());
+    return GymTab.on(await context.newPage(), url, timeoutMs);
+  }
+
+  /** Opens `url` in `page` and waits until its client is live and named. */
+  static async on(page: RigPage, url: string, timeoutMs = 10_000): Promise<GymTab> {
+    const tab = new GymTab(page);
     await tab.load(url, timeoutMs);
     return tab;
   }
@@ -133,6 +159,14 @@ export class GymTab {
   /** The instance that served the page (its `#instance`). */
   pageInstance(): Promise<string> {
     return this.page.evaluate(() => document.getElementById('instance')?.textContent ?? '', 0);
+  }
+
+  /** Timings, for a failure message: when events came, when refetches went and came back. */
+  timings(): Promise<{ eventsAt: number[]; fragmentsAt: Array<[number, number]> }> {
+    return this.page.evaluate(() => {
+      const rig = (window as { __rig?: Recorder }).__rig;
+      return { eventsAt: rig?.eventsAt ?? [], fragmentsAt: rig?.fragmentsAt ?? [] };
+    }, undefined);
   }
 
   /** Events the page's client received, swaps of the list, fragment refetches. */

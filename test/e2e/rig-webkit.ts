@@ -86,7 +86,7 @@ function rigPage(
   driver: WebDriver,
   handle: string,
   run: <T>(work: () => Promise<T>) => Promise<T>,
-  closed: () => Promise<void>,
+  close: () => Promise<void>,
 ): RigPage {
   const inWindow = <T>(work: () => Promise<T>): Promise<T> =>
     run(async () => {
@@ -113,34 +113,33 @@ function rigPage(
         await input.sendKeys(value);
       }),
     bringToFront: () => inWindow(async () => {}),
-    close: () =>
-      run(async () => {
-        await driver.switchTo().window(handle);
-        await driver.close();
-        await closed();
-      }),
+    close: () => run(close),
     back: () => inWindow(() => driver.navigate().back()),
     forward: () => inWindow(() => driver.navigate().forward()),
   };
 }
 
-async function webkitContext(options: ContextOptions): Promise<RigContext> {
-  if (options.initScript !== undefined) {
-    throw new RigUnsupported(
-      'WebKitWebDriver has no way to run a script before the page (classic WebDriver only)',
-    );
-  }
-  const session = await startSession();
+type Session = Awaited<ReturnType<typeof startSession>>;
+
+async function webkitContext(session: Session): Promise<RigContext> {
   const { driver } = session;
   const run = serial();
   const open = new Set<string>();
   /** The session's first window, unused until the first page takes it. */
   let spare: string | undefined = await driver.getWindowHandle();
-  const pageClosed = (handle: string) => async (): Promise<void> => {
+  /** Closes the window of a page; the session's last one stays, blank: closing it ends the session. */
+  const closePage = (handle: string) => async (): Promise<void> => {
+    await driver.switchTo().window(handle);
     open.delete(handle);
-    // A session needs a current window: go to any still open.
     const next = open.values().next();
-    if (!next.done) await driver.switchTo().window(next.value);
+    if (next.done) {
+      await driver.get('about:blank');
+      spare = handle;
+      return;
+    }
+    await driver.close();
+    // A session needs a current window.
+    await driver.switchTo().window(next.value);
   };
   return {
     newPage: () =>
@@ -153,24 +152,31 @@ async function webkitContext(options: ContextOptions): Promise<RigContext> {
           handle = await driver.getWindowHandle();
         }
         open.add(handle);
-        return rigPage(driver, handle, run, pageClosed(handle));
+        return rigPage(driver, handle, run, closePage(handle));
       }),
     close: () => session.stop(),
   };
 }
 
 export async function launchWebKitRig(): Promise<RigBrowser> {
-  // A first session tells the version (and that WebKit starts here at all).
-  const probe = await startSession();
-  const capabilities = await probe.driver.getCapabilities();
+  // The first session tells the version (and that WebKit starts here at all); the first context
+  // takes it.
+  let first: Session | undefined = await startSession();
+  const capabilities = await first.driver.getCapabilities();
   const version = `WebKitGTK/${String(capabilities.get('browserVersion'))}`;
-  await probe.stop();
   const contexts = new Set<RigContext>();
   return {
     engine: 'webkit',
     version,
     async newContext(options: ContextOptions = {}) {
-      const context = await webkitContext(options);
+      if (options.initScript !== undefined) {
+        throw new RigUnsupported(
+          'WebKitWebDriver has no way to run a script before the page (classic WebDriver only)',
+        );
+      }
+      const session = first ?? (await startSession());
+      first = undefined;
+      const context = await webkitContext(session);
       contexts.add(context);
       return {
         newPage: () => context.newPage(),
@@ -181,6 +187,7 @@ export async function launchWebKitRig(): Promise<RigBrowser> {
       };
     },
     async close() {
+      await first?.stop();
       await Promise.all([...contexts].map((c) => c.close()));
       contexts.clear();
     },

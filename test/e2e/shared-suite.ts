@@ -14,6 +14,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { BROWSER_TABS_MS } from '../helpers/budgets.js';
 import { redisSkipReason } from '../helpers/redis.js';
 import { sleep, waitFor } from '../helpers/sse.js';
 import { type DemoCluster, startDemoCluster } from './cluster.js';
@@ -82,7 +83,7 @@ export function sharedStreamSuite(mode: ShareMode, engine: Engine = 'chromium'):
         for (let i = 1; i < TABS; i++) rest.push(GymTab.open(alice, `${cluster.url}/`));
         tabs.push(...(await Promise.all(rest)));
       },
-      { timeout: 90_000 },
+      { timeout: BROWSER_TABS_MS },
     );
 
     after(
@@ -135,22 +136,30 @@ export function sharedStreamSuite(mode: ShareMode, engine: Engine = 'chromium'):
     test('a student added in tab 3 appears in the seven others within 2 s; tab 3 does not refetch', async () => {
       const actor = tabs[2] as GymTab;
       const before = await Promise.all(tabs.map((t) => t.counts()));
-      await actor.page.bringToFront();
-      const started = Date.now();
       const response = await actor.addStudent(`Ada ${mode}`);
+      // From the moment the page sent the change (the drivers differ in how long typing takes).
+      const started = response.sentAt;
       assert.equal(response.status, 200);
       assert.equal(
         response.origin,
         (await actor.client()).connectionId,
         "the change carried tab 3's origin",
       );
-      const answered = Date.now() - started;
+      const answered = response.answeredAt - started;
       const seen = await Promise.all(
         tabs.map(async (t) => (await t.waitForStudent(`Ada ${mode}`, 10_000)) - started),
       );
       console.log(
         `# ${mode}: change in tab 3 answered in ${answered} ms; tabs updated at ${seen.join(', ')} ms`,
       );
+      if (Math.max(...seen) > DEADLINE_MS) {
+        for (const [i, tab] of tabs.entries()) {
+          const t = await tab.timings();
+          console.log(
+            `# tab ${i + 1}: events at ${t.eventsAt.map((x) => x - started)}; refetches ${t.fragmentsAt.map(([x, y]) => `${x - started}-${y - started}`)}`,
+          );
+        }
+      }
       assert.ok(
         Math.max(...seen) <= DEADLINE_MS,
         `all tabs updated within ${DEADLINE_MS} ms: ${seen}`,
@@ -169,8 +178,10 @@ export function sharedStreamSuite(mode: ShareMode, engine: Engine = 'chromium'):
     });
 
     test('a ninth tab opens at once, on the same stream', async () => {
+      // From the navigation on (the drivers differ in how long opening a tab takes).
+      const page = await alice.newPage();
       const started = Date.now();
-      const ninth = await GymTab.open(alice, `${cluster.url}/`, 3_000);
+      const ninth = await GymTab.on(page, `${cluster.url}/`, 3_000);
       const took = Date.now() - started;
       console.log(`# ${mode}: ninth tab live in ${took} ms`);
       assert.ok(took < 3_000, `ninth tab took ${took} ms`);
@@ -210,9 +221,8 @@ export function sharedStreamSuite(mode: ShareMode, engine: Engine = 'chromium'):
         'alice and carol on the survivor',
       );
       // And the new stream is live.
-      await tabs[1]?.page.bringToFront();
-      const started = Date.now();
       const again = await (tabs[1] as GymTab).addStudent(`Hedy ${mode}`);
+      const started = again.sentAt;
       assert.equal(again.status, 200);
       const seen = await Promise.all(
         tabs.map(async (t) => (await t.waitForStudent(`Hedy ${mode}`, 10_000)) - started),
