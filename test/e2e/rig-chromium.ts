@@ -16,10 +16,7 @@ function rigPage(page: Page): RigPage {
     bringToFront: () => page.bringToFront(),
     close: () => page.close(),
     async back() {
-      await page.goBack();
-    },
-    async forward() {
-      await page.goForward();
+      await page.goBack({ waitUntil: 'commit' });
     },
     async crash() {
       const cdp = await page.context().newCDPSession(page);

@@ -19,10 +19,7 @@ function rigPage(page: Page): RigPage {
     },
     close: () => page.close(),
     async back() {
-      await page.goBack({ waitUntil: 'load' });
-    },
-    async forward() {
-      await page.goForward({ waitUntil: 'load' });
+      await page.evaluate('history.back()');
     },
   };
 }

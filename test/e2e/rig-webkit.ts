@@ -115,7 +115,6 @@ function rigPage(
     bringToFront: () => inWindow(async () => {}),
     close: () => run(close),
     back: () => inWindow(() => driver.navigate().back()),
-    forward: () => inWindow(() => driver.navigate().forward()),
   };
 }
 

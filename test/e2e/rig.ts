@@ -38,9 +38,11 @@ export interface RigPage {
    * browser does to a tab in the background, then its resume.
    */
   readonly lifecycle?: (state: 'frozen' | 'active') => Promise<void>;
-  /** History back and forward (`history.back()` where the driver has no such command). */
+  /**
+   * Goes back in the tab's history without waiting for a `load`: a page restored from the
+   * back/forward cache fires none (wait for what the test needs with {@link waitInPage}).
+   */
   back(): Promise<void>;
-  forward(): Promise<void>;
 }
 
 /** One user's browser profile: its own cookies, its own SharedWorkers, locks and channels. */
@@ -97,9 +99,17 @@ export async function waitInPage<A>(
   timeoutMs = 10_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let failure: unknown;
   for (;;) {
-    if (await page.evaluate(fn, arg)) return;
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
+    try {
+      if (await page.evaluate(fn, arg)) return;
+    } catch (err) {
+      // A page in the middle of a navigation has no document to run in yet.
+      failure = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`not within ${timeoutMs} ms: ${what}`, { cause: failure });
+    }
     await sleep(50);
   }
 }
