@@ -22,6 +22,7 @@ import {
 } from './e2e/rig.js';
 
 const DEADLINE_MS = 10_000;
+const url = () => (cluster as DemoCluster).url;
 
 /** Whether the page is still the same document (restored from the back/forward cache). */
 const mark = () => {
@@ -29,10 +30,16 @@ const mark = () => {
 };
 const same = () => (window as { __same?: boolean }).__same === true;
 
+let cluster: DemoCluster | undefined;
+
+before(async () => {
+  if (redisSkipReason() === undefined) cluster = await startDemoCluster();
+});
+after(() => cluster?.stop(), { timeout: 20_000 });
+
 for (const engine of ENGINES) {
   const skip = engineSkipReason(engine) ?? redisSkipReason();
   describe(`page life cycle in ${engine}`, { skip }, () => {
-    let cluster: DemoCluster;
     let browser: RigBrowser | undefined;
     let alice: RigContext;
     let first: GymTab;
@@ -41,18 +48,17 @@ for (const engine of ENGINES) {
 
     before(
       async () => {
-        cluster = await startDemoCluster();
+        assert.ok(cluster);
         browser = await launchRig(engine);
         alice = await browser.newContext();
-        first = await GymTab.open(alice, `${cluster.url}/login?user=alice&gym=1`);
-        second = await GymTab.open(alice, `${cluster.url}/`);
+        first = await GymTab.open(alice, `${url()}/login?user=alice&gym=1`);
+        second = await GymTab.open(alice, `${url()}/`);
       },
       { timeout: 120_000 },
     );
     after(
       async () => {
         await browser?.close().catch(() => {});
-        await cluster?.stop();
       },
       { timeout: 20_000 },
     );
@@ -60,9 +66,9 @@ for (const engine of ENGINES) {
     test('a tab that went back and forth (back/forward cache) is live and shows what changed', async () => {
       const was = await second.client();
       await second.page.evaluate(mark, undefined);
-      await second.page.goto(`${cluster.url}/healthz`);
+      await second.page.goto(`${url()}/healthz`);
       const name = `Away ${++added}`;
-      assert.equal(await addStudentAs(cluster.url, 'bob', name), 200);
+      assert.equal(await addStudentAs(url(), 'bob', name), 200);
       await first.waitForStudent(name, DEADLINE_MS);
       await second.page.back();
       await waitInPage(
@@ -83,7 +89,7 @@ for (const engine of ENGINES) {
       if (restored) assert.equal(now.connectionId, was.connectionId, 'the same tab id');
       // And it is live: the next change shows too.
       const next = `Back ${added}`;
-      assert.equal(await addStudentAs(cluster.url, 'bob', next), 200);
+      assert.equal(await addStudentAs(url(), 'bob', next), 200);
       await second.waitForStudent(next, DEADLINE_MS);
       await first.waitForStudent(next, DEADLINE_MS);
     });
@@ -95,7 +101,7 @@ for (const engine of ENGINES) {
       const events = await second.events();
       await second.page.lifecycle?.('frozen');
       const name = `Frozen ${++added}`;
-      assert.equal(await addStudentAs(cluster.url, 'bob', name), 200);
+      assert.equal(await addStudentAs(url(), 'bob', name), 200);
       await first.waitForStudent(name, DEADLINE_MS);
       await second.page.lifecycle?.('active');
       await second.waitForStudent(name, DEADLINE_MS);
