@@ -8,7 +8,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { redisSkipReason } from './helpers/redis.js';
 import { type DemoCluster, startDemoCluster } from './e2e/cluster.js';
 import { addStudentAs } from './e2e/cluster-stats.js';
 import { GymTab } from './e2e/gym-tab.js';
@@ -20,6 +19,7 @@ import {
   type RigContext,
   waitInPage,
 } from './e2e/rig.js';
+import { redisSkipReason } from './helpers/redis.js';
 
 const DEADLINE_MS = 10_000;
 const url = () => (cluster as DemoCluster).url;
@@ -96,7 +96,9 @@ for (const engine of ENGINES) {
 
     const freezeSkip =
       engine === 'chromium' ? undefined : `the ${engine} driver cannot freeze a page`;
-    test('a frozen tab resumes with its id and gets what it missed', { skip: freezeSkip }, async () => {
+    test('a frozen tab resumes with its id and gets what it missed', {
+      skip: freezeSkip,
+    }, async () => {
       const was = await second.client();
       const events = await second.events();
       await second.page.lifecycle?.('frozen');

@@ -48,7 +48,14 @@ interface Recorder {
 function instrument(): void {
   const g = window as unknown as { __rig?: Recorder };
   if (g.__rig) return;
-  const rig: Recorder = { swaps: 0, fragments: 0, seenAt: {}, posts: [], eventsAt: [], fragmentsAt: [] };
+  const rig: Recorder = {
+    swaps: 0,
+    fragments: 0,
+    seenAt: {},
+    posts: [],
+    eventsAt: [],
+    fragmentsAt: [],
+  };
   const counter = document.getElementById('event-count');
   if (counter) {
     new MutationObserver(() => rig.eventsAt.push(Date.now())).observe(counter, {

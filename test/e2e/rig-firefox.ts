@@ -1,5 +1,5 @@
 /** The rig's Firefox: Debian's `firefox-esr`, driven by puppeteer-core over WebDriver BiDi. */
-import { type Page, launch } from 'puppeteer-core';
+import { launch, type Page } from 'puppeteer-core';
 import type { ContextOptions, InPage, RigBrowser, RigContext, RigPage } from './rig.js';
 import { FIREFOX_PATH, inPageSource } from './rig-tools.js';
 

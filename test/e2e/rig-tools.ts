@@ -17,13 +17,12 @@ export const ENGINE_TOOLS: Record<Engine, { name: string; install: string }> = {
   },
   firefox: {
     name: 'Firefox',
-    install:
-      'Install it (`apt-get update && apt-get install -y firefox-esr`) or set FIREFOX_PATH.',
+    install: 'Install it (`apt-get update && apt-get install -y firefox-esr`) or set FIREFOX_PATH.',
   },
   webkit: {
     name: 'WebKit',
     install:
-      'Install WebKitGTK\'s driver and Xvfb (`apt-get update && apt-get install -y webkit2gtk-driver xvfb`) or set WEBKIT_DRIVER_PATH.',
+      "Install WebKitGTK's driver and Xvfb (`apt-get update && apt-get install -y webkit2gtk-driver xvfb`) or set WEBKIT_DRIVER_PATH.",
   },
 };
 

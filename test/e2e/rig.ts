@@ -9,8 +9,8 @@ import { missingTool } from '../helpers/ci.js';
 import { sleep } from '../helpers/sse.js';
 import { launchChromiumRig } from './rig-chromium.js';
 import { launchFirefoxRig } from './rig-firefox.js';
-import { launchWebKitRig } from './rig-webkit.js';
 import { ENGINE_TOOLS, type Engine, toolMissing } from './rig-tools.js';
+import { launchWebKitRig } from './rig-webkit.js';
 
 export type { Engine } from './rig-tools.js';
 export { ENGINES, RigUnsupported } from './rig-tools.js';

@@ -55,7 +55,8 @@ function skipReason(mode: ShareMode, engine: Engine): string | undefined {
 /** The whole proof for one way of sharing in one engine (one demo cluster, one browser). */
 export function sharedStreamSuite(mode: ShareMode, engine: Engine = 'chromium'): void {
   const skip = skipReason(mode, engine);
-  const how = mode === 'worker' ? 'SharedWorker' : 'SharedWorker disabled: Web Locks + BroadcastChannel';
+  const how =
+    mode === 'worker' ? 'SharedWorker' : 'SharedWorker disabled: Web Locks + BroadcastChannel';
   describe(`${TABS} tabs share one stream in ${engine} (${how})`, { skip }, () => {
     let cluster: DemoCluster;
     let browser: RigBrowser | undefined;
