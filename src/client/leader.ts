@@ -120,7 +120,15 @@ export function openLeader(
       .catch(() => {});
   });
   const onHide = (): void => send({ t: 'bye', tab });
+  // Back from the back/forward cache: its pagehide said bye; it joins again with its id, from the
+  // last event it saw (a leader's stream resumes by itself).
+  const onShow = (event: PageTransitionEvent): void => {
+    if (event.persisted && joined && hub === undefined) {
+      send({ t: 'hello', tab, names: [...mine], config, since: lastEventId || since });
+    }
+  };
   globalThis.addEventListener?.('pagehide', onHide);
+  globalThis.addEventListener?.('pageshow', onShow);
 
   return {
     listen(name) {
@@ -133,6 +141,7 @@ export function openLeader(
       if (closed) return;
       closed = true;
       globalThis.removeEventListener?.('pagehide', onHide);
+      globalThis.removeEventListener?.('pageshow', onShow);
       send({ t: 'bye', tab });
       hub?.close();
       hub = undefined;

@@ -35,37 +35,56 @@ export interface ShareRequest {
 function openWorker(request: ShareRequest, tab: string, failed: () => void): Stream | undefined {
   const { worker: script, config, handlers } = request;
   if (script === undefined || typeof SharedWorker !== 'function') return undefined;
-  let worker: SharedWorker;
-  try {
-    worker = new SharedWorker(script.url, { name: `eventrail ${config.url}`, type: script.type });
-  } catch {
-    return undefined;
-  }
-  const port = worker.port;
-  const send = (message: TabMessage): void => port.postMessage(message);
-  const receive = tabReceiver(tab, handlers);
+  /** The last event id this tab saw (its render position before any). */
+  let seen = request.since;
+  const receive = tabReceiver(tab, handlers, (id) => {
+    seen = id;
+  });
   let heard = false;
-  port.onmessage = (event) => {
-    heard = true;
-    receive(event.data);
+  /** A port to the worker (the running one, or a new one if the browser ended it). */
+  const connect = (): MessagePort | undefined => {
+    let worker: SharedWorker;
+    try {
+      worker = new SharedWorker(script.url, { name: `eventrail ${config.url}`, type: script.type });
+    } catch {
+      return undefined;
+    }
+    worker.port.onmessage = (event) => {
+      heard = true;
+      receive(event.data);
+    };
+    // The script did not load (404, wrong type, CSP): share another way.
+    worker.onerror = () => {
+      if (!heard) failed();
+    };
+    worker.port.start();
+    return worker.port;
   };
-  // The script did not load (404, wrong type, CSP): share another way.
-  worker.onerror = () => {
-    if (!heard) failed();
-  };
-  port.start();
+  let port = connect();
+  if (port === undefined) return undefined;
+  const send = (message: TabMessage): void => port?.postMessage(message);
   const releaseTab = holdTabLock(tabLockName(tab), () =>
     send({ t: 'hello', tab, names: request.names(), config, since: request.since }),
   );
   const onHide = (): void => send({ t: 'bye', tab });
+  // Back from the back/forward cache: its pagehide said bye, and the worker may be gone since.
+  // The tab joins again with its id, from the last event it saw (what it missed, or a resync).
+  const onShow = (event: PageTransitionEvent): void => {
+    if (!event.persisted) return;
+    port?.close();
+    port = connect();
+    send({ t: 'hello', tab, names: request.names(), config, since: seen });
+  };
   globalThis.addEventListener?.('pagehide', onHide);
+  globalThis.addEventListener?.('pageshow', onShow);
   return {
     listen: (name) => send({ t: 'listen', tab, names: [name] }),
     close() {
       globalThis.removeEventListener?.('pagehide', onHide);
+      globalThis.removeEventListener?.('pageshow', onShow);
       send({ t: 'bye', tab });
       releaseTab();
-      port.close();
+      port?.close();
     },
   };
 }

@@ -1,9 +1,10 @@
 /**
- * One stream per browser however many tabs (issue 21), in Chromium over plain HTTP/1.1 against
- * `demo:cluster`, whose page connects with `share: true`: run by test/e2e-shared.test.ts with a
- * SharedWorker, and by test/e2e-shared-locks.test.ts with the SharedWorker deleted (the tabs elect a
- * leader with Web Locks and relay over BroadcastChannel). One file each: each fits the suite's
- * per-file timeout.
+ * One stream per browser however many tabs (issue 21), over plain HTTP/1.1 against
+ * `demo:cluster`, whose page connects with `share: true`, in each engine of the rig (rig.ts): run by
+ * test/e2e-shared.test.ts with a SharedWorker, and by test/e2e-shared-locks.test.ts with the
+ * SharedWorker deleted (the tabs elect a leader with Web Locks and relay over BroadcastChannel), in
+ * Chromium; by test/e2e-shared-firefox.test.ts and test/e2e-shared-webkit.test.ts in the others.
+ * One file per engine (two for Chromium): each fits the suite's per-file timeout.
  *
  * Eight tabs of alice are live on one server connection and one browser socket; a change made in
  * tab 3 reaches the seven others within 2 s and tab 3 does not refetch; a ninth tab opens at once;
@@ -13,15 +14,20 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, BrowserContext } from 'playwright-core';
+import { BROWSER_TABS_MS } from '../helpers/budgets.js';
 import { redisSkipReason } from '../helpers/redis.js';
 import { sleep, waitFor } from '../helpers/sse.js';
-import { chromiumSkipReason, launchChromium } from './browser.js';
 import { type DemoCluster, startDemoCluster } from './cluster.js';
 import { addStudentAs, clientSockets, connections, ssSkipReason, total } from './cluster-stats.js';
-import { GymTab } from './gym-tab.js';
+import { GymTab, type TabCounts } from './gym-tab.js';
+import {
+  type Engine,
+  engineSkipReason,
+  launchRig,
+  type RigBrowser,
+  type RigContext,
+} from './rig.js';
 
-const skip = chromiumSkipReason() ?? redisSkipReason() ?? ssSkipReason();
 const TABS = 8;
 const DEADLINE_MS = 2_000;
 const SETTLE_MS = 500;
@@ -29,14 +35,32 @@ const SETTLE_MS = 500;
 /** How the tabs share: `worker` (SharedWorker) or `locks` (SharedWorker deleted in every page). */
 export type ShareMode = 'worker' | 'locks';
 
-/** The whole proof for one way of sharing (one demo cluster, one browser). */
-export function sharedStreamSuite(mode: ShareMode): void {
-  describe(`${TABS} tabs share one stream (${mode === 'worker' ? 'SharedWorker' : 'SharedWorker disabled: Web Locks + BroadcastChannel'})`, {
-    skip,
-  }, () => {
+/** Deletes SharedWorker before the page's scripts: the client falls back to Web Locks. */
+const NO_SHARED_WORKER = 'delete window.SharedWorker;';
+
+/** Why the suite cannot run in `engine` for `mode` here, or undefined. */
+function skipReason(mode: ShareMode, engine: Engine): string | undefined {
+  const missing = engineSkipReason(engine) ?? redisSkipReason() ?? ssSkipReason();
+  if (missing !== undefined) return missing;
+  if (mode === 'locks' && engine === 'webkit') {
+    // Loud, and not a CI failure: what cannot be run here, said where it is run.
+    process.stderr.write(
+      '\n!!! SKIPPING the Web Locks fallback in WebKit: WebKitWebDriver (classic WebDriver) cannot run a script before the page to delete SharedWorker; the fallback is proven in Chromium and Firefox !!!\n\n',
+    );
+    return 'WebKitWebDriver cannot delete SharedWorker before the page';
+  }
+  return undefined;
+}
+
+/** The whole proof for one way of sharing in one engine (one demo cluster, one browser). */
+export function sharedStreamSuite(mode: ShareMode, engine: Engine = 'chromium'): void {
+  const skip = skipReason(mode, engine);
+  const how =
+    mode === 'worker' ? 'SharedWorker' : 'SharedWorker disabled: Web Locks + BroadcastChannel';
+  describe(`${TABS} tabs share one stream in ${engine} (${how})`, { skip }, () => {
     let cluster: DemoCluster;
-    let browser: Browser | undefined;
-    let alice: BrowserContext;
+    let browser: RigBrowser | undefined;
+    let alice: RigContext;
     let carol: GymTab;
     const tabs: GymTab[] = [];
     let proxyPort = 0;
@@ -47,13 +71,10 @@ export function sharedStreamSuite(mode: ShareMode): void {
       async () => {
         cluster = await startDemoCluster();
         proxyPort = Number(new URL(cluster.url).port);
-        browser = await launchChromium();
-        alice = await browser.newContext();
-        if (mode === 'locks') {
-          await alice.addInitScript(() => {
-            delete (window as { SharedWorker?: unknown }).SharedWorker;
-          });
-        }
+        browser = await launchRig(engine);
+        console.log(`# ${engine}: ${browser.version}`);
+        const initScript = mode === 'locks' ? NO_SHARED_WORKER : undefined;
+        alice = await browser.newContext({ initScript });
         const login = await alice.newPage();
         await login.goto(`${cluster.url}/login?user=alice&gym=1`);
         await login.close();
@@ -63,7 +84,7 @@ export function sharedStreamSuite(mode: ShareMode): void {
         for (let i = 1; i < TABS; i++) rest.push(GymTab.open(alice, `${cluster.url}/`));
         tabs.push(...(await Promise.all(rest)));
       },
-      { timeout: 90_000 },
+      { timeout: BROWSER_TABS_MS },
     );
 
     after(
@@ -82,7 +103,10 @@ export function sharedStreamSuite(mode: ShareMode): void {
         assert.match(client.connectionId ?? '', /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, 'a tab origin');
       }
       await waitFor(async () => (await tabs[0]?.client())?.tabs === TABS, `${TABS} tabs counted`);
-      assert.equal(await tabs[7]?.page.locator('#tabs').textContent(), `${TABS} tabs`);
+      assert.equal(
+        await tabs[7]?.page.evaluate(() => document.getElementById('tabs')?.textContent, 0),
+        `${TABS} tabs`,
+      );
       const origins = await Promise.all(tabs.map(async (t) => (await t.client()).connectionId));
       assert.equal(new Set(origins.map((o) => o?.split('.')[0])).size, 1, 'one connection id');
       assert.equal(new Set(origins).size, TABS, 'each tab its own origin');
@@ -103,12 +127,8 @@ export function sharedStreamSuite(mode: ShareMode): void {
 
     test('carol of gym 2 in another browser context connects on her own', async () => {
       assert.ok(browser);
-      const context = await browser.newContext();
-      if (mode === 'locks') {
-        await context.addInitScript(() => {
-          delete (window as { SharedWorker?: unknown }).SharedWorker;
-        });
-      }
+      const initScript = mode === 'locks' ? NO_SHARED_WORKER : undefined;
+      const context = await browser.newContext({ initScript });
       carol = await GymTab.open(context, `${cluster.url}/login?user=carol&gym=2`);
       assert.equal(total(await connections(cluster)), 2, "carol's stream is hers alone");
       assert.equal((await carol.client()).tabs, 1);
@@ -117,29 +137,37 @@ export function sharedStreamSuite(mode: ShareMode): void {
     test('a student added in tab 3 appears in the seven others within 2 s; tab 3 does not refetch', async () => {
       const actor = tabs[2] as GymTab;
       const before = await Promise.all(tabs.map((t) => t.counts()));
-      await actor.page.bringToFront();
-      const started = Date.now();
       const response = await actor.addStudent(`Ada ${mode}`);
-      assert.equal(response.status(), 200);
+      // From the moment the page sent the change (the drivers differ in how long typing takes).
+      const started = response.sentAt;
+      assert.equal(response.status, 200);
       assert.equal(
-        response.request().headers()['x-eventrail-origin'],
+        response.origin,
         (await actor.client()).connectionId,
         "the change carried tab 3's origin",
       );
-      const answered = Date.now() - started;
+      const answered = response.answeredAt - started;
       const seen = await Promise.all(
         tabs.map(async (t) => (await t.waitForStudent(`Ada ${mode}`, 10_000)) - started),
       );
       console.log(
         `# ${mode}: change in tab 3 answered in ${answered} ms; tabs updated at ${seen.join(', ')} ms`,
       );
+      if (Math.max(...seen) > DEADLINE_MS) {
+        for (const [i, tab] of tabs.entries()) {
+          const t = await tab.timings();
+          console.log(
+            `# tab ${i + 1}: events at ${t.eventsAt.map((x) => x - started)}; refetches ${t.fragmentsAt.map(([x, y]) => `${x - started}-${y - started}`)}`,
+          );
+        }
+      }
       assert.ok(
         Math.max(...seen) <= DEADLINE_MS,
         `all tabs updated within ${DEADLINE_MS} ms: ${seen}`,
       );
       await sleep(SETTLE_MS);
       for (const [i, tab] of tabs.entries()) {
-        const was = before[i] as { events: number; swaps: number; fragments: number };
+        const was = before[i] as TabCounts;
         const now = await tab.counts();
         const own = tab === actor;
         assert.equal(now.swaps - was.swaps, 1, `tab ${i + 1} updates once`);
@@ -147,12 +175,14 @@ export function sharedStreamSuite(mode: ShareMode): void {
         assert.equal(now.fragments - was.fragments, own ? 0 : 1, `tab ${i + 1} refetches`);
       }
       assert.equal(await carol.events(), 0, 'gym 2 receives no event');
-      assert.equal(carol.fragmentRequests, 0, 'gym 2 refetches nothing');
+      assert.equal((await carol.counts()).fragments, 0, 'gym 2 refetches nothing');
     });
 
     test('a ninth tab opens at once, on the same stream', async () => {
+      // From the navigation on (the drivers differ in how long opening a tab takes).
+      const page = await alice.newPage();
       const started = Date.now();
-      const ninth = await GymTab.open(alice, `${cluster.url}/`, 3_000);
+      const ninth = await GymTab.on(page, `${cluster.url}/`, 3_000);
       const took = Date.now() - started;
       console.log(`# ${mode}: ninth tab live in ${took} ms`);
       assert.ok(took < 3_000, `ninth tab took ${took} ms`);
@@ -178,7 +208,7 @@ export function sharedStreamSuite(mode: ShareMode): void {
       await sleep(SETTLE_MS);
       for (const [i, tab] of tabs.entries()) {
         const now = await tab.counts();
-        const prior = was[i] as { events: number; swaps: number; fragments: number };
+        const prior = was[i] as TabCounts;
         assert.equal(now.events - prior.events, 1, `tab ${i + 2}: the missed event replayed once`);
         assert.equal(now.swaps - prior.swaps, 1, `tab ${i + 2}: one update`);
         assert.equal(now.fragments - prior.fragments, 1, `tab ${i + 2}: one refetch`);
@@ -190,25 +220,26 @@ export function sharedStreamSuite(mode: ShareMode): void {
         'alice and carol on the survivor',
       );
       // And the new stream is live.
-      await tabs[1]?.page.bringToFront();
-      const started = Date.now();
       const again = await (tabs[1] as GymTab).addStudent(`Hedy ${mode}`);
-      assert.equal(again.status(), 200);
+      const started = again.sentAt;
+      assert.equal(again.status, 200);
       const seen = await Promise.all(
         tabs.map(async (t) => (await t.waitForStudent(`Hedy ${mode}`, 10_000)) - started),
       );
       console.log(`# ${mode}: after the takeover, change -> tabs updated at ${seen.join(', ')} ms`);
       assert.ok(Math.max(...seen) <= DEADLINE_MS, `all tabs updated within ${DEADLINE_MS} ms`);
       assert.equal(await carol.events(), 0, 'gym 2 received nothing');
-      assert.equal(carol.fragmentRequests, 0);
+      assert.equal((await carol.counts()).fragments, 0);
     });
 
-    test('a tab that crashes hands over too: the others get what was published meanwhile, once', async () => {
+    const crashSkip = engine === 'chromium' ? undefined : `the ${engine} driver cannot crash a tab`;
+    test('a tab that crashes hands over too: the others get what was published meanwhile, once', {
+      skip: crashSkip,
+    }, async () => {
       // With locks the first tab leads now; with a SharedWorker any tab will do.
       const crashed = tabs.shift() as GymTab;
       const was = await Promise.all(tabs.map((t) => t.counts()));
-      const cdp = await crashed.page.context().newCDPSession(crashed.page);
-      void cdp.send('Page.crash').catch(() => {}); // never answers: the renderer is gone
+      await crashed.page.crash?.();
       assert.equal(await addStudentAs(cluster.url, 'bob', `Alan ${mode}`), 200);
       await Promise.all(tabs.map((t) => t.waitForStudent(`Alan ${mode}`, 10_000)));
       await sleep(SETTLE_MS);
