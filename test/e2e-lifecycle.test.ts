@@ -94,11 +94,10 @@ for (const engine of ENGINES) {
       await first.waitForStudent(next, DEADLINE_MS);
     });
 
-    const freezeSkip =
-      engine === 'chromium' ? undefined : `the ${engine} driver cannot freeze a page`;
-    test('a frozen tab resumes with its id and gets what it missed', {
-      skip: freezeSkip,
-    }, async () => {
+    // Only Chromium's driver can freeze a page (CDP Page.setWebLifecycleState): elsewhere the test
+    // is not defined, rather than counted as skipped.
+    if (engine !== 'chromium') return;
+    test('a frozen tab resumes with its id and gets what it missed', async () => {
       const was = await second.client();
       const events = await second.events();
       await second.page.lifecycle?.('frozen');

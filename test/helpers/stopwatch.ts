@@ -34,3 +34,15 @@ export function stopwatch(): Stopwatch {
     },
   };
 }
+
+/**
+ * A latency limit for a step that crosses processes this one cannot watch (a browser, a server):
+ * `limitMs` plus twice `referenceMs`, the time a plain round trip through the same processes took
+ * just before or alongside (a form post's answer, a plain page load). On an idle machine the
+ * reference is tens of milliseconds and the limit stays what it says; on a busy one every process
+ * is slowed alike and the reference grows with them. A defect that waits for a retry, a heartbeat
+ * or a reconnect still shows: it adds seconds that the reference does not.
+ */
+export function allowingFor(limitMs: number, referenceMs: number): number {
+  return limitMs + 2 * Math.max(0, referenceMs);
+}
