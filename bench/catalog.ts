@@ -74,3 +74,17 @@ export const SOCKET_IO: SystemSpec = {
   via: 'emitter',
   eventrail: false,
 };
+
+/**
+ * The Go original (github.com/PabloPavan/eventrail, test/go's program around its SSE handler),
+ * published to as the floor is (`PUBLISH` of eventrail's payload). In the fan-out scenario when
+ * `go` is on PATH: the bench builds it first and passes its path as GO_BINARY.
+ */
+export const GO_ORIGINAL: SystemSpec = {
+  name: 'Go original',
+  file: 'go.ts',
+  env: {},
+  client: 'sse',
+  via: 'redis',
+  eventrail: false,
+};

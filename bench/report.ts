@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BETTER_SSE, EVENTRAIL_NO_HISTORY, FLOOR, SOCKET_IO } from './catalog.js';
+import { BETTER_SSE, EVENTRAIL_NO_HISTORY, FLOOR, GO_ORIGINAL, SOCKET_IO } from './catalog.js';
 import { catchUpSection } from './catchup/report.js';
 import { barChart } from './chart.js';
 import type { Config } from './config.js';
@@ -133,6 +133,20 @@ function ratios(rows: Map<string, LoadResult>, system: string, memory: boolean):
   return out;
 }
 
+/** eventrail/redis against the Go original of the same run (fan-out), when it ran. */
+function goRatios(rows: Map<string, LoadResult>): string[] {
+  const me = rows.get('eventrail/redis');
+  const go = rows.get(GO_ORIGINAL.name);
+  if (!me || !go) return [];
+  const mine = steadyOf(me);
+  const theirs = steadyOf(go);
+  return [
+    `- eventrail/redis against the Go original: delivered/s = **${x(ratio(me.saturation.deliveredPerSec, go.saturation.deliveredPerSec))}**, ` +
+      `p99 = **${x(ratio(mine.p99Ms, theirs.p99Ms))}**, p50 = ${x(ratio(mine.p50Ms, theirs.p50Ms))}, ` +
+      `idle RSS/conn = ${x(ratio(me.rssPerConn, go.rssPerConn))}`,
+  ];
+}
+
 /**
  * The longest stalls in each system's latency windows: the event-loop delays of its server, its
  * load workers, the bench (its publisher) and the idle probe (the machine), and the longest event
@@ -221,6 +235,7 @@ export function writeReport(results: Results, config: Config, elapsedMs: number)
     ...ratios(sse, 'eventrail/redis', true),
     ...ratios(sse, EVENTRAIL_NO_HISTORY.name, true),
     ...ratios(sse, 'eventrail/memory', true),
+    ...goRatios(sse),
     '',
     ...fanoutStalls,
     `## ${int(n)} connections over ${int(n / 10)} scopes`,

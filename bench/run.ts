@@ -7,9 +7,17 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { EVENTRAIL_NO_HISTORY, SOCKET_IO, SSE_SYSTEMS, type SystemSpec, slug } from './catalog.js';
+import {
+  EVENTRAIL_NO_HISTORY,
+  GO_ORIGINAL,
+  SOCKET_IO,
+  SSE_SYSTEMS,
+  type SystemSpec,
+  slug,
+} from './catalog.js';
 import { catchUp } from './catchup/scenario.js';
 import { parseConfig } from './config.js';
+import { prepareGo } from './go-peer.js';
 import { killAll } from './procs.js';
 import type { Results } from './records.js';
 import { startRedis } from './redis.js';
@@ -92,6 +100,7 @@ async function interleave(
 const aloneMs = (spec: SystemSpec): number =>
   config.latencyRounds > 1 && spec !== SOCKET_IO ? config.aloneSteadyMs : config.steadyMs;
 
+let goCleanup = (): void => {};
 const redis = await startRedis();
 const bench: Bench = { redis, workers: startWorkers(config), probe: startProbe(), config };
 try {
@@ -99,8 +108,12 @@ try {
   console.log(
     `bench: ${n} connections, ${config.quick ? 'quick' : 'full'} run, redis :${redis.port}`,
   );
+  // The Go original: a peer in the fan-out only (its latency in the interleaved windows too).
+  const go = await prepareGo(config.scenarios.includes('fanout') && pick([GO_ORIGINAL]).length > 0);
+  goCleanup = go.remove;
+  const fanoutSse = [...systems, ...go.specs];
   const fanoutSystems = config.scenarios.includes('fanout')
-    ? [...systems, ...(withSocketIo ? [SOCKET_IO] : [])]
+    ? [...fanoutSse, ...(withSocketIo ? [SOCKET_IO] : [])]
     : [];
   if (fanoutSystems.length > 0) console.log(`fan-out: ${n} connections in 1 scope`);
   for (const spec of fanoutSystems) {
@@ -112,7 +125,7 @@ try {
     }
   }
   // Socket.IO's latency is its load's own steady phase: it has a table of its own.
-  await interleave('fanout', systems, 1);
+  await interleave('fanout', fanoutSse, 1);
   const scopeSystems = config.scenarios.includes('scopes') ? systems : [];
   if (scopeSystems.length > 0) console.log(`scopes: ${n} connections over ${n / 10} scopes`);
   for (const spec of scopeSystems) {
@@ -143,6 +156,7 @@ try {
 } finally {
   for (const worker of bench.workers) await worker.kill();
   await redis.stop();
+  goCleanup();
 }
 
 const records = writeReport(results, config, Date.now() - started);
