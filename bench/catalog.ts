@@ -88,3 +88,25 @@ export const GO_ORIGINAL: SystemSpec = {
   via: 'redis',
   eventrail: false,
 };
+
+/**
+ * The "all cores" scenario (`--scenarios cores`): eventrail/redis and the floor each forked onto
+ * every core with node:cluster by bench/systems/cluster.ts (one worker per core, sharing the
+ * port), against the Go original (which uses every core by itself). One scope, as the fan-out.
+ */
+export const CORES_EVENTRAIL: SystemSpec = {
+  name: 'eventrail/redis, all cores',
+  file: 'cluster.ts',
+  env: { CLUSTER_FILE: 'eventrail.ts', BROKER: 'redis', WORKERS: 'auto' },
+  client: 'sse',
+  via: 'eventrail',
+  eventrail: true,
+};
+export const CORES_FLOOR: SystemSpec = {
+  name: 'floor (node:http), all cores',
+  file: 'cluster.ts',
+  env: { CLUSTER_FILE: 'floor.ts', WORKERS: 'auto' },
+  client: 'sse',
+  via: 'redis',
+  eventrail: false,
+};

@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --quick] [--json FILE] [--profile] [--trace-gc] [--only a,b] [--connections N]
- *   [--scenarios fanout,scopes,churn,scaling,catch-up] [--out DIR]`
+ *   [--scenarios fanout,scopes,churn,cores,scaling,catch-up] [--out DIR]`
  *
  * Starts its own redis-server, then every system in turn (alternating, same client, loopback) for
  * each scenario, and writes docs/bench.md and docs/bench.svg. Kills every child on exit.
@@ -8,6 +8,8 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import {
+  CORES_EVENTRAIL,
+  CORES_FLOOR,
   EVENTRAIL_NO_HISTORY,
   GO_ORIGINAL,
   SOCKET_IO,
@@ -109,9 +111,12 @@ try {
     `bench: ${n} connections, ${config.quick ? 'quick' : 'full'} run, redis :${redis.port}`,
   );
   // The Go original: a peer in the fan-out only (its latency in the interleaved windows too).
-  const go = await prepareGo(config.scenarios.includes('fanout') && pick([GO_ORIGINAL]).length > 0);
+  const go = await prepareGo(
+    (config.scenarios.includes('fanout') || config.scenarios.includes('cores')) &&
+      pick([GO_ORIGINAL]).length > 0,
+  );
   goCleanup = go.remove;
-  const fanoutSse = [...systems, ...go.specs];
+  const fanoutSse = config.scenarios.includes('fanout') ? [...systems, ...go.specs] : [];
   const fanoutSystems = config.scenarios.includes('fanout')
     ? [...fanoutSse, ...(withSocketIo ? [SOCKET_IO] : [])]
     : [];
@@ -143,6 +148,16 @@ try {
   for (const spec of churnSystems) {
     const r = await attempt(spec.name, () => churn(spec, bench, `churn-${slug(spec.name)}`));
     if (r) results.churn.set(spec.name, r);
+  }
+  const coreSystems = config.scenarios.includes('cores')
+    ? [...pick([CORES_EVENTRAIL, CORES_FLOOR]), ...go.specs]
+    : [];
+  if (coreSystems.length > 0) console.log(`all cores: ${n} connections in 1 scope`);
+  results.cores = new Map();
+  for (const spec of coreSystems) {
+    const label = `cores-${slug(spec.name)}`;
+    const r = await attempt(spec.name, () => load(spec, bench, 1, label, config.steadyMs));
+    if (r) results.cores.set(spec.name, r);
   }
   if (config.scenarios.includes('scaling')) {
     const { steps } = config.scaling;
