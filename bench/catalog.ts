@@ -74,3 +74,39 @@ export const SOCKET_IO: SystemSpec = {
   via: 'emitter',
   eventrail: false,
 };
+
+/**
+ * The Go original (github.com/PabloPavan/eventrail, test/go's program around its SSE handler),
+ * published to as the floor is (`PUBLISH` of eventrail's payload). In the fan-out scenario when
+ * `go` is on PATH: the bench builds it first and passes its path as GO_BINARY.
+ */
+export const GO_ORIGINAL: SystemSpec = {
+  name: 'Go original',
+  file: 'go.ts',
+  env: {},
+  client: 'sse',
+  via: 'redis',
+  eventrail: false,
+};
+
+/**
+ * The "all cores" scenario (`--scenarios cores`): eventrail/redis and the floor each forked onto
+ * every core with node:cluster by bench/systems/cluster.ts (one worker per core, sharing the
+ * port), against the Go original (which uses every core by itself). One scope, as the fan-out.
+ */
+export const CORES_EVENTRAIL: SystemSpec = {
+  name: 'eventrail/redis, all cores',
+  file: 'cluster.ts',
+  env: { CLUSTER_FILE: 'eventrail.ts', BROKER: 'redis', WORKERS: 'auto' },
+  client: 'sse',
+  via: 'eventrail',
+  eventrail: true,
+};
+export const CORES_FLOOR: SystemSpec = {
+  name: 'floor (node:http), all cores',
+  file: 'cluster.ts',
+  env: { CLUSTER_FILE: 'floor.ts', WORKERS: 'auto' },
+  client: 'sse',
+  via: 'redis',
+  eventrail: false,
+};

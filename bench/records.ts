@@ -11,6 +11,8 @@ export interface Results {
   churn: Map<string, ChurnResult>;
   scaling?: ScalingResult | undefined;
   catchUp?: CatchUpResult | undefined;
+  /** The all-cores scenario (`cores`): eventrail and the floor on node:cluster, the Go original. */
+  cores?: Map<string, LoadResult>;
   /** Saturation windows (monotonic µs) by profile label. */
   windows: Record<string, [number, number]>;
 }

@@ -2,7 +2,15 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BETTER_SSE, EVENTRAIL_NO_HISTORY, FLOOR, SOCKET_IO } from './catalog.js';
+import {
+  BETTER_SSE,
+  CORES_EVENTRAIL,
+  CORES_FLOOR,
+  EVENTRAIL_NO_HISTORY,
+  FLOOR,
+  GO_ORIGINAL,
+  SOCKET_IO,
+} from './catalog.js';
 import { catchUpSection } from './catchup/report.js';
 import { barChart } from './chart.js';
 import type { Config } from './config.js';
@@ -134,6 +142,47 @@ function ratios(rows: Map<string, LoadResult>, system: string, memory: boolean):
 }
 
 /**
+ * The all-cores scenario: eventrail/redis on every core against the floor run the same way
+ * (target p99 <= 1.1x) and the Go original (target p99 <= 1x), in one run.
+ */
+function coresSection(rows: Map<string, LoadResult> | undefined, config: Config): string[] {
+  if (rows === undefined || rows.size === 0) return [];
+  const me = rows.get(CORES_EVENTRAIL.name);
+  const floor = rows.get(CORES_FLOOR.name);
+  const go = rows.get(GO_ORIGINAL.name);
+  const p99 = (r: LoadResult | undefined): number | null => (r ? steadyOf(r).p99Ms : null);
+  const p50 = (r: LoadResult | undefined): number | null => (r ? steadyOf(r).p50Ms : null);
+  const vsFloor = ratio(p99(me), p99(floor));
+  const vsGo = ratio(p99(me), p99(go));
+  return [
+    `## All cores: ${int(config.connections)} connections in one scope, one worker per core`,
+    '',
+    'eventrail/redis and the floor each forked onto every core with node:cluster (bench/systems/cluster.ts, the port shared round-robin; each worker its own Redis subscriber), the Go original as it runs (every core by itself). Memory and CPU are summed over the workers.',
+    '',
+    ...loadTable(rows, config, true, config.steadyDeliveriesPerSec),
+    '',
+    `- eventrail/redis, all cores: p99 = **${x(vsFloor)} the floor on all cores** (target <= 1.1x: ${verdict(vsFloor, (r) => r <= 1.1)}), ` +
+      `**${x(vsGo)} the Go original** (target <= 1x: ${verdict(vsGo, (r) => r <= 1)}); p50 = ${x(ratio(p50(me), p50(floor)))} floor, ${x(ratio(p50(me), p50(go)))} Go; ` +
+      `delivered/s = ${x(ratio(me?.saturation.deliveredPerSec, floor?.saturation.deliveredPerSec))} floor, ${x(ratio(me?.saturation.deliveredPerSec, go?.saturation.deliveredPerSec))} Go`,
+    '',
+  ];
+}
+
+/** eventrail/redis against the Go original of the same run (fan-out), when it ran. */
+function goRatios(rows: Map<string, LoadResult>): string[] {
+  const me = rows.get('eventrail/redis');
+  const go = rows.get(GO_ORIGINAL.name);
+  if (!me || !go) return [];
+  const mine = steadyOf(me);
+  const theirs = steadyOf(go);
+  return [
+    `- eventrail/redis against the Go original: delivered/s = **${x(ratio(me.saturation.deliveredPerSec, go.saturation.deliveredPerSec))}**, ` +
+      `p99 = **${x(ratio(mine.p99Ms, theirs.p99Ms))}**, p50 = ${x(ratio(mine.p50Ms, theirs.p50Ms))}, ` +
+      `idle RSS/conn = ${x(ratio(me.rssPerConn, go.rssPerConn))}`,
+  ];
+}
+
+/**
  * The longest stalls in each system's latency windows: the event-loop delays of its server, its
  * load workers, the bench (its publisher) and the idle probe (the machine), and the longest event
  * its Redis recorded: where a slow window's time went. Empty without interleaved windows; `note`
@@ -221,6 +270,7 @@ export function writeReport(results: Results, config: Config, elapsedMs: number)
     ...ratios(sse, 'eventrail/redis', true),
     ...ratios(sse, EVENTRAIL_NO_HISTORY.name, true),
     ...ratios(sse, 'eventrail/memory', true),
+    ...goRatios(sse),
     '',
     ...fanoutStalls,
     `## ${int(n)} connections over ${int(n / 10)} scopes`,
@@ -246,6 +296,7 @@ export function writeReport(results: Results, config: Config, elapsedMs: number)
       ? loadTable(new Map([[SOCKET_IO.name, sio]]), config, true, config.steadyDeliveriesPerSec)
       : ['not measured']),
     '',
+    ...coresSection(results.cores, config),
     ...scalingSection(results.scaling, config.quick),
     ...catchUpSection(results.catchUp, config.quick),
   ].join('\n');

@@ -1,15 +1,25 @@
 /**
  * `npm run bench [-- --quick] [--json FILE] [--profile] [--trace-gc] [--only a,b] [--connections N]
- *   [--scenarios fanout,scopes,churn,scaling,catch-up] [--out DIR]`
+ *   [--scenarios fanout,scopes,churn,cores,scaling,catch-up] [--out DIR]`
  *
  * Starts its own redis-server, then every system in turn (alternating, same client, loopback) for
  * each scenario, and writes docs/bench.md and docs/bench.svg. Kills every child on exit.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { EVENTRAIL_NO_HISTORY, SOCKET_IO, SSE_SYSTEMS, type SystemSpec, slug } from './catalog.js';
+import {
+  CORES_EVENTRAIL,
+  CORES_FLOOR,
+  EVENTRAIL_NO_HISTORY,
+  GO_ORIGINAL,
+  SOCKET_IO,
+  SSE_SYSTEMS,
+  type SystemSpec,
+  slug,
+} from './catalog.js';
 import { catchUp } from './catchup/scenario.js';
 import { parseConfig } from './config.js';
+import { prepareGo } from './go-peer.js';
 import { killAll } from './procs.js';
 import type { Results } from './records.js';
 import { startRedis } from './redis.js';
@@ -92,6 +102,7 @@ async function interleave(
 const aloneMs = (spec: SystemSpec): number =>
   config.latencyRounds > 1 && spec !== SOCKET_IO ? config.aloneSteadyMs : config.steadyMs;
 
+let goCleanup = (): void => {};
 const redis = await startRedis();
 const bench: Bench = { redis, workers: startWorkers(config), probe: startProbe(), config };
 try {
@@ -99,8 +110,15 @@ try {
   console.log(
     `bench: ${n} connections, ${config.quick ? 'quick' : 'full'} run, redis :${redis.port}`,
   );
+  // The Go original: a peer in the fan-out only (its latency in the interleaved windows too).
+  const go = await prepareGo(
+    (config.scenarios.includes('fanout') || config.scenarios.includes('cores')) &&
+      pick([GO_ORIGINAL]).length > 0,
+  );
+  goCleanup = go.remove;
+  const fanoutSse = config.scenarios.includes('fanout') ? [...systems, ...go.specs] : [];
   const fanoutSystems = config.scenarios.includes('fanout')
-    ? [...systems, ...(withSocketIo ? [SOCKET_IO] : [])]
+    ? [...fanoutSse, ...(withSocketIo ? [SOCKET_IO] : [])]
     : [];
   if (fanoutSystems.length > 0) console.log(`fan-out: ${n} connections in 1 scope`);
   for (const spec of fanoutSystems) {
@@ -112,7 +130,7 @@ try {
     }
   }
   // Socket.IO's latency is its load's own steady phase: it has a table of its own.
-  await interleave('fanout', systems, 1);
+  await interleave('fanout', fanoutSse, 1);
   const scopeSystems = config.scenarios.includes('scopes') ? systems : [];
   if (scopeSystems.length > 0) console.log(`scopes: ${n} connections over ${n / 10} scopes`);
   for (const spec of scopeSystems) {
@@ -131,6 +149,16 @@ try {
     const r = await attempt(spec.name, () => churn(spec, bench, `churn-${slug(spec.name)}`));
     if (r) results.churn.set(spec.name, r);
   }
+  const coreSystems = config.scenarios.includes('cores')
+    ? [...pick([CORES_EVENTRAIL, CORES_FLOOR]), ...go.specs]
+    : [];
+  if (coreSystems.length > 0) console.log(`all cores: ${n} connections in 1 scope`);
+  results.cores = new Map();
+  for (const spec of coreSystems) {
+    const label = `cores-${slug(spec.name)}`;
+    const r = await attempt(spec.name, () => load(spec, bench, 1, label, config.steadyMs));
+    if (r) results.cores.set(spec.name, r);
+  }
   if (config.scenarios.includes('scaling')) {
     const { steps } = config.scaling;
     console.log(`scaling: publishes as the open scopes grow ${steps.join(' -> ')}`);
@@ -143,6 +171,7 @@ try {
 } finally {
   for (const worker of bench.workers) await worker.kill();
   await redis.stop();
+  goCleanup();
 }
 
 const records = writeReport(results, config, Date.now() - started);

@@ -46,6 +46,13 @@ export interface SseServerOptions<P extends Principal = Principal> extends Limit
    * so that drained browsers come back spread out. @defaultValue `5000`
    */
   drainJitterMs?: number;
+  /**
+   * On `close()`, the open streams are closed at an even pace over this window rather than all at
+   * once (each still live until its turn), at no less than 1,000 a second: 10,000 streams take
+   * 10 s, 100 take 0.1 s. `close()` resolves when the last one is closed. 0 closes them all at
+   * once. @defaultValue `10000`
+   */
+  drainWindowMs?: number;
   /** Extra response headers on every stream (e.g. CORS). They cannot replace the SSE headers. */
   headers?: Readonly<Record<string, string>>;
   /**
@@ -99,6 +106,7 @@ export const DEFAULTS = {
   heartbeatMs: 30_000,
   retryMs: 3_000,
   drainJitterMs: 5_000,
+  drainWindowMs: 10_000,
   bufferSize: 128,
   backpressure: 'disconnect',
   hubIdleTimeoutMs: 300_000,
@@ -116,6 +124,7 @@ export interface ResolvedOptions<P extends Principal> {
   readonly heartbeatMs: number;
   readonly retryMs: number;
   readonly drainJitterMs: number;
+  readonly drainWindowMs: number;
   readonly headers: Readonly<Record<string, string>>;
   readonly bufferSize: number;
   readonly backpressure: BackpressurePolicy;
@@ -224,6 +233,7 @@ export function resolveOptions<P extends Principal>(
     heartbeatMs: wholeNumber('heartbeatMs', options.heartbeatMs, DEFAULTS.heartbeatMs),
     retryMs: wholeNumber('retryMs', options.retryMs, DEFAULTS.retryMs),
     drainJitterMs: wholeNumber('drainJitterMs', options.drainJitterMs, DEFAULTS.drainJitterMs),
+    drainWindowMs: wholeNumber('drainWindowMs', options.drainWindowMs, DEFAULTS.drainWindowMs),
     headers,
     bufferSize,
     backpressure,

@@ -19,6 +19,8 @@ import { createPublisher } from './publisher.js';
 import { Admission, type LimitName } from './server/admission.js';
 import { connectionId } from './server/connection-id.js';
 import { corsHeaders } from './server/cors.js';
+import { drainSpread } from './server/drain.js';
+import { deferredRetry, OpeningRate } from './server/opening-rate.js';
 import { Openings } from './server/openings.js';
 import { ConnectionRegistry } from './server/registry.js';
 import { Reporter } from './server/reporter.js';
@@ -160,6 +162,7 @@ export function createSseServer<P extends Principal = Principal>(
   const counters = new ServerCounters();
   const admission = new Admission(limits);
   const openings = new Openings(config.openTimeoutMs);
+  const openingRate = new OpeningRate(limits.maxOpeningsPerSecond);
   const brokerState = (): BrokerState => config.broker.state?.() ?? 'ready';
   const silentShards = (): readonly string[] => [...(config.broker.silentShards?.() ?? [])];
   let closing: Promise<void> | undefined;
@@ -340,6 +343,12 @@ export function createSseServer<P extends Principal = Principal>(
     const key = Admission.key(principal);
     const limit = admission.refusal(key);
     if (limit !== null) return refuseForLimit(transport, limit, cors);
+    // A burst beyond maxOpeningsPerSecond: its own later slot, never a refusal at random.
+    const slot = openingRate.take();
+    if (slot !== null) {
+      counters.refused.maxOpeningsPerSecond++;
+      return answerRetry(transport, { ...headers, ...cors }, deferredRetry(slot));
+    }
     // Counted from here, before any await, so that concurrent requests cannot overshoot.
     admission.admit(key);
     const opening = openings.begin();
@@ -475,12 +484,15 @@ export function createSseServer<P extends Principal = Principal>(
     close() {
       closing ??= (async () => {
         config.signal?.removeEventListener('abort', onAbort);
-        heartbeat?.stop();
         registry.stop();
         // Requests still waiting for the broker are answered now, with a retry.
         openings.abortAll();
-        // Drain: each browser gets its own retry delay and comes back (elsewhere) with its id.
-        for (const connection of registry.all()) connection.close('server-closed', drainRetry());
+        // Drain: the streams close spread over drainWindowMs (live until then), each browser
+        // with its own retry delay, so that they come back (elsewhere) spread out, with their id.
+        await drainSpread(registry.all(), config.drainWindowMs, (connection) =>
+          connection.close('server-closed', drainRetry()),
+        );
+        heartbeat?.stop();
         await subscriptions.closeAll();
       })();
       return closing;

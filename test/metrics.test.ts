@@ -17,6 +17,7 @@ const REASONS = [
   'broker',
   'maxConnections',
   'maxConnectionsPerPrincipal',
+  'maxOpeningsPerSecond',
   'closing',
 ];
 
@@ -134,7 +135,13 @@ describe('eventrail/metrics', () => {
           error: 0,
         },
         opening: 0,
-        refused: { broker: 0, maxConnections: 0, maxConnectionsPerPrincipal: 0, closing: 0 },
+        refused: {
+          broker: 0,
+          maxConnections: 0,
+          maxConnectionsPerPrincipal: 0,
+          maxOpeningsPerSecond: 0,
+          closing: 0,
+        },
         broker,
         silentShards,
         historyReads: { sent: 3, shared: 2, running: 0, queued: 0, peak: 1 },

@@ -60,6 +60,15 @@ export interface LimitOptions {
    * @defaultValue `16`
    */
   maxConcurrentHistoryReads?: number;
+  /**
+   * New streams one process opens per second, with a burst of one second's worth; 0 opens every
+   * request at once. A request beyond it (a reconnect storm: another instance died or drained) is
+   * not refused: it gets `200` with only a `retry:` naming its own later slot, in the order the
+   * requests came (the k-th deferred of a burst `retry:` between (k+1) and (k+2) slot lengths),
+   * so the burst comes back spread at the rate the process opens. See docs/guarantees.md:
+   * Reconnect storms. @defaultValue `0` (off)
+   */
+  maxOpeningsPerSecond?: number;
 }
 
 /** The defaults of {@link LimitOptions}. @public */
@@ -74,6 +83,7 @@ export const LIMIT_DEFAULTS = {
   allowCredentials: false,
   maxPayloadBytes: 65_536,
   maxConcurrentHistoryReads: 16,
+  maxOpeningsPerSecond: 0,
 } as const;
 
 export type ResolvedLimits = Required<Omit<LimitOptions, 'allowedOrigins'>> & {
@@ -162,6 +172,12 @@ export function resolveLimits(options: LimitOptions): ResolvedLimits {
       options.maxConcurrentHistoryReads,
       LIMIT_DEFAULTS.maxConcurrentHistoryReads,
       1,
+    ),
+    maxOpeningsPerSecond: wholeNumber(
+      'maxOpeningsPerSecond',
+      options.maxOpeningsPerSecond,
+      LIMIT_DEFAULTS.maxOpeningsPerSecond,
+      0,
     ),
   };
 }

@@ -2,7 +2,12 @@ import type { HistoryReadStats } from '../fanout/history-reads.js';
 import type { Broker, BrokerState, DisconnectReason } from '../types.js';
 
 /** Why a request was answered with only a `retry:`. @public */
-export type RefusalReason = 'broker' | 'maxConnections' | 'maxConnectionsPerPrincipal' | 'closing';
+export type RefusalReason =
+  | 'broker'
+  | 'maxConnections'
+  | 'maxConnectionsPerPrincipal'
+  | 'maxOpeningsPerSecond'
+  | 'closing';
 
 /** A point-in-time view of one server. @public */
 export interface SseServerStats {
@@ -29,7 +34,8 @@ export interface SseServerStats {
   readonly opening: number;
   /**
    * Requests answered with only a `retry:` and the end of the stream, by reason: `broker` (the
-   * broker did not serve them within `openTimeoutMs`), a connection limit, or `closing`.
+   * broker did not serve them within `openTimeoutMs`), a connection limit, `maxOpeningsPerSecond`
+   * (deferred to a later slot of a burst, see LimitOptions), or `closing`.
    */
   readonly refused: Readonly<Record<RefusalReason, number>>;
   /** The broker's own view of its subscription ({@link Broker.state}); `ready` when it has none. */
@@ -62,7 +68,13 @@ export function zeroDisconnects(): Record<DisconnectReason, number> {
 
 /** A count of 0 for every refusal reason. */
 export function zeroRefusals(): Record<RefusalReason, number> {
-  return { broker: 0, maxConnections: 0, maxConnectionsPerPrincipal: 0, closing: 0 };
+  return {
+    broker: 0,
+    maxConnections: 0,
+    maxConnectionsPerPrincipal: 0,
+    maxOpeningsPerSecond: 0,
+    closing: 0,
+  };
 }
 
 /** The monotonic counters of one server; they only grow. */
