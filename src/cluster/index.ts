@@ -50,8 +50,9 @@ export function workerCount(workers: number | string | undefined): number {
  *   `retry:`, so browsers come back to another instance with their Last-Event-ID), SIGKILLs those
  *   still alive after `shutdownTimeoutMs`, and ends the process.
  *
- * A worker whose primary is gone, even killed with SIGKILL, gets SIGTERM: end the server on
- * SIGTERM, as under any process manager. Workers share nothing but the port and the broker:
+ * A worker ends its server on SIGTERM, as under any process manager; one whose primary is gone
+ * (even killed with SIGKILL) is ended at once by node:cluster. Workers share nothing but the port
+ * and the broker:
  * several workers need a broker all of them reach (Redis), not the in-memory one.
  *
  * @example

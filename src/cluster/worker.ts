@@ -29,20 +29,14 @@ export function soleMember(): ClusterMember {
 }
 
 /**
- * This process as a worker of `workers`: it answers the primary's health questions, and when the
- * primary is gone (even killed with SIGKILL) it raises SIGTERM on itself, so that the script ends
- * the way it ends under a process manager.
+ * This process as a worker of `workers`: it answers the primary's health questions. (A worker
+ * whose primary is gone, even killed with SIGKILL, ends at once: node:cluster's own doing.)
  */
 export function workerMember(worker: Worker, workers: number): ClusterMember {
   const reported = new Reported();
-  const onMessage = (message: unknown): void => {
+  process.on('message', (message: unknown): void => {
     if (!isHealthQuestion(message) || !process.connected) return;
     process.send?.(reported.answer(message.requestId));
-  };
-  process.on('message', onMessage);
-  process.once('disconnect', () => {
-    process.off('message', onMessage);
-    process.kill(process.pid, 'SIGTERM');
   });
   // Listening for messages refs the IPC channel (on the next tick); it must not keep this process
   // alive once the script has closed everything it opened.
