@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Registry } from 'prom-client';
+import { AggregatorRegistry, Registry } from 'prom-client';
 import { createMemoryBroker } from '../src/brokers/memory.js';
 import { combineHooks, createMetrics, type ObservableServer } from '../src/integrations/metrics.js';
 import type { SseServerStats } from '../src/server.js';
@@ -177,6 +177,47 @@ describe('eventrail/metrics', () => {
     metrics.observe(fake(0, 'connecting', ['10.0.0.3:6379']));
     m = await scrape(registry);
     assert.equal(value(m, 'sse_broker_silent_shards'), 2, 'two shards, however many servers');
+  });
+
+  it("adds up a box's workers as each metric says: sums, broker up only when all are", async () => {
+    // Two workers' registries, aggregated as the primary's AggregatorRegistry does (the real
+    // scrape through a primary is test/workers.test.ts).
+    const worker = (connections: number, broker: 'ready' | 'connecting', sent: number) => {
+      const registry = new Registry();
+      const stats = {
+        connections,
+        hubs: 1,
+        eventsIn: 5,
+        eventsOut: 5 * connections,
+        replayed: 0,
+        resyncs: 0,
+        dropped: 0,
+        disconnects: {},
+        opening: 0,
+        refused: {},
+        broker,
+        silentShards: [],
+        historyReads: { sent, shared: 1, running: 0, queued: sent, peak: sent },
+      } as unknown as SseServerStats;
+      createMetrics({ registry }).observe({
+        stats: () => stats,
+        health: () => ({ ok: broker === 'ready', broker, silentShards: [], closed: false }),
+      });
+      return registry;
+    };
+    const workers = [worker(3, 'ready', 4), worker(2, 'connecting', 6)];
+    const box = AggregatorRegistry.aggregate(
+      await Promise.all(workers.map((r) => r.getMetricsAsJSON())),
+    );
+    const m = parse(await box.metrics());
+    assert.equal(value(m, 'eventrail_connections'), 5);
+    assert.equal(value(m, 'eventrail_hubs'), 2);
+    assert.equal(value(m, 'eventrail_event_writes_total'), 25);
+    assert.equal(value(m, 'eventrail_broker_up'), 0, 'one worker is reconnecting');
+    assert.equal(value(m, 'eventrail_history_reads_total'), 10);
+    assert.equal(value(m, 'eventrail_history_reads_shared_total'), 2);
+    assert.equal(value(m, 'eventrail_history_reads_queued'), 10);
+    assert.equal(value(m, 'eventrail_history_reads_peak'), 6, 'the highest of one process');
   });
 
   it('clamps clock skew to 0 and skips events without a timestamp or recipient', async () => {

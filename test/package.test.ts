@@ -218,6 +218,7 @@ test('every export loads from dist/ in plain node, with its public names', () =>
   assert.deepEqual(names, [
     'eventrail',
     'eventrail/client',
+    'eventrail/cluster',
     'eventrail/fastify',
     'eventrail/hono',
     'eventrail/koa',

@@ -5,7 +5,8 @@
  *   GET /metrics                                        Prometheus metrics (eventrail/metrics)
  * Runs on the in-memory broker, on Redis when REDIS_URL is set (REDIS_CHANNELS=sharded|pattern),
  * or on a Redis Cluster when REDIS_CLUSTER lists root nodes (host:port,...). TRACE=console prints
- * OpenTelemetry spans (a publish and each delivery, one trace) to stdout.
+ * OpenTelemetry spans (a publish and each delivery, one trace) to stdout. WORKERS=auto runs one
+ * process per core (see ../shared/workers.ts: the box's metrics and health on BOX_PORT).
  */
 import { createServer } from 'node:http';
 import { type Broker, createSseServer, EventrailError } from 'eventrail';
@@ -13,6 +14,12 @@ import { createMetrics } from 'eventrail/metrics';
 import { Registry } from 'prom-client';
 import { brokerEnvName, brokerFromEnv } from '../shared/broker-env.js';
 import { lineLogger, oneLine } from '../shared/log.js';
+import { startWorkers } from '../shared/workers.js';
+
+// The metrics of this process (its own /metrics), and what it gives the box's scrape.
+const registry = new Registry();
+// With WORKERS > 1 this is where the primary stays; each worker goes on from here.
+const member = await startWorkers(registry);
 
 const port = Number(process.env.PORT ?? 3000);
 
@@ -35,7 +42,6 @@ function parseScope(value: string | null): number | undefined {
 const tracing =
   process.env.TRACE === 'console' ? (await import('./tracing.js')).consoleTracing() : undefined;
 
-const registry = new Registry();
 const metrics = createMetrics({ registry });
 const shutdown = new AbortController();
 const sse = createSseServer({
@@ -58,6 +64,7 @@ const sse = createSseServer({
   tracing,
 });
 metrics.observe(sse);
+member.observe(sse);
 
 function dataParam(raw: string | null): unknown {
   if (raw === null) return undefined;

@@ -56,8 +56,9 @@ async function sharedRedis(): Promise<{ REDIS_CLUSTER: string } | { REDIS_URL: s
   return { REDIS_URL: single.url };
 }
 
-// The instances get exactly one of REDIS_CLUSTER and REDIS_URL: the one sharedRedis() picked.
-const { REDIS_CLUSTER: _cluster, REDIS_URL: _url, ...otherEnv } = process.env;
+// The instances get exactly one of REDIS_CLUSTER and REDIS_URL: the one sharedRedis() picked;
+// each is one process (WORKERS is for `npm start`).
+const { REDIS_CLUSTER: _cluster, REDIS_URL: _url, WORKERS: _workers, ...otherEnv } = process.env;
 
 const children: ChildProcess[] = [];
 let redis: { stop(): Promise<void> } | undefined;

@@ -5,25 +5,29 @@
  * (one Redis; REDIS_CHANNELS=sharded|pattern) or REDIS_CLUSTER (host:port root nodes of a Redis
  * Cluster, sharded channels) both live in Redis, so several instances (see cluster.ts) serve the
  * same gyms. SESSION_SECRET signs the session cookies (the same on every instance); INSTANCE_ID
- * names this process in `x-instance`.
+ * names this process in `x-instance`. WORKERS=auto (with REDIS_URL or REDIS_CLUSTER) runs one
+ * process per core on PORT (see ../shared/workers.ts: the box's metrics and health on BOX_PORT).
  */
 import { createServer } from 'node:http';
 import os from 'node:os';
 import { type Broker, createSseServer } from 'eventrail';
 import { brokerEnvName, brokerFromEnv, redisFromEnv } from '../shared/broker-env.js';
 import { lineLogger, oneLine, withoutPassword } from '../shared/log.js';
+import { startWorkers } from '../shared/workers.js';
 import { createApp } from './app.js';
 import { loadAssets } from './assets.js';
 import { parseGym, Sessions, sessionSecret } from './session.js';
 import { createMemoryStore, type StudentStore } from './store.js';
 import { createRedisStore } from './store-redis.js';
 
+// With WORKERS > 1 this is where the primary stays; each worker goes on from here.
+const member = await startWorkers();
 const port = Number(process.env.PORT ?? 3000);
 const redis = redisFromEnv();
-const instance = (process.env.INSTANCE_ID || `${os.hostname()}-${process.pid}`).replace(
-  /[^A-Za-z0-9._-]/g,
-  '_',
-);
+const named = process.env.INSTANCE_ID;
+const instance = (
+  named ? (member.id > 0 ? `${named}-${member.id}` : named) : `${os.hostname()}-${process.pid}`
+).replace(/[^A-Za-z0-9._-]/g, '_');
 
 // eventrail logs one short line per message: a Redis outage when it starts, a reminder every
 // 30 s, and when it ends; a request without a session (401) only at debug, which is dropped.
@@ -54,6 +58,7 @@ const sse = createSseServer({
   },
   logger,
 });
+member.observe(sse);
 
 /**
  * For the start-up line: `Redis, pattern channels, redis://...` or `Redis Cluster, redis://...,...`,

@@ -7,12 +7,14 @@
  * Environment: PORT (default 3000; 0 picks a free port), REDIS_URL / REDIS_CHANNELS / REDIS_CLUSTER
  * (the broker: see broker-env.ts; in-memory without them),
  * HUB_IDLE_TIMEOUT_MS (optional: how long a scope's subscription outlives its last client),
- * HEARTBEAT_MS (optional: the heartbeat's period, default 30 s).
+ * HEARTBEAT_MS (optional: the heartbeat's period, default 30 s),
+ * WORKERS (default 1; `auto` runs one process per core: see workers.ts).
  */
 import type { Server } from 'node:net';
 import { type Broker, createSseServer, EventrailError, type SseServer } from 'eventrail';
 import { brokerEnvName, brokerFromEnv } from './broker-env.js';
 import { lineLogger, oneLine } from './log.js';
+import { startWorkers } from './workers.js';
 
 /** Every status `publish` answers with. */
 export type DemoStatus = 202 | 400 | 404 | 503;
@@ -46,6 +48,10 @@ export interface Demo {
   /** On SIGTERM or SIGINT: ends every stream, closes the broker, then `closeHttp()`. */
   onShutdown(closeHttp: () => unknown): void;
 }
+
+// With WORKERS > 1 the primary stays here, so the example that imports this module never starts a
+// server in it; each worker goes on.
+const member = await startWorkers();
 
 // One short line per message; a Redis outage is reported when it starts, then every 30 s, then
 // when it ends (refused logins are logged at debug, which this logger drops).
@@ -105,6 +111,7 @@ export function createDemo(framework: string): Demo {
     router: (principal) => [`scope:${principal.scopeId}:*`],
     logger,
   });
+  member.observe(sse);
 
   async function publish(method: string, url: string): Promise<DemoReply> {
     if (method !== 'GET' && method !== 'POST') return { status: 404, body: { error: 'Not Found' } };

@@ -15,6 +15,7 @@ import { zeroDisconnects, zeroRefusals } from '../server/stats.js';
 import type { RefusalReason, SseServer, SseServerStats } from '../server.js';
 import type { DisconnectReason, Principal, ServerHooks } from '../types.js';
 
+export { createClusterRegistry } from './cluster-metrics.js';
 export { combineHooks } from './combine-hooks.js';
 
 /** Options of {@link createMetrics}. @public */
@@ -53,6 +54,8 @@ type CountName = 'eventsIn' | 'eventsOut' | 'replayed' | 'resyncs' | 'dropped';
 type Totals = { -readonly [K in CountName]: SseServerStats[K] } & {
   disconnects: Record<DisconnectReason, number>;
   refused: Record<RefusalReason, number>;
+  /** `historyReads.sent` and `historyReads.shared`, which only grow. */
+  historyReads: { sent: number; shared: number };
 };
 
 const COUNTS: readonly CountName[] = ['eventsIn', 'eventsOut', 'replayed', 'resyncs', 'dropped'];
@@ -66,6 +69,7 @@ function zero(): Totals {
     dropped: 0,
     disconnects: zeroDisconnects(),
     refused: zeroRefusals(),
+    historyReads: { sent: 0, shared: 0 },
   };
 }
 
@@ -76,6 +80,8 @@ function add(into: Totals, stats: SseServerStats): void {
   for (const name of COUNTS) into[name] += stats[name];
   for (const reason of REASONS) into.disconnects[reason] += stats.disconnects[reason] ?? 0;
   for (const reason of REFUSALS) into.refused[reason] += stats.refused?.[reason] ?? 0;
+  into.historyReads.sent += stats.historyReads?.sent ?? 0;
+  into.historyReads.shared += stats.historyReads?.shared ?? 0;
 }
 
 /**
@@ -88,7 +94,14 @@ function add(into: Totals, stats: SseServerStats): void {
  * `eventrail_broker_up`, `eventrail_broker_silent_shards`, `eventrail_events_in_total`, `eventrail_event_writes_total`,
  * `eventrail_events_replayed_total`, `eventrail_resyncs_total`, `eventrail_events_dropped_total`,
  * `eventrail_disconnects_total{reason}`, `eventrail_streams_opening`,
- * `eventrail_streams_refused_total{reason}` and `eventrail_publish_to_write_seconds`.
+ * `eventrail_streams_refused_total{reason}`, `eventrail_history_reads_total`,
+ * `eventrail_history_reads_shared_total`, `eventrail_history_reads_running`,
+ * `eventrail_history_reads_queued`, `eventrail_history_reads_peak` and
+ * `eventrail_publish_to_write_seconds`.
+ *
+ * On several workers of one box (node:cluster), prom-client's `AggregatorRegistry` in the primary
+ * adds them up in one scrape: sums, except `broker_up` (the lowest: 1 when every worker receives)
+ * and `broker_silent_shards` and `history_reads_peak` (the highest).
  *
  * @example
  * ```ts
@@ -118,16 +131,25 @@ export function createMetrics(options: MetricsOptions = {}): EventrailMetrics {
       ...retired,
       disconnects: { ...retired.disconnects },
       refused: { ...retired.refused },
+      historyReads: { ...retired.historyReads },
     };
     for (const server of servers) add(sum, server.stats());
     return sum;
   }
 
-  const gauge = (name: string, help: string, read: () => number): void => {
+  // `aggregator`: how prom-client's AggregatorRegistry adds up the workers of a box (node:cluster,
+  // eventrail/cluster): one scrape of the primary gives the box's sums.
+  const gauge = (
+    name: string,
+    help: string,
+    read: () => number,
+    aggregator: 'sum' | 'min' | 'max' = 'sum',
+  ): void => {
     new Gauge({
       name: prefix + name,
       help,
       registers,
+      aggregator,
       collect(this: Gauge) {
         this.set(read());
       },
@@ -153,11 +175,16 @@ export function createMetrics(options: MetricsOptions = {}): EventrailMetrics {
     'New streams waiting for the broker (each at most openTimeoutMs).',
     sumOf((s) => s.stats().opening ?? 0),
   );
-  gauge('broker_up', '1 when the broker subscription really receives, else 0.', () => {
-    if (servers.size === 0) return 0;
-    for (const server of servers) if (server.health().broker !== 'ready') return 0;
-    return 1;
-  });
+  gauge(
+    'broker_up',
+    '1 when the broker subscription really receives, else 0.',
+    () => {
+      if (servers.size === 0) return 0;
+      for (const server of servers) if (server.health().broker !== 'ready') return 0;
+      return 1;
+    },
+    'min', // a box is up when every worker is
+  );
   gauge(
     'broker_silent_shards',
     'Broker shards (Redis Cluster masters) whose subscription receives nothing; health().silentShards names them.',
@@ -168,6 +195,27 @@ export function createMetrics(options: MetricsOptions = {}): EventrailMetrics {
         for (const shard of server.health().silentShards ?? []) silent.add(shard);
       return silent.size;
     },
+    'max', // the workers of a box share the shards
+  );
+  gauge(
+    'history_reads_running',
+    'History reads running now (replays, recoveries, start positions).',
+    sumOf((s) => s.stats().historyReads?.running ?? 0),
+  );
+  gauge(
+    'history_reads_queued',
+    'History reads waiting for a free slot (maxConcurrentHistoryReads) now.',
+    sumOf((s) => s.stats().historyReads?.queued ?? 0),
+  );
+  gauge(
+    'history_reads_peak',
+    'The most history reads that ran at once in one process.',
+    () => {
+      let peak = 0;
+      for (const server of servers) peak = Math.max(peak, server.stats().historyReads?.peak ?? 0);
+      return peak;
+    },
+    'max',
   );
 
   // Counters mirror the servers' monotonic counts: set at scrape time, never incremented here.
@@ -187,6 +235,27 @@ export function createMetrics(options: MetricsOptions = {}): EventrailMetrics {
   counter('events_replayed_total', 'Events written by replays after a reconnect.', 'replayed');
   counter('resyncs_total', 'Resync events written.', 'resyncs');
   counter('events_dropped_total', 'Events skipped or merged for slow clients.', 'dropped');
+  const historyCounter = (name: string, help: string, read: (t: Totals) => number): void => {
+    new Counter({
+      name: prefix + name,
+      help,
+      registers,
+      collect(this: Counter) {
+        this.reset();
+        this.inc(read(totals()));
+      },
+    });
+  };
+  historyCounter(
+    'history_reads_total',
+    'History reads sent to the broker.',
+    (t) => t.historyReads.sent,
+  );
+  historyCounter(
+    'history_reads_shared_total',
+    'History reads answered by an identical read another stream asked for (not sent).',
+    (t) => t.historyReads.shared,
+  );
   // Counts by reason, the only label: a bounded set of values.
   const byReason = (
     name: string,
