@@ -9,7 +9,7 @@ import type { PublishCommands, PubSubClient, RedisPubSubListener } from './redis
 import type { ChannelMode } from './redis-shard.js';
 
 /** The commands a publish or a history read sends. */
-export type Commands = 'publish' | 'sPublish' | 'sendCommand';
+type Commands = 'publish' | 'sPublish' | 'sendCommand';
 
 /**
  * What the Redis broker needs from the client it publishes with. A node-redis (`redis` v5+)
