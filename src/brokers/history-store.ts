@@ -12,7 +12,7 @@ export interface HistoryLimits {
   historyTtlMs?: number;
 }
 
-export const HISTORY_DEFAULTS = { historySize: 1000, historyTtlMs: 600_000 } as const;
+const HISTORY_DEFAULTS = { historySize: 1000, historyTtlMs: 600_000 } as const;
 
 /**
  * Entries in one page of a history read (`readSince`'s `limit` when omitted, and the page a

@@ -22,6 +22,7 @@
 import { createHash } from 'node:crypto';
 import { EventrailError } from '../errors.js';
 import { ANNOUNCED_EPOCH_FIELD, ANNOUNCED_ID_FIELD } from '../wire/announce.js';
+import { EPOCH_DIGITS } from '../wire/event-ids.js';
 import type { ChannelMode } from './redis-shard.js';
 
 /** The one command the history needs from a node-redis client; `key` routes it on a cluster. */
@@ -35,7 +36,10 @@ export const WRITER_FIELD = 'w';
 /** One piece of history code: `append` or `position`. */
 export type HistoryCall = 'append' | 'position';
 
-const ANNOUNCE: Record<ChannelMode, string> = {
+// The payload format's pieces (the announced tail of wire/announce.ts, the shard head of
+// redis-shard.ts, the epoch of wire/event-ids.ts) come from their TypeScript definitions;
+// test/payload-format.test.ts holds what Redis publishes against them.
+const PUBLISH_LUA: Record<ChannelMode, string> = {
   pattern: `redis.call('PUBLISH', args[5], string.sub(args[2], 1, -2) .. tail)`,
   // args[7] is '{"channel":"gym:1:students",': the channel first, then the event's own fields.
   sharded: `redis.call('SPUBLISH', args[6], args[7] .. string.sub(args[2], 2, -2) .. tail)`,
@@ -50,8 +54,8 @@ local id = redis.call('XADD', keys[1], 'MAXLEN', '~', args[3], '*', 'c', args[1]
 local oldest = tonumber(string.match(id, '^%d+')) - tonumber(args[4])
 if oldest > 0 then redis.call('XTRIM', keys[1], 'MINID', '~', oldest) end
 redis.call('PEXPIRE', keys[1], args[4])
-local tail = ',"${ANNOUNCED_ID_FIELD}":"' .. id .. '","${ANNOUNCED_EPOCH_FIELD}":"' .. string.sub(writer(), 1, 8) .. '"}'
-${modes.map((mode) => ANNOUNCE[mode]).join('\n')}
+local tail = ',"${ANNOUNCED_ID_FIELD}":"' .. id .. '","${ANNOUNCED_EPOCH_FIELD}":"' .. string.sub(writer(), 1, ${EPOCH_DIGITS}) .. '"}'
+${modes.map((mode) => PUBLISH_LUA[mode]).join('\n')}
 return id`;
 
 // The newest id and its writer, or a marker entry when the scope has none, so that every
@@ -80,7 +84,7 @@ interface Script {
   readonly sha: string;
 }
 
-/** The history's code for one announce mode set, as a function library and as scripts. */
+/** The history's code for one set of publish modes, as a function library and as scripts. */
 export interface HistoryCode {
   /** Runs `call` on the node that owns `key`, loading the code there first when it is missing. */
   run(client: RedisCommandClient, call: HistoryCall, key: string, args: string[]): Promise<unknown>;
@@ -109,7 +113,7 @@ export function historyCodeMode(value: unknown): HistoryCodeMode {
 }
 
 /**
- * The code of a history that announces in `modes`. In the `function` mode it is a function
+ * The code of a history that publishes in `modes`. In the `function` mode it is a function
  * library where the server has functions (scripts elsewhere); in the `script` mode only scripts
  * run, called by the SHA1 of their source, which no other client can change.
  */

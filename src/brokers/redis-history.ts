@@ -26,8 +26,8 @@ export interface RedisHistoryOptions {
   readonly keyPrefix: string;
   /** Prepended to the channel an event is announced on (the stored channel stays bare). */
   readonly channelPrefix: string;
-  /** How an append announces the event: on its channel, on its scope's shard channel, or both. */
-  readonly announce: readonly ChannelMode[];
+  /** Where an append publishes the event: on its channel, on its scope's shard channel, or both. */
+  readonly publishModes: readonly ChannelMode[];
   readonly historySize: number;
   readonly historyTtlMs: number;
   /** Function library or scripts (see `historyCode` of the broker's options). */
@@ -41,8 +41,8 @@ export function createRedisHistory(
 ): BrokerHistory {
   const key = (scopeKey: string): string => `${options.keyPrefix}{${scopeKey}}`;
   const ttl = String(options.historyTtlMs);
-  const code = historyCode(options.announce, options.code);
-  const sharded = options.announce.includes('sharded');
+  const code = historyCode(options.publishModes, options.code);
+  const sharded = options.publishModes.includes('sharded');
   return {
     async append(scopeKey, channel, payload) {
       return String(

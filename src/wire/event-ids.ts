@@ -83,9 +83,12 @@ export function epochText(position: Position): string | undefined {
   return position.epoch === undefined ? undefined : position.epoch.toString(16).padStart(8, '0');
 }
 
+/** How many hex digits of a writer (a Redis `run_id`) its epoch keeps; the history's Lua too. */
+export const EPOCH_DIGITS = 8;
+
 /** The epoch of a history written by `writer` (a Redis `run_id`): its first 8 hex digits. */
 export function writerEpoch(writer: string | undefined): string | undefined {
-  const epoch = writer?.slice(0, 8);
+  const epoch = writer?.slice(0, EPOCH_DIGITS);
   return epoch !== undefined && EPOCH_TEXT.test(epoch) ? epoch : undefined;
 }
 

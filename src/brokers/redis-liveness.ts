@@ -1,0 +1,198 @@
+/**
+ * The Redis broker's liveness, for every topology: what its connection reports (failures,
+ * reconnects, moved slots), the probe loop that finds a subscription that is open but receives
+ * nothing, the replacement of such a subscriber, and the outage reports to `onError` and the
+ * logger, once per transition.
+ */
+import { EventrailError } from '../errors.js';
+import { Outage, type OutageReport, seconds } from '../util/outage.js';
+import { toError } from '../util/to-error.js';
+import type { ConnectionEvents, RedisConnection } from './redis-connection.js';
+import type { RedisSettings } from './redis-settings.js';
+import type { Subscriptions } from './redis-subscriptions.js';
+
+type Level = 'error' | 'warn' | 'info';
+
+/** A connection error as one line: node-redis's message, without the stack. */
+function reason(error: Error | undefined): string {
+  return error?.message || error?.name || 'unknown error';
+}
+
+export class Liveness {
+  /** What the connection tells: to pass to it when it is made. */
+  readonly events: ConnectionEvents;
+  readonly #outage: Outage;
+  #closed = false;
+  /** The last probe did not come back: the subscription is not trusted until it is replaced. */
+  #probeFailed = false;
+  /** A probe is under way: the next tick waits for it. */
+  #probeRunning = false;
+  #timer: NodeJS.Timeout | undefined;
+  #replacing: Promise<void> | undefined;
+  #connection: RedisConnection | undefined;
+  #subscriptions: Subscriptions | undefined;
+
+  constructor(
+    private readonly settings: Pick<
+      RedisSettings,
+      'reminderMs' | 'onError' | 'logger' | 'probeIntervalMs' | 'publishTimeoutMs'
+    >,
+  ) {
+    this.#outage = new Outage(settings.reminderMs, (report) => this.#report(report));
+    this.events = {
+      failure: (error) => this.#failure(error),
+      up: () => this.#checkUp(),
+      gap: () => {
+        this.#checkUp();
+        this.#subscriptions?.gap();
+      },
+      report: (error) => {
+        this.#log('error', { err: error }, `eventrail: ${error.message}`);
+        settings.onError(error);
+      },
+      moving: (channel) => this.#subscriptions?.hold(channel),
+      moved: (channel, error) => void this.#followed(channel, error),
+    };
+  }
+
+  /** Watches `connection`, whose subscriptions are `subscriptions`; probes it when it can be. */
+  start(connection: RedisConnection, subscriptions: Subscriptions): void {
+    this.#connection = connection;
+    this.#subscriptions = subscriptions;
+    const { probeIntervalMs } = this.settings;
+    if (connection.probe === undefined || probeIntervalMs <= 0) return;
+    this.#timer = setInterval(() => void this.#tick(), probeIntervalMs);
+    this.#timer.unref();
+  }
+
+  /** Whether the subscription is trusted: the last probe came back. */
+  trusted(): boolean {
+    return !this.#probeFailed;
+  }
+
+  /** The broker closed: no probe, no report from now on. */
+  stop(): void {
+    this.#closed = true;
+    clearInterval(this.#timer);
+  }
+
+  #failure(error: Error): void {
+    if (!this.#closed) this.#outage.failure(error);
+  }
+
+  /** Every connection ready and the last probe back: an outage is over. */
+  #checkUp(): void {
+    if (this.#probeFailed || this.#connection?.isReady() !== true) return;
+    this.#outage.recovered();
+  }
+
+  async #tick(): Promise<void> {
+    const connection = this.#connection;
+    if (this.#probeRunning || this.#closed || connection?.probe === undefined) return;
+    this.#probeRunning = true;
+    const timeoutMs = this.settings.publishTimeoutMs;
+    try {
+      await connection.ready;
+      if (await connection.probe(timeoutMs)) {
+        this.#probeFailed = false;
+        this.#checkUp();
+        return;
+      }
+      this.#probeFailed = true;
+      // The probe may have waited through close(): nothing to replace then.
+      if (this.#closed) return;
+      const silent = connection.silent();
+      const where = silent.length > 0 ? ` on ${silent.join(', ')}` : '';
+      this.#failure(
+        new EventrailError(
+          'broker-error',
+          `The Redis subscription receives nothing${where}: replacing it.`,
+        ),
+      );
+      await this.#replace();
+    } catch (err) {
+      // Redis does not answer (paused, cut off, down): the subscription is not proven to
+      // receive until a probe comes back. node-redis reconnects by itself.
+      this.#probeFailed = true;
+      this.#failure(
+        new EventrailError(
+          'broker-error',
+          `Redis did not answer the liveness probe within ${timeoutMs} ms.`,
+          { cause: err },
+        ),
+      );
+    } finally {
+      this.#probeRunning = false;
+    }
+  }
+
+  /**
+   * Replaces the subscriber with a fresh one that listens to every live subscription; then every
+   * subscription recovers from the history. One at a time.
+   */
+  #replace(): Promise<void> {
+    this.#replacing ??= (async () => {
+      try {
+        const connection = this.#connection;
+        const subscriptions = this.#subscriptions;
+        if (!connection || !subscriptions) return;
+        await connection.replace(subscriptions.entries());
+        this.#probeFailed = false;
+        this.#checkUp();
+        subscriptions.gap();
+      } finally {
+        this.#replacing = undefined;
+      }
+    })();
+    return this.#replacing;
+  }
+
+  /**
+   * A scope's shard channel moved to another master and is subscribed there now, or could not be
+   * confirmed: then the whole subscriber is replaced. Its held messages follow the gap.
+   */
+  async #followed(channel: string, error?: Error): Promise<void> {
+    let recovered = false;
+    if (error && !this.#closed) {
+      this.#outage.failure(error);
+      try {
+        await this.#replace();
+        recovered = true;
+      } catch (err) {
+        this.settings.onError(toError(err));
+      }
+    }
+    this.#subscriptions?.release(channel, recovered);
+  }
+
+  #log(level: Level, fields: object, message: string): void {
+    try {
+      this.settings.logger?.[level](fields, message);
+    } catch {
+      // A broken logger must not break the broker.
+    }
+  }
+
+  #report(report: OutageReport): void {
+    const fields = { failures: report.failures, downForMs: report.downForMs };
+    if (report.kind === 'back') {
+      this.#log(
+        'info',
+        fields,
+        `eventrail: Redis back after ${seconds(report.downForMs)} (${report.failures} failed attempts)`,
+      );
+      return;
+    }
+    const message =
+      report.kind === 'down'
+        ? `Redis unreachable (${reason(report.error)}); reconnecting.`
+        : `Redis still unreachable after ${seconds(report.downForMs)} (${report.failures} failed attempts; last: ${reason(report.error)}).`;
+    const err = new EventrailError('broker-error', message, { cause: report.error });
+    this.#log(
+      report.kind === 'down' ? 'error' : 'warn',
+      { ...fields, err },
+      `eventrail: ${message}`,
+    );
+    this.settings.onError(err);
+  }
+}
