@@ -68,7 +68,7 @@ export function workerCount(workers: number | string | undefined): number {
  */
 export async function startCluster(options: ClusterOptions): Promise<ClusterMember> {
   const size = workerCount(options.workers);
-  const shutdownTimeoutMs = wholeNumber('shutdownTimeoutMs', options.shutdownTimeoutMs, 10_000);
+  const shutdownTimeoutMs = wholeNumber('shutdownTimeoutMs', options.shutdownTimeoutMs, 30_000);
   const restartDelayMs = wholeNumber('restartDelayMs', options.restartDelayMs, 1_000);
   if (cluster.isWorker && cluster.worker !== undefined) {
     return workerMember(cluster.worker, Number(process.env[WORKERS_ENV]) || size);

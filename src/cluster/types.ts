@@ -21,7 +21,8 @@ export interface ClusterOptions {
   primary?: (box: ClusterPrimary) => void | Promise<void>;
   /**
    * How long a worker may take to end after SIGTERM (closing its streams, its broker) before the
-   * primary kills it with SIGKILL. @defaultValue `10000`
+   * primary kills it with SIGKILL. Keep it above the servers' `drainWindowMs` (10 s by default),
+   * over which a worker holding thousands of streams spreads their closes. @defaultValue `30000`
    */
   shutdownTimeoutMs?: number;
   /**
