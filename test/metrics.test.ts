@@ -131,6 +131,7 @@ describe('eventrail/metrics', () => {
           backpressure: 0,
           'server-closed': 0,
           expired: 0,
+          revoked: 0,
           error: 0,
         },
         opening: 0,

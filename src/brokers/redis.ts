@@ -30,6 +30,7 @@ import {
 import { createRedisHistory } from './redis-history.js';
 import { historyCodeMode } from './redis-history-code.js';
 import { connectOwned } from './redis-owned.js';
+import { boundedPresence, createRedisPresence } from './redis-presence.js';
 import type { ChannelMode } from './redis-shard.js';
 
 export type { RedisPubSubListener } from './redis-channels.js';
@@ -519,18 +520,17 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
     }
     return bound.client;
   };
+  const keyedCommand = (args: string[], key?: string): Promise<unknown> => {
+    const client: Abortable & Pick<CommandClient, 'sendCommandFor'> = abortable();
+    // A cluster routes by a key, which FUNCTION LOAD does not name: the history gives it.
+    if (key !== undefined && client.sendCommandFor) return client.sendCommandFor(key, args);
+    if (!client.sendCommand) throw new Error('the Redis client has no sendCommand');
+    return client.sendCommand(args);
+  };
   let history: BrokerHistory | undefined;
   if (options.history !== false && publisher.sendCommand) {
     const store = createRedisHistory(
-      {
-        sendCommand: (args, key) => {
-          const client: Abortable & Pick<CommandClient, 'sendCommandFor'> = abortable();
-          // A cluster routes by a key, which FUNCTION LOAD does not name: the history gives it.
-          if (key !== undefined && client.sendCommandFor) return client.sendCommandFor(key, args);
-          if (!client.sendCommand) throw new Error('the Redis client has no sendCommand');
-          return client.sendCommand(args);
-        },
-      },
+      { sendCommand: keyedCommand },
       {
         keyPrefix: historyKeyPrefix,
         channelPrefix: prefix,
@@ -561,6 +561,8 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
 
   return {
     history,
+    presence:
+      publisher.sendCommand && boundedPresence(createRedisPresence(keyedCommand, prefix), bounded),
     silentShards() {
       if (closed) return [];
       return owned?.silent?.() ?? [];

@@ -1,0 +1,263 @@
+/**
+ * The fleet: revocation and presence across instances, on the memory broker (instances in one
+ * process), one Redis in both channel modes, and a Redis Cluster. Instances are real HTTP servers
+ * on port 0, each with its own broker (its own Redis connections); the revoking process is a
+ * standalone publisher on a broker of its own.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createMemoryBroker } from '../src/brokers/memory.js';
+import { type ChannelMode, createRedisBroker } from '../src/brokers/redis.js';
+import { createPublisher, type SseServerOptions, type StandalonePublisher } from '../src/index.js';
+import type { Broker, Principal } from '../src/types.js';
+import { type RunningApp, startApp } from './helpers/apps.js';
+import { REDIS_CLUSTER_MS } from './helpers/budgets.js';
+import {
+  type RedisClusterProcess,
+  type RedisProcess,
+  redisSkipReason,
+  startRedis,
+  startRedisCluster,
+} from './helpers/redis.js';
+import { openRaw, openSource, type RawStream, waitFor } from './helpers/sse.js';
+import { stopwatch } from './helpers/stopwatch.js';
+
+interface SessionPrincipal extends Principal {
+  readonly session: string;
+}
+
+/** The sessions the resolvers read (`?session=`), shared by every instance: the app's store. */
+const sessions = new Map<string, { userId: string; scopeId: string }>();
+
+function resolver(request: { url: URL }): SessionPrincipal {
+  const session = request.url.searchParams.get('session') ?? '';
+  const found = sessions.get(session);
+  if (found === undefined) throw new Error('no such session');
+  return { ...found, session };
+}
+
+const router = (p: SessionPrincipal): readonly string[] => [`gym:${p.scopeId}:*`];
+
+/** Where the instances' brokers come from. */
+interface Topology {
+  /** A broker for one instance (or the revoking process). */
+  broker(prefix?: string): Broker;
+  /** Closes what `broker()` made that the instances do not close themselves. */
+  release(): Promise<void>;
+}
+
+type Extra = Partial<SseServerOptions<SessionPrincipal>>;
+
+/** Runs the fleet suite on the brokers `setup` makes. */
+function fleetSuite(name: string, setup: () => Promise<Topology>, skip?: string): void {
+  describe(`the fleet (${name})`, { skip }, () => {
+    let topology: Topology;
+    const apps: RunningApp[] = [];
+    const brokers: Broker[] = [];
+    let publisher: StandalonePublisher;
+    let next = 0;
+
+    before(
+      async () => {
+        topology = await setup();
+        publisher = createPublisher({ broker: topology.broker() });
+      },
+      { timeout: REDIS_CLUSTER_MS },
+    );
+    after(async () => {
+      for (const app of apps) await app.stop();
+      for (const broker of brokers) await broker.close();
+      await publisher?.close();
+      await topology?.release();
+    });
+
+    /** Starts `n` instances, each on a broker of its own. */
+    async function instances(n: number, extra: Extra = {}, prefix?: string): Promise<RunningApp[]> {
+      const started: RunningApp[] = [];
+      for (let i = 0; i < n; i++) {
+        const broker = topology.broker(prefix);
+        brokers.push(broker);
+        const app = await startApp<SessionPrincipal>('node:http', {
+          broker,
+          resolver,
+          router,
+          revocationKeys: (p) => [`session:${p.session}`],
+          ...extra,
+        });
+        apps.push(app);
+        started.push(app);
+      }
+      return started;
+    }
+
+    /** A new session of `userId` in gym `scopeId`; its token. */
+    function session(userId: string, scopeId = '1'): string {
+      const token = `${name.replace(/\W/g, '')}-${next++}`;
+      sessions.set(token, { userId, scopeId });
+      return token;
+    }
+
+    async function stream(app: RunningApp, token: string): Promise<RawStream> {
+      const raw = await openRaw(`${app.url}/events?session=${token}`);
+      assert.equal(raw.status, 200);
+      await waitFor(() => raw.events.some((e) => e.event === 'eventrail.connected'), 'the hello');
+      return raw;
+    }
+
+    const ended = (raw: RawStream): Promise<boolean> =>
+      Promise.race([
+        raw.ended.then(() => true),
+        new Promise<boolean>((r) => setImmediate(r, false)),
+      ]);
+
+    it('a revocation of a user reaches its streams on two other instances within a second, and no one else', async () => {
+      const [b, c] = await instances(2);
+      const alice = session('alice');
+      const bob = session('bob');
+      const aliceElsewhere = session('alice', '2');
+      const targets = [await stream(b as RunningApp, alice), await stream(c as RunningApp, alice)];
+      const others = [
+        await stream(b as RunningApp, bob),
+        await stream(c as RunningApp, bob),
+        await stream(b as RunningApp, aliceElsewhere),
+      ];
+      const watch = stopwatch();
+      await publisher.revoke({ scope: 'gym:1', userId: 'alice' });
+      await Promise.all(targets.map((t) => t.ended));
+      const ms = watch.within(1000, 'the revocation reaching two instances');
+      console.log(`${name}: revocation reached 2 streams on 2 instances in ${ms.toFixed(1)} ms`);
+      // The others still receive: an event after the revocation arrives on each.
+      await publisher.publishType('gym:1:x', 'x.changed');
+      await publisher.publishType('gym:2:x', 'x.changed');
+      for (const raw of others) {
+        await waitFor(() => raw.events.some((e) => e.event === 'x.changed'), 'an event after it');
+        assert.equal(await ended(raw), false);
+      }
+      assert.equal(b?.sse.stats().disconnects.revoked, 1);
+      for (const raw of others) raw.abort();
+    });
+
+    it("a revoked user's reconnect is refused (401) once its session is gone", async () => {
+      const [b] = await instances(1);
+      const token = session('carol');
+      const source = openSource(`${(b as RunningApp).url}/events?session=${token}`);
+      await source.opened;
+      sessions.delete(token);
+      await publisher.revoke({ scope: 'gym:1', userId: 'carol' });
+      await waitFor(() => source.errors.some((e) => e.code === 401), 'a 401 on the reconnect');
+      source.close();
+    });
+
+    it('revokes by key, by connection and by scope', async () => {
+      const [b, c] = await instances(2);
+      const one = session('dave');
+      const two = session('dave');
+      const byKey = [await stream(b as RunningApp, one), await stream(c as RunningApp, one)];
+      const sameUser = await stream(c as RunningApp, two);
+      await publisher.revoke({ scope: 'gym:1', key: `session:${one}` });
+      await Promise.all(byKey.map((r) => r.ended));
+      const single = await stream(b as RunningApp, two);
+      const id = JSON.parse(single.events[0]?.data ?? '{}').connectionId as string;
+      await publisher.revoke({ scope: 'gym:1', connectionId: id });
+      await single.ended;
+      assert.equal(await ended(sameUser), false);
+      const elsewhere = await stream(b as RunningApp, session('erin', '2'));
+      await publisher.revoke({ scope: 'gym:1' });
+      await sameUser.ended;
+      await publisher.publishType('gym:2:x', 'x.changed');
+      await waitFor(() => elsewhere.events.some((e) => e.event === 'x.changed'), 'gym 2 live');
+      assert.equal(await ended(elsewhere), false);
+      elsewhere.abort();
+    });
+
+    it('the re-authorization interval closes a stream whose session was deleted', async () => {
+      const [b] = await instances(1, { reauthorizeIntervalMs: 100 });
+      const gone = session('frank');
+      const kept = session('grace');
+      const closing = await stream(b as RunningApp, gone);
+      const staying = await stream(b as RunningApp, kept);
+      sessions.delete(gone);
+      await closing.ended;
+      await publisher.publishType('gym:1:x', 'x.changed');
+      await waitFor(
+        () => staying.events.some((e) => e.event === 'x.changed'),
+        'the kept stream live',
+      );
+      assert.equal(await ended(staying), false);
+      staying.abort();
+    });
+
+    it('presence counts a user with three tabs on two instances once', async () => {
+      const [a, b] = await instances(2, {
+        presence: { intervalMs: 200, events: true, debounceMs: 50 },
+      });
+      const heidi = session('heidi');
+      const ivan = session('ivan');
+      const tabs = [
+        await stream(a as RunningApp, heidi),
+        await stream(a as RunningApp, heidi),
+        await stream(b as RunningApp, heidi),
+      ];
+      const other = await stream(b as RunningApp, ivan);
+      const users = async () => (await (a as RunningApp).sse.presence('gym:1')).users.join();
+      await waitFor(async () => (await users()) === 'heidi,ivan', 'heidi and ivan present');
+      const seen = await (b as RunningApp).sse.presence('gym:1');
+      assert.deepEqual(seen, { scope: 'gym:1', count: 2, users: ['heidi', 'ivan'] });
+      // The event reaches the streams: the newest says both.
+      await waitFor(
+        () =>
+          other.events.filter((e) => e.event === 'eventrail.presence').at(-1)?.data ===
+          '{"scope":"gym:1","count":2,"users":["heidi","ivan"]}',
+        'the presence event',
+      );
+      (tabs[0] as RawStream).abort();
+      (tabs[2] as RawStream).abort();
+      await waitFor(() => (b as RunningApp).sse.stats().connections === 1, 'two tabs gone');
+      assert.equal(await users(), 'heidi,ivan');
+      (tabs[1] as RawStream).abort();
+      await waitFor(async () => (await users()) === 'ivan', 'heidi gone');
+      other.abort();
+      await waitFor(async () => (await users()) === '', 'everyone gone');
+    });
+  });
+}
+
+fleetSuite('memory', async () => {
+  const broker = createMemoryBroker();
+  // One process: every instance shares the broker; none may close it.
+  const shared: Broker = { ...broker, close: async () => {} };
+  return { broker: () => shared, release: () => broker.close() };
+});
+
+let redis: Promise<RedisProcess> | undefined;
+const oneRedis = (): Promise<RedisProcess> => (redis ??= startRedis());
+after(async () => (await redis)?.stop());
+
+for (const channels of ['pattern', 'sharded'] satisfies ChannelMode[]) {
+  fleetSuite(
+    `Redis, ${channels}`,
+    async () => {
+      const { url } = await oneRedis();
+      return {
+        broker: (prefix) => createRedisBroker({ url, channels, prefix }),
+        release: async () => {},
+      };
+    },
+    redisSkipReason(),
+  );
+}
+
+let cluster: RedisClusterProcess | undefined;
+after(async () => cluster?.stop());
+fleetSuite(
+  'Redis Cluster',
+  async () => {
+    cluster = await startRedisCluster();
+    const rootNodes = cluster.rootNodes;
+    return {
+      broker: (prefix) => createRedisBroker({ cluster: { rootNodes }, prefix }),
+      release: async () => {},
+    };
+  },
+  redisSkipReason(),
+);
