@@ -5,6 +5,7 @@
  * standalone publisher on a broker of its own.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { createMemoryBroker } from '../src/brokers/memory.js';
 import { type ChannelMode, createRedisBroker } from '../src/brokers/redis.js';
@@ -49,7 +50,12 @@ interface Topology {
 type Extra = Partial<SseServerOptions<SessionPrincipal>>;
 
 /** Runs the fleet suite on the brokers `setup` makes. */
-function fleetSuite(name: string, setup: () => Promise<Topology>, skip?: string): void {
+function fleetSuite(
+  name: string,
+  setup: () => Promise<Topology>,
+  skip?: string,
+  more?: (ctx: SuiteContext) => void,
+): void {
   describe(`the fleet (${name})`, { skip }, () => {
     let topology: Topology;
     const apps: RunningApp[] = [];
@@ -219,7 +225,140 @@ function fleetSuite(name: string, setup: () => Promise<Topology>, skip?: string)
       other.abort();
       await waitFor(async () => (await users()) === '', 'everyone gone');
     });
+
+    more?.({ instances, session, stream, publisher: () => publisher });
   });
+}
+
+/** What a topology's own tests get from the suite. */
+interface SuiteContext {
+  instances(n: number, extra?: Extra, prefix?: string): Promise<RunningApp[]>;
+  session(userId: string, scopeId?: string): string;
+  stream(app: RunningApp, token: string): Promise<RawStream>;
+  publisher(): StandalonePublisher;
+}
+
+/** Starts test/fixtures/presence-instance.ts; resolves its URL and the child. */
+async function startChild(
+  env: Record<string, string>,
+): Promise<{ url: string; child: ReturnType<typeof spawn> }> {
+  const child = spawn(
+    process.execPath,
+    ['--conditions=eventrail-src', '--import', 'tsx', 'test/fixtures/presence-instance.ts'],
+    { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  after(() => void child.kill('SIGKILL'));
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout?.on('data', (d) => {
+      output += d;
+      const found = /listening (\S+)/.exec(output);
+      if (found) resolve(found[1] as string);
+    });
+    child.once('exit', (code) => reject(new Error(`the instance exited (${code}): ${output}`)));
+  });
+  return { url, child };
+}
+
+/** Tests that need a real Redis of their own: an instance killed, a storm of joins, prefixes. */
+function redisOnly(redisUrl: () => Promise<string>, channels: ChannelMode) {
+  return ({ instances, session, stream, publisher }: SuiteContext): void => {
+    it('an instance killed with SIGKILL leaves the presence within 3 × intervalMs', async () => {
+      const intervalMs = 200;
+      const bound = 3 * intervalMs;
+      const [reader] = await instances(1, { presence: { intervalMs } });
+      const child = await startChild({
+        REDIS_URL: await redisUrl(),
+        CHANNELS: channels,
+        INTERVAL_MS: String(intervalMs),
+      });
+      const raw = await openRaw(`${child.url}/events?user=kim`);
+      await waitFor(() => raw.events.some((e) => e.event === 'eventrail.connected'), 'the hello');
+      const users = async () => (await (reader as RunningApp).sse.presence('gym:1')).users;
+      await waitFor(async () => (await users()).includes('kim'), 'kim present');
+      child.child.kill('SIGKILL');
+      const killed = Date.now();
+      await waitFor(async () => !(await users()).includes('kim'), 'kim gone', bound + 10_000);
+      const gone = Date.now() - killed;
+      console.log(
+        `${channels}: a SIGKILLed instance's user left the presence ${gone} ms after the kill (bound ${bound} ms)`,
+      );
+      // The bound is Redis's own expiry: read at it, the entry cannot be there any more.
+      assert.ok(gone <= bound + 250, `kim left after ${gone} ms, over the bound of ${bound} ms`);
+      raw.abort();
+    });
+
+    it('1,000 joins make at most one presence event per debounce window', {
+      skip: channels === 'sharded' && 'run in the pattern mode',
+    }, async () => {
+      const debounceMs = 250;
+      // The members' instance writes no events (a thousand streams each told a hundred times
+      // is what the option costs, not what this test is about); the watcher's does.
+      const [watching] = await instances(1, {
+        presence: { intervalMs: 5000, events: true, debounceMs },
+      });
+      const [joining] = await instances(1, { presence: { intervalMs: 5000, debounceMs } });
+      const watcher = await stream(watching as RunningApp, session('watcher'));
+      const tokens = Array.from({ length: 1000 }, (_, i) => session(`member-${i}`));
+      const started = Date.now();
+      const streams: RawStream[] = [];
+      for (let i = 0; i < tokens.length; i += 100) {
+        const batch = tokens.slice(i, i + 100);
+        streams.push(
+          ...(await Promise.all(
+            batch.map((t) => openRaw(`${(joining as RunningApp).url}/events?session=${t}`)),
+          )),
+        );
+      }
+      const presenceEvents = () => watcher.events.filter((e) => e.event === 'eventrail.presence');
+      await waitFor(
+        () => presenceEvents().some((e) => JSON.parse(e.data).count === 1001),
+        'all 1,001 present',
+        60_000,
+      );
+      const tookMs = Date.now() - started;
+      const events = presenceEvents().length;
+      const limit = Math.ceil(tookMs / debounceMs) + 1;
+      console.log(
+        `${channels}: 1,000 joins in ${tookMs} ms made ${events} presence events (at most ${limit})`,
+      );
+      assert.ok(events <= limit, `${events} presence events for 1,000 joins in ${tookMs} ms`);
+      const last = JSON.parse(presenceEvents().at(-1)?.data ?? '{}');
+      assert.equal(last.users.length, 100, 'the roster is bounded');
+      for (const raw of streams) raw.abort();
+      watcher.abort();
+    });
+
+    it('no revocation nor presence crosses prefixes', async () => {
+      const presence = { intervalMs: 200 };
+      const [plain] = await instances(1, { presence });
+      const [org] = await instances(1, { presence }, 'org:');
+      const lena = session('lena');
+      const here = await stream(plain as RunningApp, lena);
+      const there = await stream(org as RunningApp, lena);
+      await waitFor(
+        async () => (await (plain as RunningApp).sse.presence('gym:1')).users.includes('lena'),
+        'lena',
+      );
+      await waitFor(
+        async () => (await (org as RunningApp).sse.presence('gym:1')).users.includes('lena'),
+        'lena in org:',
+      );
+      here.abort();
+      await waitFor(
+        async () => !(await (plain as RunningApp).sse.presence('gym:1')).users.includes('lena'),
+        'lena left',
+      );
+      assert.deepEqual((await (org as RunningApp).sse.presence('gym:1')).users, ['lena']);
+      // The publisher of the first application revokes everyone in gym 1: not the other's.
+      const mine = await stream(plain as RunningApp, lena);
+      await publisher().revoke({ scope: 'gym:1' });
+      await mine.ended;
+      await (org as RunningApp).sse.publisher.publishType('gym:1:x', 'x.changed');
+      await waitFor(() => there.events.some((e) => e.event === 'x.changed'), 'org: still live');
+      there.abort();
+    });
+  };
 }
 
 fleetSuite('memory', async () => {
@@ -244,6 +383,7 @@ for (const channels of ['pattern', 'sharded'] satisfies ChannelMode[]) {
       };
     },
     redisSkipReason(),
+    redisOnly(async () => (await oneRedis()).url, channels),
   );
 }
 

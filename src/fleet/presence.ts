@@ -190,7 +190,8 @@ export class Presence<P extends Principal> {
           // Written again by the next refresh, which finds the entry missing.
           this.ctx.report(err);
         }
-        if (this.ctx.options.events) this.#announce.touch(key, undefined);
+        // Told whether this server writes events or not: another instance may.
+        this.#announce.touch(key, undefined);
       }),
     );
   }
