@@ -20,7 +20,7 @@ import {
   startRedis,
   startRedisCluster,
 } from './helpers/redis.js';
-import { openRaw, openSource, type RawStream, waitFor } from './helpers/sse.js';
+import { openRaw, openSource, type RawStream, WAIT_FOR_MS, waitFor } from './helpers/sse.js';
 import { stopwatch } from './helpers/stopwatch.js';
 
 interface SessionPrincipal extends Principal {
@@ -38,6 +38,22 @@ function resolver(request: { url: URL }): SessionPrincipal {
 }
 
 const router = (p: SessionPrincipal): readonly string[] => [`gym:${p.scopeId}:*`];
+
+/** Resolves when every stream has ended; fails after {@link WAIT_FOR_MS} (a hang, not a latency). */
+async function end(what: string, ...streams: RawStream[]): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`Timed out waiting for ${what} to end`)),
+      WAIT_FOR_MS,
+    );
+  });
+  try {
+    await Promise.race([Promise.all(streams.map((s) => s.ended)), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** Where the instances' brokers come from. */
 interface Topology {
@@ -129,7 +145,7 @@ function fleetSuite(
       ];
       const watch = stopwatch();
       await publisher.revoke({ scope: 'gym:1', userId: 'alice' });
-      await Promise.all(targets.map((t) => t.ended));
+      await end('the revoked streams', ...targets);
       const ms = watch.within(1000, 'the revocation reaching two instances');
       console.log(`${name}: revocation reached 2 streams on 2 instances in ${ms.toFixed(1)} ms`);
       // The others still receive: an event after the revocation arrives on each.
@@ -161,15 +177,15 @@ function fleetSuite(
       const byKey = [await stream(b as RunningApp, one), await stream(c as RunningApp, one)];
       const sameUser = await stream(c as RunningApp, two);
       await publisher.revoke({ scope: 'gym:1', key: `session:${one}` });
-      await Promise.all(byKey.map((r) => r.ended));
+      await end('the streams of the key', ...byKey);
       const single = await stream(b as RunningApp, two);
       const id = JSON.parse(single.events[0]?.data ?? '{}').connectionId as string;
       await publisher.revoke({ scope: 'gym:1', connectionId: id });
-      await single.ended;
+      await end('the revoked connection', single);
       assert.equal(await ended(sameUser), false);
       const elsewhere = await stream(b as RunningApp, session('erin', '2'));
       await publisher.revoke({ scope: 'gym:1' });
-      await sameUser.ended;
+      await end('the scope', sameUser);
       await publisher.publishType('gym:2:x', 'x.changed');
       await waitFor(() => elsewhere.events.some((e) => e.event === 'x.changed'), 'gym 2 live');
       assert.equal(await ended(elsewhere), false);
@@ -183,7 +199,7 @@ function fleetSuite(
       const closing = await stream(b as RunningApp, gone);
       const staying = await stream(b as RunningApp, kept);
       sessions.delete(gone);
-      await closing.ended;
+      await end('the stream of the deleted session', closing);
       await publisher.publishType('gym:1:x', 'x.changed');
       await waitFor(
         () => staying.events.some((e) => e.event === 'x.changed'),
@@ -218,8 +234,20 @@ function fleetSuite(
       );
       (tabs[0] as RawStream).abort();
       (tabs[2] as RawStream).abort();
-      await waitFor(() => (b as RunningApp).sse.stats().connections === 1, 'two tabs gone');
-      assert.equal(await users(), 'heidi,ivan');
+      await waitFor(
+        () =>
+          (a as RunningApp).sse.stats().connections === 1 &&
+          (b as RunningApp).sse.stats().connections === 1,
+        'two tabs gone',
+      );
+      // A marker joins each instance after the leaves: once both show, the leaves are written.
+      const markers = [
+        await stream(a as RunningApp, session('mark-a')),
+        await stream(b as RunningApp, session('mark-b')),
+      ];
+      await waitFor(async () => (await users()).includes('mark-a,mark-b'), 'the markers');
+      assert.equal(await users(), 'heidi,ivan,mark-a,mark-b');
+      for (const marker of markers) marker.abort();
       (tabs[1] as RawStream).abort();
       await waitFor(async () => (await users()) === 'ivan', 'heidi gone');
       other.abort();
@@ -353,7 +381,7 @@ function redisOnly(redisUrl: () => Promise<string>, channels: ChannelMode) {
       // The publisher of the first application revokes everyone in gym 1: not the other's.
       const mine = await stream(plain as RunningApp, lena);
       await publisher().revoke({ scope: 'gym:1' });
-      await mine.ended;
+      await end('the revoked stream', mine);
       await (org as RunningApp).sse.publisher.publishType('gym:1:x', 'x.changed');
       await waitFor(() => there.events.some((e) => e.event === 'x.changed'), 'org: still live');
       there.abort();
