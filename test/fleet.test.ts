@@ -306,13 +306,17 @@ function redisOnly(redisUrl: () => Promise<string>, channels: ChannelMode) {
       await waitFor(async () => (await users()).includes('kim'), 'kim present');
       child.child.kill('SIGKILL');
       const killed = Date.now();
-      await waitFor(async () => !(await users()).includes('kim'), 'kim gone', bound + 10_000);
-      const gone = Date.now() - killed;
+      // Polled until the bound to see when it left (reported); then, from the bound on, Redis's
+      // own expiry guarantees it: a read started after it must not show kim, however busy we are.
+      let gone: number | undefined;
+      while (gone === undefined && Date.now() - killed < bound) {
+        if (!(await users()).includes('kim')) gone = Date.now() - killed;
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, killed + bound - Date.now())));
+      assert.ok(!(await users()).includes('kim'), `kim still present ${bound} ms after the kill`);
       console.log(
-        `${channels}: a SIGKILLed instance's user left the presence ${gone} ms after the kill (bound ${bound} ms)`,
+        `${channels}: a SIGKILLed instance's user left the presence ${gone ?? `> ${bound}`} ms after the kill (bound ${bound} ms)`,
       );
-      // The bound is Redis's own expiry: read at it, the entry cannot be there any more.
-      assert.ok(gone <= bound + 250, `kim left after ${gone} ms, over the bound of ${bound} ms`);
       raw.abort();
     });
 
