@@ -13,6 +13,7 @@ const REASONS = [
   'backpressure',
   'server-closed',
   'expired',
+  'revoked',
   'error',
   'broker',
   'maxConnections',
