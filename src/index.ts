@@ -1,6 +1,10 @@
 export type { FetchServerLike } from './adapters/runtime-idle.js';
 export { EventrailError, type EventrailErrorCode, isEventrailError } from './errors.js';
 export type { HistoryReadStats } from './fanout/history-reads.js';
+export type { RevocationTarget } from './fleet/control.js';
+export type { FleetOptions, PresenceOptions } from './fleet/options.js';
+export type { ScopePresence } from './fleet/presence.js';
+export type { BrokerPresence, PresenceChange } from './fleet/presence-store.js';
 export { DEFAULTS, type SseServerOptions } from './options.js';
 export {
   createPublisher,
@@ -54,6 +58,7 @@ export {
   LAST_EVENT_ID_PARAM,
   ORIGIN_EVENT,
   ORIGIN_HEADER,
+  PRESENCE_EVENT,
   RESYNC_EVENT,
   readOrigin,
 } from './wire/protocol.js';

@@ -1,4 +1,5 @@
 import { EventrailError } from './errors.js';
+import type { FleetOptions } from './fleet/options.js';
 import { type LimitOptions, type ResolvedLimits, resolveLimits } from './server/limits.js';
 import { assertTracing, type EventTracing } from './tracing.js';
 import type {
@@ -20,7 +21,9 @@ import { assertEventType } from './wire/naming.js';
  * default is the Go eventrail's.
  * @public
  */
-export interface SseServerOptions<P extends Principal = Principal> extends LimitOptions {
+export interface SseServerOptions<P extends Principal = Principal>
+  extends LimitOptions,
+    FleetOptions<P> {
   /** Where events come from: `createMemoryBroker()` or `createRedisBroker(...)`. */
   broker: Broker;
   /** Request -> principal; throw to answer 401. */

@@ -1,4 +1,5 @@
 import { EventrailError } from './errors.js';
+import { publishRevocation } from './fleet/control.js';
 import { LIMIT_DEFAULTS } from './server/limits.js';
 import {
   assertTracing,
@@ -83,6 +84,12 @@ export function createPublisher(options: PublisherOptions): StandalonePublisher 
     },
     publishType(channel, eventType) {
       return publisher.publishEvent(channel, { eventType });
+    },
+    revoke(target) {
+      if (closed) {
+        return Promise.reject(new EventrailError('broker-closed', 'The publisher is closed.'));
+      }
+      return publishRevocation(broker, target);
     },
     close() {
       closed ??= Promise.allSettled(inFlight).then(() => broker.close());

@@ -14,6 +14,9 @@ import { HeartbeatWheel } from './fanout/heartbeat.js';
 import { type HistoryReadStats, SharedHistoryReads } from './fanout/history-reads.js';
 import type { Hub } from './fanout/hub.js';
 import { Subscriptions } from './fanout/subscriptions.js';
+import { Fleet } from './fleet/fleet.js';
+import { resolveFleet } from './fleet/options.js';
+import type { ScopePresence } from './fleet/presence.js';
 import { resolveOptions, type SseServerOptions } from './options.js';
 import { createPublisher } from './publisher.js';
 import { Admission, type LimitName } from './server/admission.js';
@@ -106,6 +109,13 @@ export interface SseServer<P extends Principal = Principal> {
    */
   lastEventId(who: P | Request | NodeRequest): Promise<string | undefined>;
   /**
+   * Who is connected to the scope `gym:1` on every instance of the fleet (each user once,
+   * whatever its tabs and instances). Needs the `presence` option; one read of the broker.
+   * @throws {@link EventrailError} `invalid-option` when presence is off, `invalid-channel` for a
+   *   bad scope, `broker-error` when the broker cannot be read.
+   */
+  presence(scope: string): Promise<ScopePresence>;
+  /**
    * Ends every open stream, releases every broker subscription and stops the heartbeat. Resolves
    * when done; safe to call twice. The broker itself stays open (close it after the server).
    */
@@ -194,7 +204,9 @@ export function createSseServer<P extends Principal = Principal>(
     config.broker,
     config.hubIdleTimeoutMs,
     {
-      onMessage: (hub, message) => delivery.deliver(hub, message),
+      onMessage: (hub, message) => {
+        if (!fleet.control(hub, message)) delivery.deliver(hub, message);
+      },
       onGap: (hub) => void delivery.recover(hub),
       onHubStarted: (key) => reporter.hook('onHubStarted', key),
       onHubStopped: (key) => reporter.hook('onHubStopped', key),
@@ -202,6 +214,17 @@ export function createSseServer<P extends Principal = Principal>(
     },
     history,
   );
+
+  // Revocation and presence: the control messages of the scopes, and this instance's presence.
+  const fleet = new Fleet<P>({
+    broker: config.broker,
+    options: resolveFleet(options),
+    resolver: config.resolver,
+    router: config.router,
+    maxRoutes: limits.maxRoutesPerPrincipal,
+    revoke: (connection) => connection.close('revoked', retryChunk),
+    report,
+  });
 
   // One timer for every stream's heartbeat; a stream that receives events gets none.
   const heartbeat =
@@ -223,6 +246,7 @@ export function createSseServer<P extends Principal = Principal>(
       const memberships = registry.remove(connection);
       if (memberships === undefined) return;
       heartbeat?.remove(connection);
+      fleet.closed(connection);
       admission.unadmit(Admission.key(connection.principal));
       for (const { hub, topics } of memberships) {
         hub.remove(connection, topics);
@@ -353,7 +377,7 @@ export function createSseServer<P extends Principal = Principal>(
     admission.admit(key);
     const opening = openings.begin();
     try {
-      return await open(transport, principal, routes, key, cors, opening.signal);
+      return await open(transport, request, principal, routes, key, cors, opening.signal);
     } finally {
       opening.done();
     }
@@ -362,6 +386,7 @@ export function createSseServer<P extends Principal = Principal>(
   /** Subscribes, reads the start positions and opens the stream; the waits end with `signal`. */
   async function open<R>(
     transport: Transport<R>,
+    request: SseRequest,
     principal: P,
     routes: RouteTableResult,
     key: string,
@@ -420,6 +445,7 @@ export function createSseServer<P extends Principal = Principal>(
     );
     connection.attach(sink);
     heartbeat?.add(connection);
+    fleet.opened(connection, request, keys);
     reporter.debug(
       { connectionId: id, userId: principal.userId, scopeId: principal.scopeId },
       'eventrail: client connected',
@@ -436,12 +462,12 @@ export function createSseServer<P extends Principal = Principal>(
 
   const onAbort = (): void => void server.close();
   // The server's broker is closed by its owner, after the server: no close() on its publisher.
-  const { publishEvent, publishType } = createPublisher({
+  const { publishEvent, publishType, revoke } = createPublisher({
     broker: config.broker,
     maxPayloadBytes: limits.maxPayloadBytes,
     tracing: config.tracing,
   });
-  const publisher: Publisher = { publishEvent, publishType };
+  const publisher: Publisher = { publishEvent, publishType, revoke };
 
   const positionContext = {
     resolver: config.resolver,
@@ -481,10 +507,13 @@ export function createSseServer<P extends Principal = Principal>(
       };
     },
     lastEventId: (who: PositionSubject<P>) => startPosition(positionContext, who),
+    presence: (scope) => fleet.presence(scope),
     close() {
       closing ??= (async () => {
         config.signal?.removeEventListener('abort', onAbort);
         registry.stop();
+        // Before the streams close: this instance's presence leaves the broker in one write per scope.
+        const leaving = fleet.stop();
         // Requests still waiting for the broker are answered now, with a retry.
         openings.abortAll();
         // Drain: the streams close spread over drainWindowMs (live until then), each browser
@@ -493,7 +522,7 @@ export function createSseServer<P extends Principal = Principal>(
           connection.close('server-closed', drainRetry()),
         );
         heartbeat?.stop();
-        await subscriptions.closeAll();
+        await Promise.all([subscriptions.closeAll(), leaving]);
       })();
       return closing;
     },

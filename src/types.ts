@@ -1,6 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { EventrailError } from './errors.js';
+import type { RevocationTarget } from './fleet/control.js';
+import type { BrokerPresence } from './fleet/presence-store.js';
 import type { TraceCarrier } from './tracing.js';
 
 /**
@@ -143,6 +145,11 @@ export interface Broker {
    */
   readonly history?: BrokerHistory | undefined;
   /**
+   * Where the servers' `presence` option keeps who is connected to each scope, when the broker
+   * can (both eventrail brokers do).
+   */
+  readonly presence?: BrokerPresence | undefined;
+  /**
    * Whether the broker's subscription really receives right now: `ready`, `connecting` (down,
    * reconnecting by itself) or `closed`. For the Redis broker `ready` means the subscriber is
    * connected and its last liveness probe came back.
@@ -188,6 +195,15 @@ export interface Publisher {
   publishEvent(channel: string, event: PublishableEvent): Promise<void>;
   /** Publishes an event with no data (`{}`); shorthand for `publishEvent(channel, { eventType })`. */
   publishType(channel: string, eventType: string): Promise<void>;
+  /**
+   * Closes, on every instance, the streams of a scope that `target` selects (a user, a key of
+   * the server's `revocationKeys`, one connection, or all of them): one publish on the scope's
+   * control channel, acted on by each instance as it receives it. The browsers reconnect and are
+   * resolved afresh, so revoke after changing what the resolver and router answer.
+   * @throws {@link EventrailError} `invalid-channel` or `invalid-data` for a bad target;
+   *   `broker-error` when the broker refuses it.
+   */
+  revoke(target: RevocationTarget): Promise<void>;
 }
 
 /**
@@ -230,6 +246,7 @@ export type DisconnectReason =
   | 'backpressure'
   | 'server-closed'
   | 'expired'
+  | 'revoked'
   | 'error';
 
 /** A connected client, as hooks see it. @public */

@@ -81,6 +81,16 @@ export function createApp(deps: AppDeps): (req: IncomingMessage, res: ServerResp
       return seeOther(res, '/', sessions.setCookie({ user, gym }));
     }
     if (pathname === '/logout' && method === 'POST') {
+      // Signing out ends this user's streams in every tab and on every instance: they come back
+      // without the cookie and get 401.
+      const leaving = sessions.read(req.headers.cookie);
+      if (leaving !== undefined) {
+        await sse.publisher
+          .revoke({ scope: `gym:${leaving.gym}`, userId: leaving.user })
+          .catch((err: unknown) =>
+            deps.onError(err instanceof Error ? err : new Error(String(err))),
+          );
+      }
       return seeOther(res, '/', sessions.clearCookie());
     }
     const session = sessions.read(req.headers.cookie);

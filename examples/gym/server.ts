@@ -57,6 +57,8 @@ const sse = createSseServer({
     return [`gym:${gym}:*`];
   },
   logger,
+  // Who is in the gym: every page gets eventrail.presence when someone arrives or leaves.
+  presence: { events: true, intervalMs: 5000, debounceMs: 250 },
 });
 member.observe(sse);
 

@@ -90,6 +90,7 @@ const clientScript = (session: Session) => `<script type="module">
   window.eventrail = connect({
     url: '/events?gym=${session.gym}&user=${encodeURIComponent(session.user)}',
     share: true,
+    events: ['eventrail.presence'],
     onTabsChange(count) {
       tabs.textContent = count === 1 ? '1 tab' : count + ' tabs';
     },
@@ -97,9 +98,15 @@ const clientScript = (session: Session) => `<script type="module">
       live.dataset.state = state;
       live.textContent = labels[state];
     },
-    onEvent() {
+    onEvent(message) {
+      if (message.name === 'eventrail.presence') return;
       events.textContent = String(Number(events.textContent) + 1);
     },
+  });
+  const present = document.getElementById('present');
+  window.eventrail.on('eventrail.presence', (message) => {
+    const { count, users } = JSON.parse(message.data);
+    present.textContent = 'here: ' + users.join(', ') + (count > users.length ? ' +' + (count - users.length) : '');
   });
 </script>`;
 
@@ -127,6 +134,7 @@ export function gymPage(
   <code id="instance" title="the instance that served this page">${escapeHtml(instance)}</code>
   <span id="live" class="live" data-state="connecting">connecting</span>
   <span id="tabs" class="muted small" title="tabs of this browser sharing one event stream">1 tab</span>
+  <span id="present" class="muted small" title="who is in this gym now, on every instance"></span>
   <form method="post" action="/logout"><button class="link" type="submit">Sign out</button></form>
 </header>
 <main class="card">

@@ -3,6 +3,7 @@ import type { Broker, BrokerMessage, BrokerSubscription } from '../types.js';
 import { toError } from '../util/to-error.js';
 import { globMatch } from './glob.js';
 import { createMemoryHistory, type HistoryLimits, historyLimits } from './history-store.js';
+import { createMemoryPresence } from './memory-presence.js';
 
 type Handler = (message: BrokerMessage) => void;
 
@@ -133,6 +134,7 @@ export function createMemoryBroker(given: MemoryBrokerOptions = {}): Broker {
         return history.readSince(scopeKey, afterId, limit, epoch);
       },
     },
+    presence: createMemoryPresence(),
     state: () => (closed ? 'closed' : 'ready'),
     async close() {
       closed = true;

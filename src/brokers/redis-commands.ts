@@ -4,18 +4,22 @@
  * client's queue once it expired, so that a caller told it failed can rely on it.
  */
 import { EventrailError } from '../errors.js';
+import type { BrokerPresence } from '../fleet/presence-store.js';
 import type { BrokerHistory } from '../types.js';
 import { Deadlines } from './deadlines.js';
 import { pageLimit } from './history-store.js';
 import type { RedisCommands, RedisConnection } from './redis-connection.js';
 import { createRedisHistory } from './redis-history.js';
 import { publishIn } from './redis-modes.js';
+import { boundedPresence, createRedisPresence } from './redis-presence.js';
 import type { RedisSettings } from './redis-settings.js';
 
 export class CommandSender {
   readonly deadlines: Deadlines;
   /** The history, when one is kept and the connection can send raw commands. */
   readonly history: BrokerHistory | undefined;
+  /** Presence (see redis-presence.ts), when the connection can send raw commands. */
+  readonly presence: BrokerPresence | undefined;
   /** The connection's commands bound to the current shared signal. */
   #bound: { signal: AbortSignal; commands: RedisCommands } | undefined;
   #closed = false;
@@ -30,6 +34,12 @@ export class CommandSender {
         new EventrailError('broker-error', `Redis did not answer ${what} within ${ms} ms.`),
     );
     this.history = settings.history && connection.sendsCommands ? this.#history() : undefined;
+    this.presence = connection.sendsCommands
+      ? boundedPresence(
+          createRedisPresence((args, key) => this.#send(args, key), settings.prefix),
+          (what, run) => this.#bounded(what, run),
+        )
+      : undefined;
   }
 
   /** Publishes `payload` on `channel` in the configured modes (the history publishes itself). */
@@ -53,6 +63,13 @@ export class CommandSender {
     return this.#bound.commands;
   }
 
+  /** One raw command, to the node that holds `key` on a cluster (unbounded: callers bound it). */
+  #send(args: string[], key?: string): Promise<unknown> {
+    const commands = this.#commands();
+    if (!commands.sendCommand) throw new Error('the Redis client has no sendCommand');
+    return commands.sendCommand(args, key);
+  }
+
   async #bounded<T>(what: string, run: () => Promise<T>): Promise<T> {
     if (this.#closed) throw new EventrailError('broker-closed', 'The Redis broker is closed.');
     // Told it failed, the caller must be able to rely on it: a command whose turn comes only
@@ -74,13 +91,7 @@ export class CommandSender {
   #history(): BrokerHistory {
     const { historyKeyPrefix, prefix, publishModes, code, limits } = this.settings;
     const store = createRedisHistory(
-      {
-        sendCommand: (args, key) => {
-          const commands = this.#commands();
-          if (!commands.sendCommand) throw new Error('the Redis client has no sendCommand');
-          return commands.sendCommand(args, key);
-        },
-      },
+      { sendCommand: (args, key) => this.#send(args, key) },
       { keyPrefix: historyKeyPrefix, channelPrefix: prefix, publishModes, code, ...limits },
     );
     return {

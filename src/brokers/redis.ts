@@ -50,6 +50,7 @@ export function createRedisBroker(options: RedisBrokerOptions): Broker {
 
   return {
     history: sender.history,
+    presence: sender.presence,
     silentShards: () => (closed ? [] : connection.silent()),
     state() {
       if (closed) return 'closed';

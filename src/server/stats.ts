@@ -63,7 +63,14 @@ export type LiveStats = Pick<
 
 /** A count of 0 for every disconnect reason. */
 export function zeroDisconnects(): Record<DisconnectReason, number> {
-  return { 'client-closed': 0, backpressure: 0, 'server-closed': 0, expired: 0, error: 0 };
+  return {
+    'client-closed': 0,
+    backpressure: 0,
+    'server-closed': 0,
+    expired: 0,
+    revoked: 0,
+    error: 0,
+  };
 }
 
 /** A count of 0 for every refusal reason. */

@@ -74,3 +74,11 @@ export function readOrigin(
  * @public
  */
 export const LAST_EVENT_ID_PARAM = 'lastEventId';
+
+/**
+ * The presence of a scope, written to its streams when the server's `presence.events` is on:
+ * `data` is `{"scope":"gym:1","count":3,"users":["1","2","3"]}` (users sorted, at most
+ * `presence.roster` of them; `count` counts them all). Never prefixed.
+ * @public
+ */
+export const PRESENCE_EVENT = 'eventrail.presence';
