@@ -1,5 +1,6 @@
 export { EventrailError, type EventrailErrorCode, isEventrailError } from './errors.js';
 export type { HistoryReadStats } from './fanout/history-reads.js';
+export { LIMIT_DEFAULTS, type LimitOptions } from './limits.js';
 export { DEFAULTS, type SseServerOptions } from './options.js';
 export {
   createPublisher,
@@ -11,7 +12,6 @@ export {
   type ClientFilesOptions,
   clientFiles,
 } from './server/client-files.js';
-export { LIMIT_DEFAULTS, type LimitOptions } from './server/limits.js';
 export {
   createSseServer,
   type RefusalReason,

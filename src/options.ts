@@ -1,5 +1,5 @@
 import { EventrailError } from './errors.js';
-import { type LimitOptions, type ResolvedLimits, resolveLimits } from './server/limits.js';
+import { type LimitOptions, type ResolvedLimits, resolveLimits } from './limits.js';
 import { assertTracing, type EventTracing } from './tracing.js';
 import type {
   BackpressurePolicy,

@@ -1,5 +1,5 @@
 import { EventrailError } from './errors.js';
-import { LIMIT_DEFAULTS } from './server/limits.js';
+import { LIMIT_DEFAULTS } from './limits.js';
 import {
   assertTracing,
   type EventTracing,

@@ -12,6 +12,7 @@ import { Delivery } from './fanout/delivery.js';
 import { HeartbeatWheel } from './fanout/heartbeat.js';
 import { type HistoryReadStats, SharedHistoryReads } from './fanout/history-reads.js';
 import type { Hub } from './fanout/hub.js';
+import { buildRouteTable } from './fanout/routes.js';
 import { Subscriptions } from './fanout/subscriptions.js';
 import { resolveOptions, type SseServerOptions } from './options.js';
 import { createPublisher } from './publisher.js';
@@ -22,7 +23,6 @@ import { Openings } from './server/openings.js';
 import { ConnectionRegistry } from './server/registry.js';
 import { Reporter } from './server/reporter.js';
 import { answerRetry, jitteredRetry } from './server/retry-answer.js';
-import { buildRouteTable } from './server/routes.js';
 import {
   type PositionSubject,
   readPositions,

@@ -1,6 +1,5 @@
 import { HISTORY_PAGE } from '../brokers/history-store.js';
 import { EventrailError } from '../errors.js';
-import type { RouteTable } from '../server/routes.js';
 import type { EventTracing } from '../tracing.js';
 import type {
   BrokerMessage,
@@ -23,6 +22,7 @@ import type { Connection } from './connection.js';
 import { Frame } from './frame.js';
 import type { HistoryReader } from './history-reads.js';
 import type { Hub } from './hub.js';
+import type { RouteTable } from './routes.js';
 
 /** What delivery needs from the server. */
 export interface DeliveryContext {
