@@ -7,9 +7,9 @@ import {
 } from './adapters/node.js';
 import type { HeaderRecord, Transport } from './adapters/transport.js';
 import { EventrailError } from './errors.js';
-import { Connection, type ConnectionOwner, HEARTBEAT } from './fanout/connection.js';
+import { Connection, type ConnectionOwner } from './fanout/connection.js';
 import { Delivery } from './fanout/delivery.js';
-import { HeartbeatWheel } from './fanout/heartbeat.js';
+import { HEARTBEAT, HeartbeatWheel } from './fanout/heartbeat.js';
 import { type HistoryReadStats, SharedHistoryReads } from './fanout/history-reads.js';
 import type { Hub } from './fanout/hub.js';
 import { buildRouteTable } from './fanout/routes.js';
@@ -380,7 +380,7 @@ export function createSseServer<P extends Principal = Principal>(
     });
     registry.add(connection, memberships);
     try {
-      connection.positions = await startPositions(hubs, resume, signal);
+      connection.startAt(await startPositions(hubs, resume, signal));
     } catch (err) {
       connection.peerClosed();
       return refuseForBroker(transport, err, cors);
