@@ -46,9 +46,9 @@ export class Delivery<P extends Principal> {
     };
   }
 
-  /** A live message from the broker: held back while its hub recovers, else delivered. */
+  /** A live message from the broker: deferred while its hub recovers, else delivered. */
   deliver(hub: Hub<P>, message: BrokerMessage): void {
-    if (!hub.holdBack(message)) this.deliverNow(hub, message);
+    if (!hub.deferWhileRecovering(message)) this.deliverNow(hub, message);
   }
 
   /**
