@@ -5,6 +5,7 @@ export type { RevocationTarget } from './fleet/control.js';
 export type { FleetOptions, PresenceOptions } from './fleet/options.js';
 export type { ScopePresence } from './fleet/presence.js';
 export type { BrokerPresence, PresenceChange } from './fleet/presence-store.js';
+export { LIMIT_DEFAULTS, type LimitOptions } from './limits.js';
 export { DEFAULTS, type SseServerOptions } from './options.js';
 export {
   createPublisher,
@@ -16,7 +17,6 @@ export {
   type ClientFilesOptions,
   clientFiles,
 } from './server/client-files.js';
-export { LIMIT_DEFAULTS, type LimitOptions } from './server/limits.js';
 export {
   createSseServer,
   type RefusalReason,

@@ -1,6 +1,6 @@
 import { EventrailError } from './errors.js';
 import type { FleetOptions } from './fleet/options.js';
-import { type LimitOptions, type ResolvedLimits, resolveLimits } from './server/limits.js';
+import { type LimitOptions, type ResolvedLimits, resolveLimits } from './limits.js';
 import { assertTracing, type EventTracing } from './tracing.js';
 import type {
   BackpressurePolicy,

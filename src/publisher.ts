@@ -1,6 +1,6 @@
 import { EventrailError } from './errors.js';
 import { publishRevocation } from './fleet/control.js';
-import { LIMIT_DEFAULTS } from './server/limits.js';
+import { LIMIT_DEFAULTS } from './limits.js';
 import {
   assertTracing,
   type EventTracing,

@@ -6,45 +6,31 @@ import {
   nodeTransport,
 } from './adapters/node.js';
 import { type FetchServerLike, keepStreamOpen } from './adapters/runtime-idle.js';
-import type { HeaderRecord, Transport } from './adapters/transport.js';
-import { EventrailError } from './errors.js';
-import { Connection, type ConnectionOwner, HEARTBEAT } from './fanout/connection.js';
+import type { HeaderRecord } from './adapters/transport.js';
+import type { Connection } from './fanout/connection.js';
 import { Delivery } from './fanout/delivery.js';
-import { HeartbeatWheel } from './fanout/heartbeat.js';
+import { HEARTBEAT, HeartbeatWheel } from './fanout/heartbeat.js';
 import { type HistoryReadStats, SharedHistoryReads } from './fanout/history-reads.js';
-import type { Hub } from './fanout/hub.js';
 import { Subscriptions } from './fanout/subscriptions.js';
 import { Fleet } from './fleet/fleet.js';
 import { resolveFleet } from './fleet/options.js';
 import type { ScopePresence } from './fleet/presence.js';
 import { resolveOptions, type SseServerOptions } from './options.js';
 import { createPublisher } from './publisher.js';
-import { Admission, type LimitName } from './server/admission.js';
-import { connectionId } from './server/connection-id.js';
-import { corsHeaders } from './server/cors.js';
+import { Admission } from './server/admission.js';
 import { drainSpread } from './server/drain.js';
-import { deferredRetry, OpeningRate } from './server/opening-rate.js';
+import { OpeningRate } from './server/opening-rate.js';
 import { Openings } from './server/openings.js';
+import { RequestPipeline } from './server/pipeline.js';
 import { ConnectionRegistry } from './server/registry.js';
 import { Reporter } from './server/reporter.js';
-import { answerRetry, jitteredRetry } from './server/retry-answer.js';
-import { buildRouteTable } from './server/routes.js';
-import {
-  type PositionSubject,
-  readPositions,
-  resolvePrincipal,
-  startPosition,
-} from './server/start-position.js';
+import { jitteredRetry } from './server/retry-answer.js';
+import { type PositionSubject, startPosition } from './server/start-position.js';
 import { ServerCounters, type SseServerStats } from './server/stats.js';
-import type { BrokerState, Principal, Publisher, SseRequest } from './types.js';
-import { abortable } from './util/abortable.js';
-import { type Position, parseEventId, scopeTag } from './wire/event-ids.js';
-import { CONNECTED_EVENT, LAST_EVENT_ID_PARAM } from './wire/protocol.js';
-import { formatEvent, formatRetry } from './wire/sse-format.js';
+import type { BrokerState, Principal, Publisher } from './types.js';
+import { formatRetry } from './wire/sse-format.js';
 
 export type { RefusalReason, SseServerStats } from './server/stats.js';
-
-type RouteTableResult = ReturnType<typeof buildRouteTable>;
 
 /** What a health check needs: serving, and really receiving from the broker. @public */
 export interface SseServerHealth {
@@ -191,13 +177,10 @@ export function createSseServer<P extends Principal = Principal>(
     maxMessageLength: limits.maxPayloadBytes + MESSAGE_OVERHEAD,
     report,
     broadcast: (event, channel, recipients, publishedAt) => {
-      counters.eventsIn++;
-      counters.eventsOut += recipients;
+      counters.broadcast(recipients);
       reporter.hook('onEventBroadcast', event, channel, recipients, publishedAt);
     },
-    replayed: (n) => {
-      counters.replayed += n;
-    },
+    replayed: (n) => counters.replayed(n),
   });
 
   const subscriptions = new Subscriptions<P>(
@@ -232,234 +215,25 @@ export function createSseServer<P extends Principal = Principal>(
       ? new HeartbeatWheel<Connection<P>>(config.heartbeatMs, HEARTBEAT)
       : undefined;
 
-  const owner: ConnectionOwner<P> = {
-    clock: heartbeat ?? { tick: 0 },
-    onBackpressure(connection, action, event) {
-      if (action !== 'disconnect') counters.dropped++;
-      reporter.hook('onClientDropped', connection, action, event);
-    },
-    onResync() {
-      counters.resyncs++;
-    },
-    onError: report,
-    onClosed(connection, reason) {
-      const memberships = registry.remove(connection);
-      if (memberships === undefined) return;
-      heartbeat?.remove(connection);
-      fleet.closed(connection);
-      admission.unadmit(Admission.key(connection.principal));
-      for (const { hub, topics } of memberships) {
-        hub.remove(connection, topics);
-        subscriptions.release(hub);
-      }
-      if (!connection.opened) return;
-      counters.disconnects[reason]++;
-      reporter.debug({ connectionId: connection.id, reason }, 'eventrail: client disconnected');
-      reporter.hook('onClientDisconnect', connection, reason);
-    },
-  };
-
-  /**
-   * The server is closing: a request that arrives now gets `retry: retryMs`, one that was still
-   * waiting for the broker a drain retry like the open streams; both come back elsewhere.
-   */
-  function refuseClosing<R>(transport: Transport<R>, extra: HeaderRecord, retry: Uint8Array): R {
-    counters.refused.closing++;
-    return answerRetry(transport, { ...headers, ...extra }, retry);
-  }
-
-  /** A refusal by a connection limit: come back much later, spread out; never a status that stops the browser. */
-  function refuseForLimit<R>(transport: Transport<R>, what: LimitName, extra: HeaderRecord): R {
-    counters.refused[what]++;
-    report(
-      new EventrailError('limit-exceeded', `${what}: a connection was refused (it retries later).`),
-    );
-    const retry = jitteredRetry(limits.limitRetryMs, limits.limitRetryMs / 2, what);
-    return answerRetry(transport, { ...headers, ...extra }, retry);
-  }
-
-  /**
-   * Answers a request the broker did not serve in time (or the server is closing): a jittered
-   * `retry:` and the end of the stream. The browser comes back later, maybe to another instance.
-   */
-  function refuseForBroker<R>(transport: Transport<R>, err: unknown, extra: HeaderRecord): R {
-    if (closing) return refuseClosing(transport, extra, drainRetry());
-    counters.refused.broker++;
-    reporter.brokerRefused(err);
-    return answerRetry(transport, { ...headers, ...extra }, drainRetry());
-  }
-
-  async function acquireAll(keys: readonly string[], signal: AbortSignal): Promise<Hub<P>[]> {
-    // One wait on `signal` for all the scopes, not one each (11 would warn of a listener leak).
-    const settled = await abortable(
-      Promise.allSettled(keys.map((key) => subscriptions.acquire(key))),
-      signal,
-      (results) => results,
-      (late) => {
-        for (const result of late)
-          if (result.status === 'fulfilled') subscriptions.release(result.value);
-      },
-    );
-    const hubs: Hub<P>[] = [];
-    let failure: unknown;
-    for (const result of settled) {
-      if (result.status === 'fulfilled') hubs.push(result.value);
-      else failure ??= result.reason;
-    }
-    if (failure !== undefined) {
-      for (const hub of hubs) subscriptions.release(hub);
-      throw failure;
-    }
-    return hubs;
-  }
-
-  /**
-   * Where a new connection starts: its Last-Event-ID, else the scopes' newest positions. Rejects
-   * when the broker cannot tell them in time (`signal` aborts) or fails to: the request is then
-   * told to retry, rather than opened without ids it could resume from.
-   */
-  async function startPositions(
-    hubs: readonly Hub<P>[],
-    resume: Position[] | undefined,
-    signal: AbortSignal,
-  ) {
-    if (!history) return undefined;
-    if (resume) return resume.slice();
-    const reading = readPositions(
-      hubs.map((hub) => hub.key),
-      (key) => delivery.position(key),
-    );
-    // Read on in the background when the wait is over: its failure then has nobody to tell.
-    reading.catch(() => {});
-    return abortable(
-      reading,
-      signal,
-      (positions) => positions,
-      () => {},
-    );
-  }
-
-  /** The request pipeline: origin, method, principal, routes, limits, then the stream. */
-  async function handle<R>(request: SseRequest, transport: Transport<R>): Promise<R> {
-    if (closing) return refuseClosing(transport, {}, retryChunk);
-    // A foreign origin is refused before anything is resolved, subscribed or counted.
-    const cors = corsHeaders(transport.header('origin'), limits);
-    if (cors === null) return transport.reject(403, {}, 'Forbidden\n');
-    if (request.method !== 'GET') {
-      return transport.reject(405, { ...cors, Allow: 'GET' }, 'Method Not Allowed\n');
-    }
-    let principal: P;
-    try {
-      principal = await resolvePrincipal(config.resolver, request);
-    } catch (err) {
-      report(err);
-      return transport.reject(401, {}, 'Unauthorized\n');
-    }
-    let routes: RouteTableResult;
-    try {
-      routes = buildRouteTable(config.router(principal), limits.maxRoutesPerPrincipal);
-    } catch (err) {
-      report(err);
-      return transport.reject(500, cors, 'Internal Server Error\n');
-    }
-    // Nothing to receive: 204 tells the browser to stop reconnecting.
-    if (routes.table.size === 0) return transport.reject(204, cors, '');
-    const key = Admission.key(principal);
-    const limit = admission.refusal(key);
-    if (limit !== null) return refuseForLimit(transport, limit, cors);
-    // A burst beyond maxOpeningsPerSecond: its own later slot, never a refusal at random.
-    const slot = openingRate.take();
-    if (slot !== null) {
-      counters.refused.maxOpeningsPerSecond++;
-      return answerRetry(transport, { ...headers, ...cors }, deferredRetry(slot));
-    }
-    // Counted from here, before any await, so that concurrent requests cannot overshoot.
-    admission.admit(key);
-    const opening = openings.begin();
-    try {
-      return await open(transport, request, principal, routes, key, cors, opening.signal);
-    } finally {
-      opening.done();
-    }
-  }
-
-  /** Subscribes, reads the start positions and opens the stream; the waits end with `signal`. */
-  async function open<R>(
-    transport: Transport<R>,
-    request: SseRequest,
-    principal: P,
-    routes: RouteTableResult,
-    key: string,
-    cors: HeaderRecord,
-    signal: AbortSignal,
-  ): Promise<R> {
-    const keys = [...routes.table.keys()].sort();
-    let hubs: Hub<P>[];
-    try {
-      hubs = await acquireAll(keys, signal);
-    } catch (err) {
-      admission.unadmit(key);
-      return refuseForBroker(transport, err, cors);
-    }
-    // One scope (the common case): the hub's own tag, shared by all its connections.
-    const tag = hubs.length === 1 ? (hubs[0] as Hub<P>).idTag : scopeTag(keys);
-    const lastEventId = transport.header('last-event-id') ?? transport.query(LAST_EVENT_ID_PARAM);
-    const resume = history && lastEventId ? parseEventId(lastEventId, tag, keys.length) : undefined;
-    const id = connectionId();
-    const connection = new Connection(
-      id,
-      principal,
-      routes.patterns,
-      hubs.length === 1 ? (hubs[0] as Hub<P>).keys : keys,
-      tag,
-      bufferLimits,
-      owner,
-    );
-    // Join the hubs before reading positions: live events are held from here on, none is missed.
-    const memberships = hubs.map((hub, scope) => {
-      const topics = routes.table.get(hub.key) ?? null;
-      hub.add(connection, topics, scope);
-      return { hub, topics };
-    });
-    registry.add(connection, memberships);
-    try {
-      connection.positions = await startPositions(hubs, resume, signal);
-    } catch (err) {
-      connection.peerClosed();
-      return refuseForBroker(transport, err, cors);
-    }
-    if (closing || transport.aborted) {
-      connection.peerClosed();
-      return closing ? refuseClosing(transport, cors, drainRetry()) : transport.reject(499, {}, '');
-    }
-    reporter.brokerServed();
-    const hello = formatEvent({
-      name: CONNECTED_EVENT,
-      data: `{"connectionId":"${id}"}`,
-      id: connection.eventId(),
-    });
-    const { sink, result } = transport.open(
-      { ...headers, ...cors },
-      Buffer.concat([retryChunk, Buffer.from(hello)]),
-      connection,
-    );
-    connection.attach(sink);
-    heartbeat?.add(connection);
-    fleet.opened(connection, request, keys);
-    reporter.debug(
-      { connectionId: id, userId: principal.userId, scopeId: principal.scopeId },
-      'eventrail: client connected',
-    );
-    reporter.hook('onClientConnect', connection);
-    // An id we cannot use (malformed, foreign, too old a format): the client must refresh.
-    if (history && lastEventId && !resume) connection.resync();
-    delivery.catchUp(connection, hubs, routes.table, resume).catch((err: unknown) => {
-      report(err);
-      connection.close('error');
-    });
-    return result;
-  }
-
+  const pipeline = new RequestPipeline<P>({
+    config,
+    headers,
+    retryChunk,
+    bufferLimits,
+    history,
+    reporter,
+    counters,
+    admission,
+    openings,
+    registry,
+    subscriptions,
+    delivery,
+    heartbeat,
+    closing: () => closing !== undefined,
+    drainRetry,
+    fleet,
+    openingRate,
+  });
   const onAbort = (): void => void server.close();
   // The server's broker is closed by its owner, after the server: no close() on its publisher.
   const { publishEvent, publishType, revoke } = createPublisher({
@@ -477,10 +251,10 @@ export function createSseServer<P extends Principal = Principal>(
   };
 
   const server: SseServer<P> = {
-    handler: (req, res) => handle(nodeRequest(req), nodeTransport(req, res)),
+    handler: (req, res) => pipeline.handle(nodeRequest(req), nodeTransport(req, res)),
     fetch: async (request, fetchServer) => {
       keepStreamOpen(request, fetchServer, config.heartbeatMs);
-      return handle(fetchRequest(request), fetchTransport(request));
+      return pipeline.handle(fetchRequest(request), fetchTransport(request));
     },
     publisher,
     get closed() {

@@ -11,8 +11,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as eventrail from 'eventrail';
+import { LIMIT_DEFAULTS } from '../src/limits.js';
 import { DEFAULTS } from '../src/options.js';
-import { LIMIT_DEFAULTS } from '../src/server/limits.js';
 import { blockFolder, blocksOf, docFiles, typeCheck } from './helpers/doc-blocks.js';
 
 const reference = readFileSync(new URL('../docs/reference.md', import.meta.url), 'utf8');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createMemoryBroker } from '../src/brokers/memory.js';
-import { type Beating, HeartbeatWheel } from '../src/fanout/heartbeat.js';
+import { type Beating, HeartbeatWheel, WheelSeat } from '../src/fanout/heartbeat.js';
 import { queryResolver, queryRouter, startApp } from './helpers/apps.js';
 import { openRaw, waitFor } from './helpers/sse.js';
 
@@ -26,8 +26,7 @@ function manualClock() {
 /** A stream as the wheel sees it: records the ticks of its pings; its writes move `lastWrite`. */
 class Stream implements Beating {
   lastWrite = 0;
-  heartbeatSlot = -1;
-  heartbeatIndex = -1;
+  readonly seat = new WheelSeat();
   /** The tick of each ping, and how long the stream had been silent when it came. */
   readonly pings: Array<{ tick: number; silent: number }> = [];
   /** Times the wheel asked for a heartbeat. */
@@ -70,7 +69,7 @@ describe('heartbeat wheel', () => {
     wheel.add(removed);
     wheel.remove(removed);
     wheel.remove(removed); // twice is fine
-    assert.equal(removed.heartbeatSlot, -1);
+    assert.equal(removed.seat.slot, -1);
     clock.advance(23);
     assert.deepEqual(
       kept.pings.map((p) => p.tick),
@@ -122,7 +121,7 @@ describe('heartbeat wheel', () => {
     // Still filed and silent: asked at ticks 4 and 8, never written.
     assert.equal(busy.asked, 2);
     assert.deepEqual(busy.pings, []);
-    assert.ok(busy.heartbeatSlot >= 0);
+    assert.ok(busy.seat.slot >= 0);
     wheel.stop();
   });
 
@@ -150,18 +149,18 @@ describe('heartbeat wheel', () => {
     clock.advance(10);
     for (const stream of removed) {
       assert.equal(stream.asked, 0);
-      assert.equal(stream.heartbeatSlot, -1);
+      assert.equal(stream.seat.slot, -1);
     }
     for (const stream of closing) {
       // Asked once, then it left the wheel from inside its heartbeat.
       assert.equal(stream.asked, 1);
-      assert.equal(stream.heartbeatSlot, -1);
+      assert.equal(stream.seat.slot, -1);
     }
     for (const stream of kept) {
       // Pinged every period since its last write: two or three times in these 10 ticks.
       assert.ok(stream.pings.length >= 2 && stream.pings.length <= 3, `${stream.pings.length}`);
       assertBeats(stream, wheel, 4);
-      assert.ok(stream.heartbeatSlot >= 0);
+      assert.ok(stream.seat.slot >= 0);
     }
     wheel.stop();
   });

@@ -38,12 +38,12 @@ describe('Hub (unit)', () => {
   it('holds live messages while recovering and hands them back in order; one recovery at a time', () => {
     const hub = new Hub('gym:1');
     const message = (n: number) => ({ channel: 'gym:1:students', payload: String(n) });
-    assert.equal(hub.holdBack(message(0)), false, 'live: deliver now');
+    assert.equal(hub.deferWhileRecovering(message(0)), false, 'live: deliver now');
     assert.equal(hub.beginRecovery(), true);
     assert.equal(hub.beginRecovery(), false, 'already recovering');
     assert.equal(hub.recovering, true);
-    assert.equal(hub.holdBack(message(1)), true);
-    assert.equal(hub.holdBack(message(2)), true);
+    assert.equal(hub.deferWhileRecovering(message(1)), true);
+    assert.equal(hub.deferWhileRecovering(message(2)), true);
     assert.deepEqual(
       hub.endRecovery().map((m) => m.payload),
       ['1', '2'],

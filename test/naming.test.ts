@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createMemoryBroker } from '../src/brokers/memory.js';
 import { EventrailError } from '../src/errors.js';
+import { buildRouteTable } from '../src/fanout/routes.js';
 import { createSseServer } from '../src/index.js';
-import { buildRouteTable } from '../src/server/routes.js';
 import {
   assertEventType,
   belongsTo,

@@ -95,6 +95,27 @@ describe('stats and health', () => {
     assert.deepEqual(written, []);
   });
 
+  it('a logger that throws does not break closing: the stream is removed and the hook still runs', async () => {
+    const fail = (): void => {
+      throw new Error('broken logger');
+    };
+    const app = await startApp('node:http', {
+      broker: createMemoryBroker(),
+      resolver: queryResolver,
+      router: queryRouter,
+      logger: { error: fail, warn: fail, info: fail, debug: fail },
+      hooks: { onClientDisconnect: () => disconnects++ },
+    });
+    let disconnects = 0;
+    const s = await openRaw(`${app.url}/events`);
+    await waitFor(() => s.events.length === 1, 'connected');
+    s.abort();
+    await waitFor(() => app.sse.stats().connections === 0, 'the closed stream removed');
+    await waitFor(() => disconnects === 1, 'onClientDisconnect after the debug line');
+    assert.equal(app.sse.stats().disconnects['client-closed'], 1);
+    assert.equal(app.sse.stats().hubs, 1, 'its hub released, idling out');
+  });
+
   it('health follows the Redis subscription, not only the TCP link', {
     skip: redisSkipReason(),
   }, async () => {

@@ -1,39 +1,22 @@
 import { HISTORY_PAGE } from '../brokers/history-store.js';
 import { EventrailError } from '../errors.js';
-import type { RouteTable } from '../server/routes.js';
 import type { EventTracing } from '../tracing.js';
-import type {
-  BrokerMessage,
-  EventEncoder,
-  HistoryEntry,
-  OutgoingEvent,
-  Principal,
-} from '../types.js';
-import {
-  allPositions,
-  epochText,
-  historyPosition,
-  type Position,
-  positionOf,
-  streamId,
-} from '../wire/event-ids.js';
+import type { BrokerMessage, HistoryEntry, OutgoingEvent, Principal } from '../types.js';
+import { epochText, type Position, positionOf, streamId } from '../wire/event-ids.js';
 import { belongsTo } from '../wire/naming.js';
-import { decodePayload } from '../wire/payload.js';
+import { type CatchUpContext, catchUp } from './catch-up.js';
 import type { Connection } from './connection.js';
-import { Frame } from './frame.js';
+import type { Frame } from './frame.js';
+import { claimedPosition, type EncodingContext, FrameEncoding } from './frame-encoding.js';
 import type { HistoryReader } from './history-reads.js';
 import type { Hub } from './hub.js';
+import type { RouteTable } from './routes.js';
 
 /** What delivery needs from the server. */
-export interface DeliveryContext {
-  readonly prefix: string;
-  readonly encoder: EventEncoder | undefined;
+export interface DeliveryContext extends EncodingContext {
   readonly tracing: EventTracing | undefined;
   /** The broker's history behind the server's bound and sharing (`SharedHistoryReads`). */
   readonly history: HistoryReader | undefined;
-  /** Broker messages longer than this (characters) are not delivered: their hub resyncs. */
-  readonly maxMessageLength: number;
-  report(error: unknown): void;
   broadcast(
     event: OutgoingEvent,
     channel: string,
@@ -50,40 +33,22 @@ export interface DeliveryContext {
  * replay and live delivery can overlap without a duplicate.
  */
 export class Delivery<P extends Principal> {
-  /**
-   * Frames of replayed history entries, by entry: the history reads of a reconnect storm hand
-   * every replay the same (frozen) entry objects, so each is decoded and encoded once, not once
-   * per client. Weak: a frame lives as long as some page still holds its entry.
-   */
-  private readonly replayFrames = new WeakMap<HistoryEntry, { tag: string; frame: Frame | null }>();
+  private readonly encoding: FrameEncoding<P>;
+  private readonly catchUps: CatchUpContext<P>;
 
-  constructor(private readonly ctx: DeliveryContext) {}
-
-  /** Encodes a message for a hub, or null when the encoder drops it or it cannot be encoded. */
-  frameFor(hub: Hub<P>, message: BrokerMessage): Frame | null {
-    try {
-      const { encoder, prefix } = this.ctx;
-      const event = encoder ? encoder(message, prefix) : decodePayload(message, prefix);
-      if (event === null) return null;
-      return Frame.of(event, announced(message), hub.idTag);
-    } catch (err) {
-      this.ctx.report(err);
-      return null;
-    }
+  constructor(private readonly ctx: DeliveryContext) {
+    this.encoding = new FrameEncoding(ctx);
+    this.catchUps = {
+      history: ctx.history,
+      encoding: this.encoding,
+      position: (key) => this.position(key),
+      replayed: (count) => ctx.replayed(count),
+    };
   }
 
-  /** {@link frameFor} a history entry being replayed, encoded once for every replay that shares it. */
-  private replayFrame(hub: Hub<P>, entry: HistoryEntry): Frame | null {
-    const known = this.replayFrames.get(entry);
-    if (known !== undefined && known.tag === hub.idTag) return known.frame;
-    const frame = this.frameFor(hub, entry);
-    this.replayFrames.set(entry, { tag: hub.idTag, frame });
-    return frame;
-  }
-
-  /** A live message from the broker: held back while its hub recovers, else delivered. */
+  /** A live message from the broker: deferred while its hub recovers, else delivered. */
   deliver(hub: Hub<P>, message: BrokerMessage): void {
-    if (!hub.holdBack(message)) this.deliverNow(hub, message);
+    if (!hub.deferWhileRecovering(message)) this.deliverNow(hub, message);
   }
 
   /**
@@ -94,11 +59,11 @@ export class Delivery<P extends Principal> {
     const { channel } = message;
     // Defence in depth: a broker must only hand a hub its own scope's channels.
     if (!belongsTo(hub.key, channel)) return;
-    if (this.tooLarge(message)) {
+    if (this.encoding.tooLarge(message)) {
       this.oversized(hub, message);
       return;
     }
-    const frame = this.frameFor(hub, message);
+    const frame = this.encoding.frameFor(hub, message);
     if (frame === null) return;
     const position = frame.position;
     if (position) {
@@ -146,11 +111,6 @@ export class Delivery<P extends Principal> {
     if (!done) this.fanOut(hub, channel, frame);
   }
 
-  /** Longer than any eventrail publisher writes: published around it, and never written. */
-  private tooLarge(message: BrokerMessage): boolean {
-    return message.payload.length > this.ctx.maxMessageLength;
-  }
-
   /**
    * A message over the size limit came from another program (eventrail's publishers refuse them):
    * writing it would cut every client by `maxBufferedBytes`. Its clients resync instead, so the
@@ -163,7 +123,7 @@ export class Delivery<P extends Principal> {
         `A broker message on ${message.channel} is ${message.payload.length} characters, over the limit (${this.ctx.maxMessageLength}); its clients resync instead.`,
       ),
     );
-    const position = announced(message);
+    const position = claimedPosition(message);
     if (position) hub.advance(position);
     this.resyncHub(hub).catch((err: unknown) => this.ctx.report(err));
   }
@@ -246,89 +206,13 @@ export class Delivery<P extends Principal> {
     return positionOf(await this.ctx.history.position(scopeKey));
   }
 
-  /**
-   * Brings a new connection (held, already in its hubs) up to date: replays what it missed since
-   * `resume` (its Last-Event-ID), or resyncs it when that cannot be done exactly; then lets the
-   * held live events through. The replay is a stream: the history is read a page at a time and
-   * each page written as the client drains it, so memory stays bounded whatever the history's size
-   * and a client that reads keeps its stream however far behind it starts; nothing more is read or
-   * decoded once the connection has gone.
-   */
-  async catchUp(
+  /** Brings a new connection up to date, then live (see catch-up.ts). */
+  catchUp(
     connection: Connection<P>,
     hubs: readonly Hub<P>[],
     routes: RouteTable,
     resume: Position[] | undefined,
   ): Promise<void> {
-    const { history } = this.ctx;
-    if (history && resume) {
-      for (const [scope, hub] of hubs.entries()) {
-        const topics = routes.get(hub.key) ?? null;
-        const from = resume[scope] as Position;
-        const exact = await this.replay(history, connection, hub, scope, topics, from);
-        if (connection.closed) return;
-        if (!exact) {
-          // Not replayable exactly (gone, or holding a message too large to write): resync.
-          const newest = await Promise.all(hubs.map((h) => this.position(h.key)));
-          connection.resync(allPositions(newest));
-          break;
-        }
-      }
-    }
-    while (!connection.goLive()) if (!(await connection.writable())) return;
+    return catchUp(this.catchUps, connection, hubs, routes, resume);
   }
-
-  /**
-   * Replays one scope's history after `from` to `connection`, pausing while it is congested.
-   * False when the history cannot prove the replay complete, or holds a message too large to
-   * write; true otherwise (also when the connection went away).
-   */
-  private async replay(
-    history: HistoryReader,
-    connection: Connection<P>,
-    hub: Hub<P>,
-    scope: number,
-    topics: ReadonlySet<string> | null,
-    from: Position,
-  ): Promise<boolean> {
-    let after = streamId(from);
-    let epoch = epochText(from);
-    for (;;) {
-      // The connection is in the hub: a recent page read for it may serve (see KeptAnswers).
-      const page = await history.readSince(hub.key, after, HISTORY_PAGE, epoch, hub);
-      if (page === null) return connection.closed;
-      for (const entry of page) {
-        if (connection.closed) return true;
-        if (this.tooLarge(entry)) return false;
-        const { channel } = entry;
-        // The same check as live delivery: an entry of another scope is never replayed.
-        if (!belongsTo(hub.key, channel)) continue;
-        if (topics !== null && !topics.has(channel.slice(hub.key.length + 1))) continue;
-        const frame = this.replayFrame(hub, entry);
-        if (frame && connection.sendNow(frame, scope)) this.ctx.replayed(1);
-        // Write no further than the client reads: the next frame waits for the drain.
-        if (connection.congested && !(await connection.writable())) return true;
-      }
-      if (page.length < HISTORY_PAGE || connection.closed) return true;
-      const last = page[page.length - 1] as HistoryEntry;
-      after = last.id;
-      epoch = last.epoch;
-    }
-  }
-}
-
-/**
- * How far in the future an announced id may be. Anyone who can PUBLISH can forge one; a position
- * far ahead would make every connection skip the real events after it (they look older).
- */
-const MAX_ID_SKEW_MS = 60_000;
-
-/**
- * The position a message announces, unless it claims to come from the future (then: no id, live
- * only).
- */
-function announced(message: BrokerMessage): Position | undefined {
-  const position =
-    message.id === undefined ? undefined : historyPosition(message.id, message.epoch);
-  return position && position.ms <= Date.now() + MAX_ID_SKEW_MS ? position : undefined;
 }

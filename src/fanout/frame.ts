@@ -1,7 +1,7 @@
 import type { OutgoingEvent } from '../types.js';
 import { type Position, positionEventId } from '../wire/event-ids.js';
 import { ORIGIN_EVENT, splitOrigin } from '../wire/protocol.js';
-import { formatEvent } from '../wire/sse-format.js';
+import { formatEvent, formatIdLine } from '../wire/sse-format.js';
 
 /**
  * One event, encoded once for every connection of a hub. Connections that cover one scope (the
@@ -26,7 +26,9 @@ export class Frame {
      */
     readonly key: string = event.name,
   ) {
-    this.chunk = Buffer.from(position ? `id: ${positionEventId(idTag, position)}\n${text}` : text);
+    this.chunk = Buffer.from(
+      position ? formatIdLine(positionEventId(idTag, position)) + text : text,
+    );
   }
 
   /** The frame without an id line. */

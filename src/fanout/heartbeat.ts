@@ -1,3 +1,5 @@
+import { formatComment } from '../wire/sse-format.js';
+
 /**
  * Heartbeats as a timing wheel. The period is cut into slots of about 100 ms; every stream sits in
  * the slot where its silence would reach the period. Each tick visits one slot: a stream that has
@@ -8,14 +10,26 @@
  * every event arriving meanwhile would wait behind.
  */
 
+/**
+ * Where the wheel filed a stream: the wheel's own bookkeeping, kept with the stream so that moving
+ * it costs no lookup. Only the wheel changes it.
+ */
+export class WheelSeat {
+  /** The slot the stream is filed in; -1 while not filed. */
+  slot = -1;
+  /** Its place in that slot. */
+  index = -1;
+}
+
+/** A heartbeat comment, shared by every connection. */
+export const HEARTBEAT = Buffer.from(formatComment('ping'));
+
 /** What the wheel keeps alive: a connection. */
 export interface Beating {
   /** The {@link HeartbeatWheel.tick} of the stream's last write; the stream keeps it current. */
-  lastWrite: number;
-  /** The slot the wheel filed it in; -1 while not filed. */
-  heartbeatSlot: number;
-  /** Its place in that slot (the wheel's own bookkeeping). */
-  heartbeatIndex: number;
+  readonly lastWrite: number;
+  /** Where the wheel filed it. */
+  readonly seat: WheelSeat;
   /** Writes a heartbeat (the stream may decline: it is busy, or catching up). */
   heartbeat(chunk: Uint8Array): void;
 }
@@ -59,16 +73,15 @@ export class HeartbeatWheel<C extends Beating> implements HeartbeatClock {
     this.stopTicks = schedule(() => this.turn(), periodMs / count);
   }
 
-  /** Starts keeping `stream` alive; it has just written (its first bytes). */
+  /** Starts keeping `stream` alive: filed where the silence since its last write reaches the period. */
   add(stream: C): void {
-    stream.lastWrite = this.tick;
-    this.file(stream, this.tick);
+    this.file(stream, stream.lastWrite);
   }
 
   /** Stops keeping `stream` alive. Safe to call twice. */
   remove(stream: C): void {
-    if (stream.heartbeatSlot < 0) return;
-    this.unfile(this.slots[stream.heartbeatSlot] as C[], stream);
+    if (stream.seat.slot < 0) return;
+    this.unfile(this.slots[stream.seat.slot] as C[], stream);
   }
 
   stop(): void {
@@ -78,20 +91,21 @@ export class HeartbeatWheel<C extends Beating> implements HeartbeatClock {
   private file(stream: C, tick: number): void {
     const index = tick % this.slots.length;
     const slot = this.slots[index] as C[];
-    stream.heartbeatSlot = index;
-    stream.heartbeatIndex = slot.length;
+    stream.seat.slot = index;
+    stream.seat.index = slot.length;
     slot.push(stream);
   }
 
   /** Takes `stream` out of `slot`, where it is filed: the slot's last stream takes its place. */
   private unfile(slot: C[], stream: C): void {
     const last = slot.pop() as C;
+    const { seat } = stream;
     if (last !== stream) {
-      slot[stream.heartbeatIndex] = last;
-      last.heartbeatIndex = stream.heartbeatIndex;
+      slot[seat.index] = last;
+      last.seat.index = seat.index;
     }
-    stream.heartbeatSlot = -1;
-    stream.heartbeatIndex = -1;
+    seat.slot = -1;
+    seat.index = -1;
   }
 
   private turn(): void {

@@ -44,8 +44,8 @@ export class Hub<P extends Principal = Principal> {
    * it moves with every event (see {@link PositionMarks}).
    */
   private seen: PositionMarks = positionMarks([NONE]);
-  /** Live messages waiting while the hub recovers from a gap; undefined when live. */
-  #waiting: BrokerMessage[] | undefined;
+  /** Live messages deferred while the hub recovers from a gap; undefined when live. */
+  #deferred: BrokerMessage[] | undefined;
   /** Another gap was signalled while the hub recovered: its history read may predate it. */
   #again = false;
   /** The id tag of connections that cover this scope alone. */
@@ -72,9 +72,9 @@ export class Hub<P extends Principal = Principal> {
     this.seen = positionMarks([position]);
   }
 
-  /** True while the hub recovers from a gap (live messages are held back meanwhile). */
+  /** True while the hub recovers from a gap (live messages are deferred meanwhile). */
   get recovering(): boolean {
-    return this.#waiting !== undefined;
+    return this.#deferred !== undefined;
   }
 
   /**
@@ -82,11 +82,11 @@ export class Hub<P extends Principal = Principal> {
    * see {@link recoverAgain}: what it read may be older than this gap).
    */
   beginRecovery(): boolean {
-    if (this.#waiting !== undefined) {
+    if (this.#deferred !== undefined) {
       this.#again = true;
       return false;
     }
-    this.#waiting = [];
+    this.#deferred = [];
     this.#again = false;
     return true;
   }
@@ -98,18 +98,18 @@ export class Hub<P extends Principal = Principal> {
     return again;
   }
 
-  /** Holds a live message back while recovering; false when live (deliver it now). */
-  holdBack(message: BrokerMessage): boolean {
-    if (this.#waiting === undefined) return false;
-    this.#waiting.push(message);
+  /** Defers a live message while recovering; false when live (deliver it now). */
+  deferWhileRecovering(message: BrokerMessage): boolean {
+    if (this.#deferred === undefined) return false;
+    this.#deferred.push(message);
     return true;
   }
 
-  /** Ends the recovery: the messages held back meanwhile, oldest first, to deliver now. */
+  /** Ends the recovery: the messages deferred meanwhile, oldest first, to deliver now. */
   endRecovery(): BrokerMessage[] {
-    const waiting = this.#waiting ?? [];
-    this.#waiting = undefined;
-    return waiting;
+    const deferred = this.#deferred ?? [];
+    this.#deferred = undefined;
+    return deferred;
   }
 
   /**
@@ -128,8 +128,8 @@ export class Hub<P extends Principal = Principal> {
     return true;
   }
 
-  /** The broker pattern of this hub. */
-  get pattern(): string {
+  /** The glob this hub's broker subscription matches: every channel of its scope. */
+  get glob(): string {
     return `${this.key}:*`;
   }
 

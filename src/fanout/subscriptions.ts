@@ -21,7 +21,7 @@ export interface SubscriptionEvents<P extends Principal> {
 }
 
 /** A live hub with its broker subscription and the references held on it. */
-interface Held<P extends Principal> {
+interface LiveHub<P extends Principal> {
   readonly hub: Hub<P>;
   readonly subscription: BrokerSubscription;
   /** Connections that hold the hub (including those still being set up). */
@@ -36,8 +36,8 @@ interface Held<P extends Principal> {
  * only knows its connections.
  */
 export class Subscriptions<P extends Principal = Principal> {
-  readonly #held = new Map<string, Held<P>>();
-  readonly #starting = new Map<string, Promise<Held<P>>>();
+  readonly #live = new Map<string, LiveHub<P>>();
+  readonly #starting = new Map<string, Promise<LiveHub<P>>>();
   #closed = false;
 
   constructor(
@@ -50,12 +50,12 @@ export class Subscriptions<P extends Principal = Principal> {
 
   /** Hubs with a live subscription. */
   get size(): number {
-    return this.#held.size;
+    return this.#live.size;
   }
 
   /** References held on the hub of `key` (0 when it has no live subscription). */
   refs(key: string): number {
-    return this.#held.get(key)?.refs ?? 0;
+    return this.#live.get(key)?.refs ?? 0;
   }
 
   /**
@@ -65,7 +65,7 @@ export class Subscriptions<P extends Principal = Principal> {
    * reason; the subscription goes on being made, and idles out like any that nobody holds.
    */
   async acquire(key: string, signal?: AbortSignal): Promise<Hub<P>> {
-    const existing = this.#held.get(key);
+    const existing = this.#live.get(key);
     if (existing !== undefined) return this.#take(existing);
     let starting = this.#starting.get(key);
     if (starting === undefined) {
@@ -81,24 +81,24 @@ export class Subscriptions<P extends Principal = Principal> {
     return abortable(
       starting,
       signal,
-      (held) => this.#take(held),
-      (held) => this.release(this.#take(held)),
+      (live) => this.#take(live),
+      (live) => this.release(this.#take(live)),
     );
   }
 
   /** Drops a reference; the last one starts the idle timer. */
   release(hub: Hub<P>): void {
-    const held = this.#held.get(hub.key);
-    if (held === undefined || held.hub !== hub) return;
-    held.refs--;
-    if (held.refs > 0) return;
+    const live = this.#live.get(hub.key);
+    if (live === undefined || live.hub !== hub) return;
+    live.refs--;
+    if (live.refs > 0) return;
     if (this.idleTimeoutMs === 0) {
-      void this.#stop(held);
+      void this.#stop(live);
       return;
     }
-    held.idleTimer = setTimeout(() => void this.#stop(held), this.idleTimeoutMs);
+    live.idleTimer = setTimeout(() => void this.#stop(live), this.idleTimeoutMs);
     // An idle subscription must not keep the process alive on its own.
-    held.idleTimer.unref();
+    live.idleTimer.unref();
   }
 
   /**
@@ -107,20 +107,20 @@ export class Subscriptions<P extends Principal = Principal> {
    */
   async closeAll(): Promise<void> {
     this.#closed = true;
-    await Promise.all([...this.#held.values()].map((held) => this.#stop(held)));
+    await Promise.all([...this.#live.values()].map((live) => this.#stop(live)));
   }
 
-  #take(held: Held<P>): Hub<P> {
-    held.refs++;
-    clearTimeout(held.idleTimer);
-    held.idleTimer = undefined;
-    return held.hub;
+  #take(live: LiveHub<P>): Hub<P> {
+    live.refs++;
+    clearTimeout(live.idleTimer);
+    live.idleTimer = undefined;
+    return live.hub;
   }
 
-  async #start(key: string): Promise<Held<P>> {
+  async #start(key: string): Promise<LiveHub<P>> {
     const hub = new Hub<P>(key);
     const subscription = await this.broker.subscribe(
-      hub.pattern,
+      hub.glob,
       (message) => this.events.onMessage(hub, message),
       () => this.events.onGap(hub),
     );
@@ -139,22 +139,22 @@ export class Subscriptions<P extends Principal = Principal> {
         this.events.onError(err);
       }
     }
-    const held: Held<P> = { hub, subscription, refs: 0, idleTimer: undefined };
-    this.#held.set(key, held);
+    const live: LiveHub<P> = { hub, subscription, refs: 0, idleTimer: undefined };
+    this.#live.set(key, live);
     this.events.onHubStarted(key);
-    return held;
+    return live;
   }
 
-  async #stop(held: Held<P>): Promise<void> {
-    clearTimeout(held.idleTimer);
-    held.idleTimer = undefined;
-    if (this.#held.get(held.hub.key) !== held) return;
-    this.#held.delete(held.hub.key);
+  async #stop(live: LiveHub<P>): Promise<void> {
+    clearTimeout(live.idleTimer);
+    live.idleTimer = undefined;
+    if (this.#live.get(live.hub.key) !== live) return;
+    this.#live.delete(live.hub.key);
     try {
-      await held.subscription.unsubscribe();
+      await live.subscription.unsubscribe();
     } catch (err) {
       this.events.onError(err);
     }
-    this.events.onHubStopped(held.hub.key);
+    this.events.onHubStopped(live.hub.key);
   }
 }

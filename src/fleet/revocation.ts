@@ -1,6 +1,6 @@
 import type { Connection } from '../fanout/connection.js';
 import type { Hub } from '../fanout/hub.js';
-import { buildRouteTable } from '../server/routes.js';
+import { buildRouteTable } from '../fanout/routes.js';
 import { resolvePrincipal } from '../server/start-position.js';
 import type { Principal, PrincipalResolver, Router, SseRequest } from '../types.js';
 import type { ControlMessage } from './control.js';

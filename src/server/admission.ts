@@ -1,5 +1,5 @@
+import type { ResolvedLimits } from '../limits.js';
 import type { Principal } from '../types.js';
-import type { ResolvedLimits } from './limits.js';
 
 /** Which connection limit refuses a request. */
 export type LimitName = 'maxConnections' | 'maxConnectionsPerPrincipal';

@@ -1,5 +1,5 @@
 import type { HeaderRecord } from '../adapters/transport.js';
-import type { ResolvedLimits } from './limits.js';
+import type { ResolvedLimits } from '../limits.js';
 
 /**
  * CORS headers for a request from `origin`: none without an allowlist or an `Origin` header, the

@@ -71,9 +71,13 @@ export class Reporter<P extends Principal> {
     }
   }
 
-  /** A `debug` line, when there is a logger. */
+  /** A `debug` line, when there is a logger; one that throws is ignored (it runs inside closing). */
   debug(fields: object, message: string): void {
-    this.logger?.debug(fields, message);
+    try {
+      this.logger?.debug(fields, message);
+    } catch {
+      // A broken logger must not break opening or closing a stream.
+    }
   }
 
   /** A stream was refused because the broker did not serve it. */

@@ -9,6 +9,7 @@ import { Http2ServerRequest } from 'node:http2';
 import { fetchRequest } from '../adapters/fetch.js';
 import { nodeRequest } from '../adapters/node.js';
 import { EventrailError, isEventrailError } from '../errors.js';
+import { buildRouteTable } from '../fanout/routes.js';
 import type { Principal, PrincipalResolver, Router, SseRequest } from '../types.js';
 import {
   allPositions,
@@ -17,7 +18,6 @@ import {
   positionMarks,
   scopeTag,
 } from '../wire/event-ids.js';
-import { buildRouteTable } from './routes.js';
 
 /** Reads the newest position of one scope (undefined without a history). */
 export type PositionRead = (scopeKey: string) => Promise<Position | undefined>;

@@ -84,29 +84,60 @@ export function zeroRefusals(): Record<RefusalReason, number> {
   };
 }
 
-/** The monotonic counters of one server; they only grow. */
+/** The monotonic counters of one server; they only grow, each through the method that counts it. */
 export class ServerCounters {
-  eventsIn = 0;
-  eventsOut = 0;
-  replayed = 0;
-  resyncs = 0;
-  dropped = 0;
-  readonly disconnects = zeroDisconnects();
-  readonly refused = zeroRefusals();
+  #eventsIn = 0;
+  #eventsOut = 0;
+  #replayed = 0;
+  #resyncs = 0;
+  #dropped = 0;
+  readonly #disconnects = zeroDisconnects();
+  readonly #refused = zeroRefusals();
+
+  /** An event came from the broker and was written to `recipients` connections. */
+  broadcast(recipients: number): void {
+    this.#eventsIn++;
+    this.#eventsOut += recipients;
+  }
+
+  /** A replay wrote `count` events. */
+  replayed(count: number): void {
+    this.#replayed += count;
+  }
+
+  /** A resync was written. */
+  resynced(): void {
+    this.#resyncs++;
+  }
+
+  /** An event was skipped or merged for a slow client. */
+  dropped(): void {
+    this.#dropped++;
+  }
+
+  /** A stream that had opened ended. */
+  disconnected(reason: DisconnectReason): void {
+    this.#disconnects[reason]++;
+  }
+
+  /** A request was answered with only a `retry:`. */
+  refused(reason: RefusalReason): void {
+    this.#refused[reason]++;
+  }
 
   /** The counters (copied) with what is live right now. */
   snapshot(live: LiveStats): SseServerStats {
     return {
       connections: live.connections,
       hubs: live.hubs,
-      eventsIn: this.eventsIn,
-      eventsOut: this.eventsOut,
-      replayed: this.replayed,
-      resyncs: this.resyncs,
-      dropped: this.dropped,
-      disconnects: { ...this.disconnects },
+      eventsIn: this.#eventsIn,
+      eventsOut: this.#eventsOut,
+      replayed: this.#replayed,
+      resyncs: this.#resyncs,
+      dropped: this.#dropped,
+      disconnects: { ...this.#disconnects },
       opening: live.opening,
-      refused: { ...this.refused },
+      refused: { ...this.#refused },
       broker: live.broker,
       silentShards: [...live.silentShards],
       historyReads: live.historyReads,

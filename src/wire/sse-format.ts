@@ -28,16 +28,7 @@ export function formatEvent(frame: SseFrame): string {
       `An SSE event name must be non-empty without CR, LF or NUL: ${JSON.stringify(frame.name)}.`,
     );
   }
-  let out = '';
-  if (frame.id !== undefined) {
-    if (FIELD_FORBIDDEN.test(frame.id)) {
-      throw new EventrailError(
-        'invalid-event-type',
-        `An SSE id must not hold CR, LF or NUL: ${JSON.stringify(frame.id)}.`,
-      );
-    }
-    out += `id: ${frame.id}\n`;
-  }
+  let out = frame.id === undefined ? '' : formatIdLine(frame.id);
   if (frame.name !== 'message') out += `event: ${frame.name}\n`;
   // Fast path: most invalidation payloads are one line of JSON.
   if (!frame.data.includes('\n') && !frame.data.includes('\r')) {
@@ -46,6 +37,28 @@ export function formatEvent(frame: SseFrame): string {
   }
   for (const line of frame.data.split(LINE_BREAK)) out += `data: ${line}\n`;
   return `${out}\n`;
+}
+
+/**
+ * The `id:` line that opens a frame.
+ * @throws {@link EventrailError} `invalid-event-type` when the id holds CR, LF or NUL.
+ */
+export function formatIdLine(id: string): string {
+  if (FIELD_FORBIDDEN.test(id)) {
+    throw new EventrailError(
+      'invalid-event-type',
+      `An SSE id must not hold CR, LF or NUL: ${JSON.stringify(id)}.`,
+    );
+  }
+  return `id: ${id}\n`;
+}
+
+/**
+ * A frame with only an `id:`: it moves the browser's Last-Event-ID without firing an event.
+ * @throws {@link EventrailError} `invalid-event-type` when the id holds CR, LF or NUL.
+ */
+export function formatIdOnly(id: string): string {
+  return `${formatIdLine(id)}\n`;
 }
 
 /** The `retry:` field that tells the browser how long to wait before reconnecting. */

@@ -87,7 +87,7 @@ export function fakeConnection(
     },
     owner,
   );
-  connection.positions = options.positions;
+  connection.startAt(options.positions);
   connection.attach(sink);
   return { connection, sink, owner };
 }

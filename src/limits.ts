@@ -1,5 +1,5 @@
-import { EventrailError } from '../errors.js';
-import { wholeNumber } from '../util/whole-number.js';
+import { EventrailError } from './errors.js';
+import { wholeNumber } from './util/whole-number.js';
 
 /**
  * Limits of `createSseServer`: what one process and one principal may hold. Every refusal is

@@ -1,0 +1,305 @@
+import type { HeaderRecord, Transport } from '../adapters/transport.js';
+import { EventrailError } from '../errors.js';
+import { type BufferLimits, Connection, type ConnectionOwner } from '../fanout/connection.js';
+import type { Delivery } from '../fanout/delivery.js';
+import type { HeartbeatWheel } from '../fanout/heartbeat.js';
+import type { HistoryReader } from '../fanout/history-reads.js';
+import type { Hub } from '../fanout/hub.js';
+import { buildRouteTable } from '../fanout/routes.js';
+import type { Subscriptions } from '../fanout/subscriptions.js';
+import type { Fleet } from '../fleet/fleet.js';
+import type { ResolvedOptions } from '../options.js';
+import type { Principal, SseRequest } from '../types.js';
+import { abortable } from '../util/abortable.js';
+import { type Position, parseEventId, scopeTag } from '../wire/event-ids.js';
+import { CONNECTED_EVENT, LAST_EVENT_ID_PARAM } from '../wire/protocol.js';
+import { formatEvent } from '../wire/sse-format.js';
+import { Admission, type LimitName } from './admission.js';
+import { connectionId } from './connection-id.js';
+import { corsHeaders } from './cors.js';
+import { deferredRetry, type OpeningRate } from './opening-rate.js';
+import type { Openings } from './openings.js';
+import type { ConnectionRegistry } from './registry.js';
+import type { Reporter } from './reporter.js';
+import { answerRetry, jitteredRetry } from './retry-answer.js';
+import { readPositions, resolvePrincipal } from './start-position.js';
+import type { ServerCounters } from './stats.js';
+
+type RouteTableResult = ReturnType<typeof buildRouteTable>;
+
+/** The server's parts a request goes through, wired by `createSseServer`. */
+export interface PipelineParts<P extends Principal> {
+  readonly config: ResolvedOptions<P>;
+  /** The SSE headers with the user's. */
+  readonly headers: HeaderRecord;
+  /** `retry: retryMs`, the first bytes of every stream. */
+  readonly retryChunk: Uint8Array;
+  readonly bufferLimits: BufferLimits;
+  readonly history: HistoryReader | undefined;
+  readonly reporter: Reporter<P>;
+  readonly counters: ServerCounters;
+  readonly admission: Admission;
+  readonly openings: Openings;
+  readonly registry: ConnectionRegistry<P>;
+  readonly subscriptions: Subscriptions<P>;
+  readonly delivery: Delivery<P>;
+  readonly heartbeat: HeartbeatWheel<Connection<P>> | undefined;
+  /** Revocation and presence: told of every stream that opens and closes. */
+  readonly fleet: Fleet<P>;
+  /** `maxOpeningsPerSecond`: a burst beyond it is deferred to later slots. */
+  readonly openingRate: OpeningRate;
+  /** True once the server is closing. */
+  closing(): boolean;
+  /** A `retry:` spread over the drain jitter, so that drained browsers do not return at once. */
+  drainRetry(): Buffer;
+}
+
+/**
+ * The request pipeline: origin, method, principal, routes, limits, subscribe, start positions,
+ * hello, catch-up; and, as the owner of the streams it opens, what their end undoes.
+ */
+export class RequestPipeline<P extends Principal> {
+  /** What every connection reports back to. */
+  readonly owner: ConnectionOwner<P>;
+
+  constructor(private readonly parts: PipelineParts<P>) {
+    const { reporter, counters, registry, heartbeat, admission, subscriptions, fleet } = parts;
+    this.owner = {
+      clock: heartbeat ?? { tick: 0 },
+      onBackpressure(connection, action, event) {
+        if (action !== 'disconnect') counters.dropped();
+        reporter.hook('onClientDropped', connection, action, event);
+      },
+      onResync() {
+        counters.resynced();
+      },
+      onError: reporter.report,
+      onClosed(connection, reason) {
+        const memberships = registry.remove(connection);
+        if (memberships === undefined) return;
+        heartbeat?.remove(connection);
+        fleet.closed(connection);
+        admission.unadmit(Admission.key(connection.principal));
+        for (const { hub, topics } of memberships) {
+          hub.remove(connection, topics);
+          subscriptions.release(hub);
+        }
+        if (!connection.opened) return;
+        counters.disconnected(reason);
+        reporter.debug({ connectionId: connection.id, reason }, 'eventrail: client disconnected');
+        reporter.hook('onClientDisconnect', connection, reason);
+      },
+    };
+  }
+
+  /**
+   * The server is closing: a request that arrives now gets `retry: retryMs`, one that was still
+   * waiting for the broker a drain retry like the open streams; both come back elsewhere.
+   */
+  private refuseClosing<R>(transport: Transport<R>, extra: HeaderRecord, retry: Uint8Array): R {
+    this.parts.counters.refused('closing');
+    return answerRetry(transport, { ...this.parts.headers, ...extra }, retry);
+  }
+
+  /** A refusal by a connection limit: come back much later, spread out; never a status that stops the browser. */
+  private refuseForLimit<R>(transport: Transport<R>, what: LimitName, extra: HeaderRecord): R {
+    const { counters, reporter, config, headers } = this.parts;
+    counters.refused(what);
+    reporter.report(
+      new EventrailError('limit-exceeded', `${what}: a connection was refused (it retries later).`),
+    );
+    const { limitRetryMs } = config.limits;
+    const retry = jitteredRetry(limitRetryMs, limitRetryMs / 2, what);
+    return answerRetry(transport, { ...headers, ...extra }, retry);
+  }
+
+  /**
+   * Answers a request the broker did not serve in time (or the server is closing): a jittered
+   * `retry:` and the end of the stream. The browser comes back later, maybe to another instance.
+   */
+  private refuseForBroker<R>(transport: Transport<R>, err: unknown, extra: HeaderRecord): R {
+    const { counters, reporter, headers } = this.parts;
+    if (this.parts.closing()) return this.refuseClosing(transport, extra, this.parts.drainRetry());
+    counters.refused('broker');
+    reporter.brokerRefused(err);
+    return answerRetry(transport, { ...headers, ...extra }, this.parts.drainRetry());
+  }
+
+  private async acquireAll(keys: readonly string[], signal: AbortSignal): Promise<Hub<P>[]> {
+    const { subscriptions } = this.parts;
+    // One wait on `signal` for all the scopes, not one each (11 would warn of a listener leak).
+    const settled = await abortable(
+      Promise.allSettled(keys.map((key) => subscriptions.acquire(key))),
+      signal,
+      (results) => results,
+      (late) => {
+        for (const result of late)
+          if (result.status === 'fulfilled') subscriptions.release(result.value);
+      },
+    );
+    const hubs: Hub<P>[] = [];
+    let failure: unknown;
+    for (const result of settled) {
+      if (result.status === 'fulfilled') hubs.push(result.value);
+      else failure ??= result.reason;
+    }
+    if (failure !== undefined) {
+      for (const hub of hubs) subscriptions.release(hub);
+      throw failure;
+    }
+    return hubs;
+  }
+
+  /**
+   * Where a new connection starts: its Last-Event-ID, else the scopes' newest positions. Rejects
+   * when the broker cannot tell them in time (`signal` aborts) or fails to: the request is then
+   * told to retry, rather than opened without ids it could resume from.
+   */
+  private async startPositions(
+    hubs: readonly Hub<P>[],
+    resume: Position[] | undefined,
+    signal: AbortSignal,
+  ) {
+    if (!this.parts.history) return undefined;
+    if (resume) return resume.slice();
+    const reading = readPositions(
+      hubs.map((hub) => hub.key),
+      (key) => this.parts.delivery.position(key),
+    );
+    // Read on in the background when the wait is over: its failure then has nobody to tell.
+    reading.catch(() => {});
+    return abortable(
+      reading,
+      signal,
+      (positions) => positions,
+      () => {},
+    );
+  }
+
+  /** The request pipeline: origin, method, principal, routes, limits, then the stream. */
+  async handle<R>(request: SseRequest, transport: Transport<R>): Promise<R> {
+    const { config, reporter, admission, openings } = this.parts;
+    const { limits } = config;
+    if (this.parts.closing()) return this.refuseClosing(transport, {}, this.parts.retryChunk);
+    // A foreign origin is refused before anything is resolved, subscribed or counted.
+    const cors = corsHeaders(transport.header('origin'), limits);
+    if (cors === null) return transport.reject(403, {}, 'Forbidden\n');
+    if (request.method !== 'GET') {
+      return transport.reject(405, { ...cors, Allow: 'GET' }, 'Method Not Allowed\n');
+    }
+    let principal: P;
+    try {
+      principal = await resolvePrincipal(config.resolver, request);
+    } catch (err) {
+      reporter.report(err);
+      return transport.reject(401, {}, 'Unauthorized\n');
+    }
+    let routes: RouteTableResult;
+    try {
+      routes = buildRouteTable(config.router(principal), limits.maxRoutesPerPrincipal);
+    } catch (err) {
+      reporter.report(err);
+      return transport.reject(500, cors, 'Internal Server Error\n');
+    }
+    // Nothing to receive: 204 tells the browser to stop reconnecting.
+    if (routes.table.size === 0) return transport.reject(204, cors, '');
+    const key = Admission.key(principal);
+    const limit = admission.refusal(key);
+    if (limit !== null) return this.refuseForLimit(transport, limit, cors);
+    // A burst beyond maxOpeningsPerSecond: its own later slot, never a refusal at random.
+    const slot = this.parts.openingRate.take();
+    if (slot !== null) {
+      this.parts.counters.refused('maxOpeningsPerSecond');
+      return answerRetry(transport, { ...this.parts.headers, ...cors }, deferredRetry(slot));
+    }
+    // Counted from here, before any await, so that concurrent requests cannot overshoot.
+    admission.admit(key);
+    const opening = openings.begin();
+    try {
+      return await this.open(transport, request, principal, routes, key, cors, opening.signal);
+    } finally {
+      opening.done();
+    }
+  }
+
+  /** Subscribes, reads the start positions and opens the stream; the waits end with `signal`. */
+  private async open<R>(
+    transport: Transport<R>,
+    request: SseRequest,
+    principal: P,
+    routes: RouteTableResult,
+    key: string,
+    cors: HeaderRecord,
+    signal: AbortSignal,
+  ): Promise<R> {
+    const { history, admission, registry, reporter, heartbeat, delivery } = this.parts;
+    const keys = [...routes.table.keys()].sort();
+    let hubs: Hub<P>[];
+    try {
+      hubs = await this.acquireAll(keys, signal);
+    } catch (err) {
+      admission.unadmit(key);
+      return this.refuseForBroker(transport, err, cors);
+    }
+    // One scope (the common case): the hub's own tag, shared by all its connections.
+    const tag = hubs.length === 1 ? (hubs[0] as Hub<P>).idTag : scopeTag(keys);
+    const lastEventId = transport.header('last-event-id') ?? transport.query(LAST_EVENT_ID_PARAM);
+    const resume = history && lastEventId ? parseEventId(lastEventId, tag, keys.length) : undefined;
+    const id = connectionId();
+    const connection = new Connection(
+      id,
+      principal,
+      routes.patterns,
+      hubs.length === 1 ? (hubs[0] as Hub<P>).keys : keys,
+      tag,
+      this.parts.bufferLimits,
+      this.owner,
+    );
+    // Join the hubs before reading positions: live events wait in its backlog from here on.
+    const memberships = hubs.map((hub, scope) => {
+      const topics = routes.table.get(hub.key) ?? null;
+      hub.add(connection, topics, scope);
+      return { hub, topics };
+    });
+    registry.add(connection, memberships);
+    try {
+      connection.startAt(await this.startPositions(hubs, resume, signal));
+    } catch (err) {
+      connection.peerClosed();
+      return this.refuseForBroker(transport, err, cors);
+    }
+    const closing = this.parts.closing();
+    if (closing || transport.aborted) {
+      connection.peerClosed();
+      return closing
+        ? this.refuseClosing(transport, cors, this.parts.drainRetry())
+        : transport.reject(499, {}, '');
+    }
+    reporter.brokerServed();
+    const hello = formatEvent({
+      name: CONNECTED_EVENT,
+      data: `{"connectionId":"${id}"}`,
+      id: connection.eventId(),
+    });
+    const { sink, result } = transport.open(
+      { ...this.parts.headers, ...cors },
+      Buffer.concat([this.parts.retryChunk, Buffer.from(hello)]),
+      connection,
+    );
+    connection.attach(sink);
+    heartbeat?.add(connection);
+    this.parts.fleet.opened(connection, request, keys);
+    reporter.debug(
+      { connectionId: id, userId: principal.userId, scopeId: principal.scopeId },
+      'eventrail: client connected',
+    );
+    reporter.hook('onClientConnect', connection);
+    // An id we cannot use (malformed, foreign, too old a format): the client must refresh.
+    if (history && lastEventId && !resume) connection.resync();
+    delivery.catchUp(connection, hubs, routes.table, resume).catch((err: unknown) => {
+      reporter.report(err);
+      connection.close('error');
+    });
+    return result;
+  }
+}
