@@ -12,6 +12,7 @@ import {
   SOCKET_IO,
 } from './catalog.js';
 import { catchUpSection } from './catchup/report.js';
+import { stormSection } from './storm/report.js';
 import { barChart } from './chart.js';
 import type { Config } from './config.js';
 import { pooledP99Ms, type SteadyResult, serverMsPerEvent, TAIL_MS } from './phases.js';
@@ -299,6 +300,7 @@ export function writeReport(results: Results, config: Config, elapsedMs: number)
     ...coresSection(results.cores, config),
     ...scalingSection(results.scaling, config.quick),
     ...catchUpSection(results.catchUp, config.quick),
+    ...stormSection(results.storm),
   ].join('\n');
   writeFileSync(out(config, 'bench.md'), md);
 
