@@ -35,6 +35,8 @@ let ports: number[] = [];
 let nextPort = 0;
 let hold = false;
 let measurePort = -1;
+/** Only events published since `measure` count (not a backlog still being delivered). */
+let measureFromUs = 0;
 let hist = new Hist();
 let lost = 0;
 let duplicates = 0;
@@ -53,10 +55,13 @@ class Stream {
   /** nowUs when its current connection opened; a moved stream is live once it gets an event published after that. */
   openedUs = 0;
   liveUs = 0;
+  /** Called once, at its first `id:` (the hello): a stream deferred by the server is not open yet. */
+  private opened: (() => void) | undefined;
 
   constructor(readonly scope: number) {}
 
   connect(attempt = 0, opened?: () => void): void {
+    this.opened ??= opened;
     const port = ports[nextPort++ % ports.length] as number;
     const socket = net.connect({ port, host: '127.0.0.1' });
     const lastEventId = this.lastId === '' ? '' : `Last-Event-ID: ${this.lastId}\r\n`;
@@ -83,7 +88,6 @@ class Stream {
         ok = true;
         this.port = port;
         this.openedUs = nowUs();
-        opened?.();
         // The body starts after the head: a frame's first line has no LF before it.
         at = end + 3;
       }
@@ -102,8 +106,13 @@ class Stream {
         failedAttempts++;
         // Refused (the instance is gone or draining): the balancer's next pick, at once.
         if (attempt < ports.length * 20) {
-          setTimeout(() => this.connect(attempt + 1, opened), attempt < ports.length ? 0 : 100);
+          setTimeout(() => this.connect(attempt + 1), attempt < ports.length ? 0 : 100);
         }
+        return;
+      }
+      // Deferred before it ever opened (maxOpeningsPerSecond): back after its retry, not moved.
+      if (this.lastId === '') {
+        setTimeout(() => this.connect(), this.retryMs);
         return;
       }
       this.moved = true;
@@ -118,7 +127,12 @@ class Stream {
   private frame(buf: Buffer, at: number, end: number, now: number): void {
     const f = buf.subarray(at, end + 1);
     const id = f.indexOf(ID);
-    if (id >= 0) this.lastId = f.toString('latin1', id + ID.length, f.indexOf(LF, id + ID.length));
+    if (id >= 0) {
+      this.lastId = f.toString('latin1', id + ID.length, f.indexOf(LF, id + ID.length));
+      const opened = this.opened;
+      this.opened = undefined;
+      opened?.();
+    }
     const retry = f.indexOf(RETRY);
     if (retry >= 0) this.retryMs = digits(f, retry + RETRY.length);
     if (f.indexOf(RESYNC) >= 0) resyncs++;
@@ -133,14 +147,15 @@ class Stream {
     const t = f.indexOf(TIME, s);
     const sent = t >= 0 ? digits(f, t + TIME.length) : now;
     if (this.moved && this.liveUs === 0 && sent >= this.openedUs) this.liveUs = now;
-    if (!this.moved && this.port === measurePort) hist.add(now - sent);
+    if (!this.moved && this.port === measurePort && sent >= measureFromUs) hist.add(now - sent);
   }
 }
 
 const streams: Stream[] = [];
 
 async function open(request: Extract<StormRequest, { type: 'open' }>): Promise<number> {
-  ports = request.ports;
+  // Every first connection to the home instance; from then on, the round robin over all.
+  ports = [request.ports[request.home] as number];
   let open = 0;
   // In batches, so the listen backlogs are not overrun.
   for (let i = 0; i < request.count; i += 250) {
@@ -148,8 +163,7 @@ async function open(request: Extract<StormRequest, { type: 'open' }>): Promise<n
     await new Promise<void>((resolve) => {
       let done = 0;
       for (let j = 0; j < batch; j++) {
-        // Pairs of streams share a scope: the round robin puts one on each instance.
-        const stream = new Stream((((request.offset + i + j) >> 1) % request.scopes) + 1);
+        const stream = new Stream(((request.offset + i + j) % request.scopes) + 1);
         streams.push(stream);
         stream.connect(0, () => {
           open++;
@@ -158,6 +172,8 @@ async function open(request: Extract<StormRequest, { type: 'open' }>): Promise<n
       }
     });
   }
+  ports = request.ports;
+  nextPort = request.home + 1;
   return open;
 }
 
@@ -175,6 +191,7 @@ process.on('message', (request: StormRequest) => {
       return;
     case 'measure':
       measurePort = request.port;
+      measureFromUs = nowUs();
       hist = new Hist();
       return;
     case 'report': {

@@ -2,13 +2,17 @@
 
 /** Bench -> client process. */
 export type StormRequest =
-  /** Open `count` streams, the n-th on scope `((offset + n) >> 1) % scopes + 1`, round robin over `ports`. */
-  | { type: 'open'; ports: number[]; count: number; offset: number; scopes: number }
+  /**
+   * Open `count` streams, the n-th on scope `(offset + n) % scopes + 1`, on `ports[home]`; they
+   * come back through the round robin over all `ports`. The survivor's own streams are then in
+   * processes of their own, whose timings the storm's replays do not delay.
+   */
+  | { type: 'open'; ports: number[]; home: number; count: number; offset: number; scopes: number }
   /** A stream that ends waits for `release` (true) or reconnects after its `retry:` (false). */
   | { type: 'hold'; hold: boolean }
   /** Held streams reconnect now, all at once. */
   | { type: 'release' }
-  /** From now on, latency counts only on streams that never left `port` (the survivor). */
+  /** From now on, latency counts only on streams that never left `port` (the survivor), of events published from now on. */
   | { type: 'measure'; port: number }
   | { type: 'report' };
 

@@ -5,7 +5,9 @@
  * - kill: SIGKILL; its streams hold (as browsers waiting out their retry) while BEHIND events are
  *   published to every scope, then all come back at once with their Last-Event-ID;
  * - drain: SIGTERM; the instance closes its streams over `drainWindowMs` and each browser comes
- *   back after its own jittered `retry:`.
+ *   back after its own jittered `retry:`;
+ * - kill again, the instances with `maxOpeningsPerSecond` SPREAD_OPENINGS: the survivor opens the
+ *   storm at that rate and gives the rest their own later slots.
  * Measured: the time until every moved stream is live on the survivor (it got an event published
  * after it reconnected, so its replay is done), events lost or doubled on any stream (each checks
  * its scope's sequence), the p99 of the survivor's own streams during the storm against the same
@@ -26,8 +28,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /** How far behind the killed instance's streams are when they come back. */
 export const BEHIND = 500;
-/** Streams per client process (the per-process file limit is 20,000). */
-const PER_CLIENT_PROCESS = 5000;
+/** Streams per client process at most (the per-process file limit is 20,000). */
+const PER_CLIENT_PROCESS = 4500;
 /** The steady publishing: events a second over all scopes. */
 const RATE = 50;
 
@@ -38,8 +40,13 @@ export interface StormSizes {
   readonly deadlineMs: number;
 }
 
+/** The survivor's `maxOpeningsPerSecond` in the third round (0 in the others). */
+export const SPREAD_OPENINGS = 1000;
+
 export interface StormRound {
   readonly kind: 'kill' | 'drain';
+  /** The instances' `maxOpeningsPerSecond` (0: off). */
+  readonly openingsPerSecond: number;
   readonly streams: number;
   readonly moved: number;
   readonly live: number;
@@ -65,10 +72,11 @@ export interface StormRound {
 type Instance = { server: Peer<ServerRequest, ServerReply>; port: number };
 type Client = Peer<StormRequest, StormReply>;
 
-async function startInstance(redis: BenchRedis): Promise<Instance> {
+async function startInstance(redis: BenchRedis, openings: number): Promise<Instance> {
   const server = peer<ServerRequest, ServerReply>(
     launch(process.execPath, nodeArgs(here('server.ts')), 'storm instance', true, {
       REDIS_URL: redis.url,
+      OPENINGS: String(openings),
     }),
     'storm instance',
   );
@@ -142,20 +150,26 @@ const PUBLISHING = /^(evalsha|eval|fcall|xadd|xtrim|pexpire|publish|spublish|scr
 
 export async function stormRound(
   kind: 'kill' | 'drain',
+  openingsPerSecond: number,
   sizes: StormSizes,
   redis: BenchRedis,
 ): Promise<StormRound> {
   await redis.admin.command('FLUSHALL', 'SYNC');
   const broker = createRedisBroker({ url: redis.url });
   const publisher = createPublisher({ broker });
-  const instances = [await startInstance(redis), await startInstance(redis)];
+  const instances = [
+    await startInstance(redis, openingsPerSecond),
+    await startInstance(redis, openingsPerSecond),
+  ];
   const [victim, survivor] = instances as [Instance, Instance];
   const total = sizes.perInstance * 2;
   const clients: Client[] = [];
   const seqs = new Array<number>(sizes.scopes + 1).fill(0);
   let pace: ReturnType<typeof pacer> | undefined;
   try {
-    for (let i = 0; i < Math.ceil(total / PER_CLIENT_PROCESS); i++) {
+    // Half the processes hold the victim's streams, half the survivor's, the same scopes each.
+    const perHalf = Math.ceil(sizes.perInstance / PER_CLIENT_PROCESS);
+    for (let i = 0; i < perHalf * 2; i++) {
       const label = `storm clients ${i}`;
       const client = peer<StormRequest, StormReply>(
         launch(process.execPath, nodeArgs(here('clients.ts')), label, true),
@@ -167,10 +181,11 @@ export async function stormRound(
     const ports = instances.map((x) => x.port);
     const opened = await Promise.all(
       clients.map((c, i) => {
-        const count = Math.min(PER_CLIENT_PROCESS, total - i * PER_CLIENT_PROCESS);
-        const offset = i * PER_CLIENT_PROCESS;
+        const offset = (i % perHalf) * PER_CLIENT_PROCESS;
+        const count = Math.min(PER_CLIENT_PROCESS, sizes.perInstance - offset);
+        const home = i < perHalf ? 0 : 1;
         return c.ask(
-          { type: 'open', ports, count, offset, scopes: sizes.scopes },
+          { type: 'open', ports, home, count, offset, scopes: sizes.scopes },
           'opened',
           120_000,
         );
@@ -219,6 +234,7 @@ export async function stormRound(
     const done = moved > 0 && live === moved;
     return {
       kind,
+      openingsPerSecond,
       streams: total,
       moved,
       live,
@@ -251,8 +267,15 @@ export interface StormResult {
 
 export async function storm(sizes: StormSizes, redis: BenchRedis): Promise<StormResult> {
   const rounds: StormRound[] = [];
-  for (const kind of ['kill', 'drain'] as const) {
-    const round = await stormRound(kind, sizes, redis);
+  const plan = [
+    ['kill', 0],
+    ['drain', 0],
+    ['kill', SPREAD_OPENINGS],
+  ] as const;
+  // STORM_ROUNDS=0,2 runs only those rounds (for a look at one).
+  const only = process.env.STORM_ROUNDS?.split(',').map(Number);
+  for (const [kind, openings] of plan.filter((_, i) => only === undefined || only.includes(i))) {
+    const round = await stormRound(kind, openings, sizes, redis);
     rounds.push(round);
     console.log(`  storm ${kind}: ${JSON.stringify(round)}`);
   }

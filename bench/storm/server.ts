@@ -1,7 +1,7 @@
 /**
  * One eventrail instance of the storm scenario: the Redis broker with its default history, and on
  * SIGTERM a graceful shutdown as a deploy does it: the listener closes (the balancer's next pick
- * is the other instance) and `sse.close()` drains the streams over `drainWindowMs` (DRAIN_MS).
+ * is the other instance) and `sse.close()` drains the streams over `drainWindowMs` (its default, 10 s).
  */
 import { createServer } from 'node:http';
 import { createSseServer } from 'eventrail';
@@ -19,7 +19,8 @@ const sse = createSseServer({
   },
   router: (principal) => [`bench:${principal.scopeId}:*`],
   maxConnections: 100_000,
-  ...(process.env.DRAIN_MS === undefined ? {} : { drainWindowMs: Number(process.env.DRAIN_MS) }),
+  // OPENINGS: maxOpeningsPerSecond (0, the default: off).
+  maxOpeningsPerSecond: Number(process.env.OPENINGS ?? 0),
 });
 
 const server = createServer((req, res) => {
