@@ -3,8 +3,8 @@
 import type { CatchUpResult } from './catchup/scenario.js';
 import { pooledP99Ms, serverMsPerEvent } from './phases.js';
 import type { ScalingResult } from './scaling/scenario.js';
-import type { StormResult } from './storm/scenario.js';
 import { type ChurnResult, type LoadResult, steadyOf } from './scenarios.js';
+import type { StormResult } from './storm/scenario.js';
 
 export interface Results {
   fanout: Map<string, LoadResult>;

@@ -12,7 +12,6 @@ import {
   SOCKET_IO,
 } from './catalog.js';
 import { catchUpSection } from './catchup/report.js';
-import { stormSection } from './storm/report.js';
 import { barChart } from './chart.js';
 import type { Config } from './config.js';
 import { pooledP99Ms, type SteadyResult, serverMsPerEvent, TAIL_MS } from './phases.js';
@@ -21,6 +20,7 @@ import { REDIS_LATENCY_THRESHOLD_MS } from './redis.js';
 import { scalingSection } from './scaling/report.js';
 import { type LoadResult, MEMORY_RESOLUTION_BYTES, steadyOf } from './scenarios.js';
 import { LOOP_RESOLUTION_MS } from './stalls.js';
+import { stormSection } from './storm/report.js';
 
 /** Where a report file goes (see {@link Config.outDir}). */
 const out = (config: Config, file: string): string => {

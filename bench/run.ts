@@ -26,8 +26,8 @@ import { startRedis } from './redis.js';
 import { writeReport } from './report.js';
 import { startProbe, startWorkers } from './rig.js';
 import { scaling } from './scaling/scenario.js';
-import { storm } from './storm/scenario.js';
 import { type Bench, churn, interleavedLatency, load } from './scenarios.js';
+import { storm } from './storm/scenario.js';
 
 const config = parseConfig(process.argv.slice(2));
 const started = Date.now();

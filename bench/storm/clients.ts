@@ -65,12 +65,14 @@ class Stream {
     const port = ports[nextPort++ % ports.length] as number;
     const socket = net.connect({ port, host: '127.0.0.1' });
     const lastEventId = this.lastId === '' ? '' : `Last-Event-ID: ${this.lastId}\r\n`;
-    socket.write(`GET /events?scope=${this.scope} HTTP/1.0\r\nHost: 127.0.0.1\r\n${lastEventId}\r\n`);
+    socket.write(
+      `GET /events?scope=${this.scope} HTTP/1.0\r\nHost: 127.0.0.1\r\n${lastEventId}\r\n`,
+    );
     let head = true;
     let carry: Buffer | null = null;
     let ok = false;
     socket.on('data', (chunk: Buffer) => {
-      let buf = carry === null ? chunk : Buffer.concat([carry, chunk]);
+      const buf = carry === null ? chunk : Buffer.concat([carry, chunk]);
       carry = null;
       let at = 0;
       if (head) {

@@ -207,7 +207,8 @@ export async function stormRound(
       // The browsers wait out their retry while events go on: BEHIND per scope.
       await pace.burst();
       released = nowUs();
-      if (process.env.BENCH_DEBUG) console.log(`    burst: ${((released - t0) / 1000).toFixed(0)} ms`);
+      if (process.env.BENCH_DEBUG)
+        console.log(`    burst: ${((released - t0) / 1000).toFixed(0)} ms`);
       for (const c of clients) c.send({ type: 'release' });
       // The survivor's p99 is the reconnect storm's, not the burst's (a queue the bench made).
       for (const c of clients) c.send({ type: 'measure', port: survivor.port });
@@ -220,6 +221,9 @@ export async function stormRound(
     pace = undefined;
     await sleep(1000);
     const final = await reports(clients);
+    if (process.env.BENCH_DEBUG) {
+      console.log(`    lost by process (victim's first): ${final.map((r) => r.lost).join(' ')}`);
+    }
     const during = histOf(all);
     const commands: Record<string, number> = {};
     let reads = 0;
