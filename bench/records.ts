@@ -4,6 +4,7 @@ import type { CatchUpResult } from './catchup/scenario.js';
 import { pooledP99Ms, serverMsPerEvent } from './phases.js';
 import type { ScalingResult } from './scaling/scenario.js';
 import { type ChurnResult, type LoadResult, steadyOf } from './scenarios.js';
+import type { StormResult } from './storm/scenario.js';
 
 export interface Results {
   fanout: Map<string, LoadResult>;
@@ -11,6 +12,8 @@ export interface Results {
   churn: Map<string, ChurnResult>;
   scaling?: ScalingResult | undefined;
   catchUp?: CatchUpResult | undefined;
+  /** The storm scenario (opt-in): two instances, one killed, one drained. */
+  storm?: StormResult | undefined;
   /** The all-cores scenario (`cores`): eventrail and the floor on node:cluster, the Go original. */
   cores?: Map<string, LoadResult>;
   /** Saturation windows (monotonic µs) by profile label. */

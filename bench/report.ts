@@ -20,6 +20,7 @@ import { REDIS_LATENCY_THRESHOLD_MS } from './redis.js';
 import { scalingSection } from './scaling/report.js';
 import { type LoadResult, MEMORY_RESOLUTION_BYTES, steadyOf } from './scenarios.js';
 import { LOOP_RESOLUTION_MS } from './stalls.js';
+import { stormSection } from './storm/report.js';
 
 /** Where a report file goes (see {@link Config.outDir}). */
 const out = (config: Config, file: string): string => {
@@ -299,6 +300,7 @@ export function writeReport(results: Results, config: Config, elapsedMs: number)
     ...coresSection(results.cores, config),
     ...scalingSection(results.scaling, config.quick),
     ...catchUpSection(results.catchUp, config.quick),
+    ...stormSection(results.storm),
   ].join('\n');
   writeFileSync(out(config, 'bench.md'), md);
 

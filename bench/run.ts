@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --quick] [--json FILE] [--profile] [--trace-gc] [--only a,b] [--connections N]
- *   [--scenarios fanout,scopes,churn,cores,scaling,catch-up] [--out DIR]`
+ *   [--scenarios fanout,scopes,churn,cores,scaling,catch-up,storm] [--storm-streams N] [--out DIR]`
  *
  * Starts its own redis-server, then every system in turn (alternating, same client, loopback) for
  * each scenario, and writes docs/bench.md and docs/bench.svg. Kills every child on exit.
@@ -27,6 +27,7 @@ import { writeReport } from './report.js';
 import { startProbe, startWorkers } from './rig.js';
 import { scaling } from './scaling/scenario.js';
 import { type Bench, churn, interleavedLatency, load } from './scenarios.js';
+import { storm } from './storm/scenario.js';
 
 const config = parseConfig(process.argv.slice(2));
 const started = Date.now();
@@ -167,6 +168,14 @@ try {
   if (config.scenarios.includes('catch-up')) {
     console.log('catch-up: replay to one client and to a crowd, against the floor; a storm');
     results.catchUp = await attempt('catch-up', () => catchUp(config, redis));
+  }
+  if (config.scenarios.includes('storm')) {
+    const perInstance = config.stormStreams;
+    console.log(`storm: 2 instances x ${perInstance} streams, one killed, then one drained`);
+    const scopes = Math.max(1, Math.round(perInstance / 100));
+    results.storm = await attempt('storm', () =>
+      storm({ perInstance, scopes, deadlineMs: 60_000 }, redis),
+    );
   }
 } finally {
   for (const worker of bench.workers) await worker.kill();
