@@ -6,7 +6,15 @@ import { fileURLToPath } from 'node:url';
 /** Where the published figures live: only a full run of everything may replace them. */
 export const PUBLISHED_DIR = fileURLToPath(new URL('../docs', import.meta.url));
 
-export const SCENARIOS = ['fanout', 'scopes', 'churn', 'cores', 'scaling', 'catch-up'] as const;
+export const SCENARIOS = [
+  'fanout',
+  'scopes',
+  'churn',
+  'cores',
+  'scaling',
+  'catch-up',
+  'presence',
+] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 /** The scaling scenario (bench/scaling): publish cost as the scopes held open grow. */

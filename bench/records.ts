@@ -2,6 +2,7 @@
 
 import type { CatchUpResult } from './catchup/scenario.js';
 import { pooledP99Ms, serverMsPerEvent } from './phases.js';
+import type { PresenceResult } from './presence/scenario.js';
 import type { ScalingResult } from './scaling/scenario.js';
 import { type ChurnResult, type LoadResult, steadyOf } from './scenarios.js';
 
@@ -11,6 +12,7 @@ export interface Results {
   churn: Map<string, ChurnResult>;
   scaling?: ScalingResult | undefined;
   catchUp?: CatchUpResult | undefined;
+  presence?: PresenceResult | undefined;
   /** The all-cores scenario (`cores`): eventrail and the floor on node:cluster, the Go original. */
   cores?: Map<string, LoadResult>;
   /** Saturation windows (monotonic µs) by profile label. */

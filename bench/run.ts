@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --quick] [--json FILE] [--profile] [--trace-gc] [--only a,b] [--connections N]
- *   [--scenarios fanout,scopes,churn,cores,scaling,catch-up] [--out DIR]`
+ *   [--scenarios fanout,scopes,churn,cores,scaling,catch-up,presence] [--out DIR]`
  *
  * Starts its own redis-server, then every system in turn (alternating, same client, loopback) for
  * each scenario, and writes docs/bench.md and docs/bench.svg. Kills every child on exit.
@@ -20,6 +20,7 @@ import {
 import { catchUp } from './catchup/scenario.js';
 import { parseConfig } from './config.js';
 import { prepareGo } from './go-peer.js';
+import { presence } from './presence/scenario.js';
 import { killAll } from './procs.js';
 import type { Results } from './records.js';
 import { startRedis } from './redis.js';
@@ -167,6 +168,10 @@ try {
   if (config.scenarios.includes('catch-up')) {
     console.log('catch-up: replay to one client and to a crowd, against the floor; a storm');
     results.catchUp = await attempt('catch-up', () => catchUp(config, redis));
+  }
+  if (config.scenarios.includes('presence')) {
+    console.log(`presence: Redis cost of ${n} users joining ${n / 10} scopes, refreshing, leaving`);
+    results.presence = await attempt('presence', () => presence(bench, 'presence'));
   }
 } finally {
   for (const worker of bench.workers) await worker.kill();
