@@ -66,6 +66,14 @@ export const EVENTRAIL_NO_HISTORY: SystemSpec = {
   eventrail: true,
 };
 
+/** The presence scenario's eventrail (bench/presence): history on, presence events, a 2 s interval. */
+export const EVENTRAIL_PRESENCE: SystemSpec = {
+  ...EVENTRAIL_NO_HISTORY,
+  name: 'eventrail/redis (presence)',
+  env: { BROKER: 'redis', PRESENCE_INTERVAL_MS: '2000' },
+  via: 'eventrail',
+};
+
 export const SOCKET_IO: SystemSpec = {
   name: 'socket.io + redis-adapter',
   file: 'socketio.ts',

@@ -7,7 +7,15 @@ import { fileURLToPath } from 'node:url';
 export const PUBLISHED_DIR = fileURLToPath(new URL('../docs', import.meta.url));
 
 /** What a run without --scenarios runs. */
-export const SCENARIOS = ['fanout', 'scopes', 'churn', 'cores', 'scaling', 'catch-up'] as const;
+export const SCENARIOS = [
+  'fanout',
+  'scopes',
+  'churn',
+  'cores',
+  'scaling',
+  'catch-up',
+  'presence',
+] as const;
 /** Run only when asked for by name: each holds the machine's whole file limit for minutes. */
 export const OPT_IN_SCENARIOS = ['storm'] as const;
 export type Scenario = (typeof SCENARIOS)[number] | (typeof OPT_IN_SCENARIOS)[number];

@@ -2,6 +2,7 @@
 
 import type { CatchUpResult } from './catchup/scenario.js';
 import { pooledP99Ms, serverMsPerEvent } from './phases.js';
+import type { PresenceResult } from './presence/scenario.js';
 import type { ScalingResult } from './scaling/scenario.js';
 import { type ChurnResult, type LoadResult, steadyOf } from './scenarios.js';
 import type { StormResult } from './storm/scenario.js';
@@ -14,6 +15,7 @@ export interface Results {
   catchUp?: CatchUpResult | undefined;
   /** The storm scenario (opt-in): two instances, one killed, one drained. */
   storm?: StormResult | undefined;
+  presence?: PresenceResult | undefined;
   /** The all-cores scenario (`cores`): eventrail and the floor on node:cluster, the Go original. */
   cores?: Map<string, LoadResult>;
   /** Saturation windows (monotonic µs) by profile label. */

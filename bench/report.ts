@@ -15,6 +15,7 @@ import { catchUpSection } from './catchup/report.js';
 import { barChart } from './chart.js';
 import type { Config } from './config.js';
 import { pooledP99Ms, type SteadyResult, serverMsPerEvent, TAIL_MS } from './phases.js';
+import { presenceSection } from './presence/report.js';
 import { type BenchRecord, type Results, toRecords } from './records.js';
 import { REDIS_LATENCY_THRESHOLD_MS } from './redis.js';
 import { scalingSection } from './scaling/report.js';
@@ -301,6 +302,7 @@ export function writeReport(results: Results, config: Config, elapsedMs: number)
     ...scalingSection(results.scaling, config.quick),
     ...catchUpSection(results.catchUp, config.quick),
     ...stormSection(results.storm),
+    ...presenceSection(results.presence),
   ].join('\n');
   writeFileSync(out(config, 'bench.md'), md);
 

@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --quick] [--json FILE] [--profile] [--trace-gc] [--only a,b] [--connections N]
- *   [--scenarios fanout,scopes,churn,cores,scaling,catch-up,storm] [--storm-streams N] [--out DIR]`
+ *   [--scenarios fanout,scopes,churn,cores,scaling,catch-up,presence,storm] [--storm-streams N] [--out DIR]`
  *
  * Starts its own redis-server, then every system in turn (alternating, same client, loopback) for
  * each scenario, and writes docs/bench.md and docs/bench.svg. Kills every child on exit.
@@ -20,6 +20,7 @@ import {
 import { catchUp } from './catchup/scenario.js';
 import { parseConfig } from './config.js';
 import { prepareGo } from './go-peer.js';
+import { presence } from './presence/scenario.js';
 import { killAll } from './procs.js';
 import type { Results } from './records.js';
 import { startRedis } from './redis.js';
@@ -176,6 +177,10 @@ try {
     results.storm = await attempt('storm', () =>
       storm({ perInstance, scopes, deadlineMs: 60_000 }, redis),
     );
+  }
+  if (config.scenarios.includes('presence')) {
+    console.log(`presence: Redis cost of ${n} users joining ${n / 10} scopes, refreshing, leaving`);
+    results.presence = await attempt('presence', () => presence(bench, 'presence'));
   }
 } finally {
   for (const worker of bench.workers) await worker.kill();

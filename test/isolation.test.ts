@@ -25,8 +25,10 @@ import {
   type RedisBrokerOptions,
 } from '../src/brokers/redis.js';
 import { scopeOfChannel, shardChannel } from '../src/brokers/redis-shard.js';
+import { createPublisher } from '../src/publisher.js';
 import type { Broker } from '../src/types.js';
 import { type Framework, type RunningApp, startApp } from './helpers/apps.js';
+import { fleetResolver, fleetRouter, runFleetIsolation } from './helpers/isolation-fleet.js';
 import { type Env, runIsolation } from './helpers/isolation-run.js';
 import { envInteger, envSeed } from './helpers/random.js';
 import {
@@ -48,6 +50,7 @@ import {
 
 const SEED = envSeed('ISOLATION_SEED');
 const ROUNDS = envInteger('ISOLATION_ROUNDS', 200, 1);
+const FLEET_ROUNDS = envInteger('ISOLATION_FLEET_ROUNDS', 20, 1);
 console.log(`isolation seed ${SEED} (replay with ISOLATION_SEED=${SEED})`);
 
 /** Every channel the run may send to: the alphabet's and the raw ones. */
@@ -244,6 +247,55 @@ for (const [where, start] of BACKENDS) {
       const started = Date.now();
       const stats = await runIsolation(env, ROUNDS, SEED + 1);
       console.log(`redis (${where}): ${JSON.stringify(stats)} in ${Date.now() - started} ms`);
+    });
+  });
+}
+
+// Presence and revocation (helpers/isolation-fleet.ts): two applications (`''` and `org:`) of two
+// instances each on one Redis, random joins, leaves and revocations with the same user ids in
+// every scope and application.
+for (const channels of ['pattern', 'sharded'] as const) {
+  describe(`fleet isolation (four instances of two applications, one Redis, ${channels} channels)`, {
+    skip: redisSkipReason(),
+  }, () => {
+    const cleanup: Array<() => Promise<void>> = [];
+    after(async () => {
+      for (const step of cleanup.reverse()) await step();
+    });
+
+    it(`no presence nor revocation crosses scopes or prefixes over ${FLEET_ROUNDS} random rounds`, async () => {
+      const redis = await startRedis();
+      cleanup.push(() => redis.stop());
+      const errors: Error[] = [];
+      const prefixes = [PREFIXES[0], PREFIXES[1], PREFIXES[0], PREFIXES[1]];
+      const apps: RunningApp[] = [];
+      for (const prefix of prefixes) {
+        const broker = createRedisBroker({ url: redis.url, channels, prefix });
+        cleanup.push(() => broker.close());
+        const app = await startApp('node:http', {
+          broker,
+          resolver: fleetResolver,
+          router: fleetRouter,
+          eventNamePrefix: 'app',
+          presence: { events: true, intervalMs: 500, debounceMs: 20 },
+          hooks: { onError: (e: Error) => void errors.push(e) },
+        });
+        cleanup.push(() => app.stop());
+        apps.push(app);
+      }
+      const publishers = new Map(
+        PREFIXES.map((prefix) => {
+          const publisher = createPublisher({
+            broker: createRedisBroker({ url: redis.url, channels, prefix }),
+          });
+          cleanup.push(() => publisher.close());
+          return [prefix, publisher] as const;
+        }),
+      );
+      const started = Date.now();
+      const stats = await runFleetIsolation({ apps, prefixes, publishers }, FLEET_ROUNDS, SEED + 2);
+      assert.deepEqual(errors, []);
+      console.log(`fleet (${channels}): ${JSON.stringify(stats)} in ${Date.now() - started} ms`);
     });
   });
 }

@@ -1,7 +1,7 @@
 /**
  * eventrail as a user would mount it on node:http. BROKER=memory publishes in-process (the bench
  * sends the events over IPC); BROKER=redis subscribes through REDIS_URL, with the default history
- * unless HISTORY=off.
+ * unless HISTORY=off. PRESENCE_INTERVAL_MS turns presence (with its events) on.
  */
 import { createServer } from 'node:http';
 import { type Broker, createSseServer } from 'eventrail';
@@ -29,6 +29,10 @@ const sse = createSseServer({
   hubIdleTimeoutMs: 1000,
   // The default (10,000 per process) is exactly the full run's count; leave room for churn.
   maxConnections: 100_000,
+  // The presence scenario (bench/presence) turns presence on.
+  ...(process.env.PRESENCE_INTERVAL_MS === undefined
+    ? {}
+    : { presence: { events: true, intervalMs: Number(process.env.PRESENCE_INTERVAL_MS) } }),
 });
 
 const server = createServer((req, res) => {
