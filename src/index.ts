@@ -1,10 +1,8 @@
 export type { FetchServerLike } from './adapters/runtime-idle.js';
 export { EventrailError, type EventrailErrorCode, isEventrailError } from './errors.js';
 export type { HistoryReadStats } from './fanout/history-reads.js';
-export type { RevocationTarget } from './fleet/control.js';
 export type { FleetOptions, PresenceOptions } from './fleet/options.js';
 export type { ScopePresence } from './fleet/presence.js';
-export type { BrokerPresence, PresenceChange } from './fleet/presence-store.js';
 export { LIMIT_DEFAULTS, type LimitOptions } from './limits.js';
 export { DEFAULTS, type SseServerOptions } from './options.js';
 export {
@@ -35,6 +33,7 @@ export type {
   Broker,
   BrokerHistory,
   BrokerMessage,
+  BrokerPresence,
   BrokerState,
   BrokerSubscription,
   ClientInfo,
@@ -44,10 +43,12 @@ export type {
   HistoryPosition,
   Logger,
   OutgoingEvent,
+  PresenceChange,
   Principal,
   PrincipalResolver,
   PublishableEvent,
   Publisher,
+  RevocationTarget,
   Router,
   ServerHooks,
   SseRequest,

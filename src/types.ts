@@ -1,8 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { EventrailError } from './errors.js';
-import type { RevocationTarget } from './fleet/control.js';
-import type { BrokerPresence } from './fleet/presence-store.js';
 import type { TraceCarrier } from './tracing.js';
 
 /**
@@ -293,4 +291,59 @@ export interface Logger {
   warn(fields: object, message: string): void;
   info(fields: object, message: string): void;
   debug(fields: object, message: string): void;
+}
+
+/**
+ * Entries in one page of a history read (`readSince`'s `limit` when omitted, and the page a
+ * replay reads): what one read holds in memory, whatever the history's size.
+ */
+export const HISTORY_PAGE = 256;
+
+/**
+ * Whose streams {@link Publisher.revoke} closes, always within one scope (`gym:1`): every stream
+ * in the scope that the rest selects: a user's (`userId`, compared as text), those whose
+ * principal has `key` among the `revocationKeys` the server was given (a session id, a role), one
+ * stream (`connectionId`, the id the stream announced in `eventrail.connected`), or, with none of
+ * them, every stream of the scope. A stream routed to several scopes is closed as a whole.
+ * @public
+ */
+export interface RevocationTarget {
+  /** The scope `{scope}:{scope_id}`, e.g. `gym:1`. */
+  readonly scope: string;
+  readonly userId?: string | number | undefined;
+  readonly key?: string | undefined;
+  readonly connectionId?: string | undefined;
+}
+
+/**
+ * Where a broker keeps presence: for each scope, the users each instance has streams of. An
+ * instance writes only its own changes (a user's first stream in a scope on this instance, its
+ * last one leaving) and refreshes its entries once per interval; entries it no longer refreshes
+ * (it died) are gone after `ttlMs`.
+ * @public
+ */
+export interface BrokerPresence {
+  /**
+   * Instance `instance` now has streams of the users `add` in `scopeKey`, and none of `remove`.
+   * `fresh`: it had none in the scope before (its entry is created and lives `ttlMs`).
+   */
+  update(instance: string, scopeKey: string, change: PresenceChange): Promise<void>;
+  /**
+   * Keeps the entries of `instance` in these scopes for another `ttlMs`. Resolves the scopes
+   * whose entry was lost (the broker restarted, or it expired): the caller writes them again.
+   */
+  refresh(instance: string, scopeKeys: readonly string[], ttlMs: number): Promise<string[]>;
+  /** The distinct users with a stream in the scope on any live instance. */
+  read(scopeKey: string): Promise<string[]>;
+}
+
+/** One write of {@link BrokerPresence.update}. @public */
+export interface PresenceChange {
+  readonly add: readonly string[];
+  readonly remove: readonly string[];
+  /** The instance had no entry in the scope before this change. */
+  readonly fresh: boolean;
+  /** The instance has no user left in the scope after this change. */
+  readonly empty: boolean;
+  readonly ttlMs: number;
 }

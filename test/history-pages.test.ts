@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { HISTORY_PAGE } from '../src/brokers/history-store.js';
 import { createMemoryBroker } from '../src/brokers/memory.js';
 import { createRedisBroker } from '../src/brokers/redis.js';
 import { isEventrailError } from '../src/errors.js';
 import type { Broker, BrokerHistory, HistoryPosition } from '../src/types.js';
+import { HISTORY_PAGE } from '../src/types.js';
 import { redisCli, redisSkipReason } from './helpers/redis.js';
 import { redisPerFile } from './helpers/redis-brokers.js';
 

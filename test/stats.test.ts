@@ -95,7 +95,7 @@ describe('stats and health', () => {
     assert.deepEqual(written, []);
   });
 
-  it('a logger that throws does not break closing: the stream is removed and the hook still runs', async () => {
+  it('a logger that throws does not break closing: the stream is removed and the hook still runs', async (t) => {
     const fail = (): void => {
       throw new Error('broken logger');
     };
@@ -106,6 +106,7 @@ describe('stats and health', () => {
       logger: { error: fail, warn: fail, info: fail, debug: fail },
       hooks: { onClientDisconnect: () => disconnects++ },
     });
+    t.after(() => app.stop());
     let disconnects = 0;
     const s = await openRaw(`${app.url}/events`);
     await waitFor(() => s.events.length === 1, 'connected');

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventrailError } from '../errors.js';
 import type { BrokerHistory, HistoryEntry } from '../types.js';
+import { HISTORY_PAGE } from '../types.js';
 import { announce } from '../wire/announce.js';
 import { isAfter, type Position, parseStreamId, streamId } from '../wire/event-ids.js';
 
@@ -13,12 +14,6 @@ export interface HistoryLimits {
 }
 
 const HISTORY_DEFAULTS = { historySize: 1000, historyTtlMs: 600_000 } as const;
-
-/**
- * Entries in one page of a history read (`readSince`'s `limit` when omitted, and the page a
- * replay reads): what one read holds in memory, whatever the history's size.
- */
-export const HISTORY_PAGE = 256;
 
 /**
  * `readSince`'s `limit`, the page size when omitted.

@@ -1,4 +1,4 @@
-import type { BrokerPresence } from '../fleet/presence-store.js';
+import type { BrokerPresence } from '../types.js';
 
 /**
  * Presence inside one process: the memory broker's. Its instances share the process, so none can

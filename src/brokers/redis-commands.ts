@@ -4,8 +4,7 @@
  * client's queue once it expired, so that a caller told it failed can rely on it.
  */
 import { EventrailError } from '../errors.js';
-import type { BrokerPresence } from '../fleet/presence-store.js';
-import type { BrokerHistory } from '../types.js';
+import type { BrokerHistory, BrokerPresence } from '../types.js';
 import { Deadlines } from './deadlines.js';
 import { pageLimit } from './history-store.js';
 import type { RedisCommands, RedisConnection } from './redis-connection.js';

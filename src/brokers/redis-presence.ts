@@ -11,7 +11,7 @@
  * instance has users in (`PEXPIRE`, `SADD`, `PEXPIRE`), sent at once; a read one `SMEMBERS` and one
  * `HKEYS` per instance listed, and the removal of instances whose hash expired.
  */
-import type { BrokerPresence } from '../fleet/presence-store.js';
+import type { BrokerPresence } from '../types.js';
 
 /** Sends one command to the node that holds `key` (a cluster routes by it). */
 export type KeyedCommand = (args: string[], key: string) => Promise<unknown>;

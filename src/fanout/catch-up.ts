@@ -1,5 +1,5 @@
-import { HISTORY_PAGE } from '../brokers/history-store.js';
 import type { HistoryEntry, Principal } from '../types.js';
+import { HISTORY_PAGE } from '../types.js';
 import { allPositions, epochText, type Position, streamId } from '../wire/event-ids.js';
 import { belongsTo } from '../wire/naming.js';
 import type { Connection } from './connection.js';

@@ -1,7 +1,7 @@
-import { HISTORY_PAGE } from '../brokers/history-store.js';
 import { EventrailError } from '../errors.js';
 import type { EventTracing } from '../tracing.js';
 import type { BrokerMessage, HistoryEntry, OutgoingEvent, Principal } from '../types.js';
+import { HISTORY_PAGE } from '../types.js';
 import { epochText, type Position, positionOf, streamId } from '../wire/event-ids.js';
 import { belongsTo } from '../wire/naming.js';
 import { type CatchUpContext, catchUp } from './catch-up.js';

@@ -10,27 +10,11 @@
  * one nor receive one. The server takes it off before delivery.
  */
 import { EventrailError } from '../errors.js';
-import type { Broker, BrokerMessage } from '../types.js';
+import type { Broker, BrokerMessage, RevocationTarget } from '../types.js';
 import { describeValue, isValidPart } from '../wire/naming.js';
 
 /** The topic part after the scope key: two parts, so no event channel can be it. */
 const CONTROL_SUFFIX = ':eventrail:control';
-
-/**
- * Whose streams {@link Publisher.revoke} closes, always within one scope (`gym:1`): every stream
- * in the scope that the rest selects: a user's (`userId`, compared as text), those whose
- * principal has `key` among the `revocationKeys` the server was given (a session id, a role), one
- * stream (`connectionId`, the id the stream announced in `eventrail.connected`), or, with none of
- * them, every stream of the scope. A stream routed to several scopes is closed as a whole.
- * @public
- */
-export interface RevocationTarget {
-  /** The scope `{scope}:{scope_id}`, e.g. `gym:1`. */
-  readonly scope: string;
-  readonly userId?: string | number | undefined;
-  readonly key?: string | undefined;
-  readonly connectionId?: string | undefined;
-}
 
 /** A control message read back. */
 export type ControlMessage =

@@ -1,7 +1,6 @@
 import { EventrailError } from '../errors.js';
 import type { Connection } from '../fanout/connection.js';
 import type { Hub } from '../fanout/hub.js';
-import { connectionId } from '../server/connection-id.js';
 import type {
   Broker,
   BrokerMessage,
@@ -10,6 +9,7 @@ import type {
   Router,
   SseRequest,
 } from '../types.js';
+import { connectionId } from '../util/connection-id.js';
 import { isControl, publishPresenceChange, readControl, targetScope } from './control.js';
 import type { ResolvedFleet } from './options.js';
 import { Presence, type ScopePresence } from './presence.js';

@@ -1,10 +1,9 @@
 import type { Connection } from '../fanout/connection.js';
 import { Frame } from '../fanout/frame.js';
 import type { Hub } from '../fanout/hub.js';
-import type { Principal } from '../types.js';
+import type { BrokerPresence, Principal } from '../types.js';
 import { PRESENCE_EVENT } from '../wire/protocol.js';
 import type { ResolvedPresence } from './options.js';
-import type { BrokerPresence } from './presence-store.js';
 
 /** Who is connected to a scope, across the fleet. @public */
 export interface ScopePresence {

@@ -1,7 +1,7 @@
 import type { Connection } from '../fanout/connection.js';
 import type { Hub } from '../fanout/hub.js';
 import { buildRouteTable } from '../fanout/routes.js';
-import { resolvePrincipal } from '../server/start-position.js';
+import { resolvePrincipal } from '../principal.js';
 import type { Principal, PrincipalResolver, Router, SseRequest } from '../types.js';
 import type { ControlMessage } from './control.js';
 

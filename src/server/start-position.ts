@@ -10,6 +10,7 @@ import { fetchRequest } from '../adapters/fetch.js';
 import { nodeRequest } from '../adapters/node.js';
 import { EventrailError, isEventrailError } from '../errors.js';
 import { buildRouteTable } from '../fanout/routes.js';
+import { checkedPrincipal, resolvePrincipal } from '../principal.js';
 import type { Principal, PrincipalResolver, Router, SseRequest } from '../types.js';
 import {
   allPositions,
@@ -36,35 +37,6 @@ export async function readPositions(
 /** The SSE id of a stream over the sorted scopes `keys` standing at `positions`. */
 export function startEventId(keys: readonly string[], positions: readonly Position[]) {
   return formatEventId(scopeTag(keys), positionMarks(positions));
-}
-
-/**
- * Runs the resolver as a stream request does: a refusal (a throw, or no principal) becomes
- * `unauthorized`, with the resolver's error as its cause.
- * @throws {@link EventrailError} `unauthorized`
- */
-export async function resolvePrincipal<P extends Principal>(
-  resolver: PrincipalResolver<P>,
-  request: SseRequest,
-): Promise<P> {
-  let principal: P;
-  try {
-    principal = await resolver(request);
-  } catch (err) {
-    throw refused(err);
-  }
-  return checkedPrincipal(principal);
-}
-
-function refused(cause: unknown): EventrailError {
-  return new EventrailError('unauthorized', 'The principal resolver refused a request.', { cause });
-}
-
-/** `principal`, unless it is none (null, or not an object). */
-function checkedPrincipal<P extends Principal>(principal: P): P {
-  if (principal === null || typeof principal !== 'object')
-    throw refused(new Error('The resolver returned no principal.'));
-  return principal;
 }
 
 /** What `lastEventId()` is given: a principal, or a request to resolve like a stream's. */
