@@ -320,46 +320,47 @@ function redisOnly(redisUrl: () => Promise<string>, channels: ChannelMode) {
       raw.abort();
     });
 
-    it('1,000 joins make at most one presence event per debounce window', {
-      skip: channels === 'sharded' && 'run in the pattern mode',
-    }, async () => {
-      const debounceMs = 250;
-      // The members' instance writes no events (a thousand streams each told a hundred times
-      // is what the option costs, not what this test is about); the watcher's does.
-      const [watching] = await instances(1, {
-        presence: { intervalMs: 5000, events: true, debounceMs },
-      });
-      const [joining] = await instances(1, { presence: { intervalMs: 5000, debounceMs } });
-      const watcher = await stream(watching as RunningApp, session('watcher'));
-      const tokens = Array.from({ length: 1000 }, (_, i) => session(`member-${i}`));
-      const started = Date.now();
-      const streams: RawStream[] = [];
-      for (let i = 0; i < tokens.length; i += 100) {
-        const batch = tokens.slice(i, i + 100);
-        streams.push(
-          ...(await Promise.all(
-            batch.map((t) => openRaw(`${(joining as RunningApp).url}/events?session=${t}`)),
-          )),
+    // Once, in the pattern mode: the debounce does not depend on the channel mode (not defined
+    // in the sharded one rather than counted as skipped).
+    if (channels === 'pattern')
+      it('1,000 joins make at most one presence event per debounce window', async () => {
+        const debounceMs = 250;
+        // The members' instance writes no events (a thousand streams each told a hundred times
+        // is what the option costs, not what this test is about); the watcher's does.
+        const [watching] = await instances(1, {
+          presence: { intervalMs: 5000, events: true, debounceMs },
+        });
+        const [joining] = await instances(1, { presence: { intervalMs: 5000, debounceMs } });
+        const watcher = await stream(watching as RunningApp, session('watcher'));
+        const tokens = Array.from({ length: 1000 }, (_, i) => session(`member-${i}`));
+        const started = Date.now();
+        const streams: RawStream[] = [];
+        for (let i = 0; i < tokens.length; i += 100) {
+          const batch = tokens.slice(i, i + 100);
+          streams.push(
+            ...(await Promise.all(
+              batch.map((t) => openRaw(`${(joining as RunningApp).url}/events?session=${t}`)),
+            )),
+          );
+        }
+        const presenceEvents = () => watcher.events.filter((e) => e.event === 'eventrail.presence');
+        await waitFor(
+          () => presenceEvents().some((e) => JSON.parse(e.data).count === 1001),
+          'all 1,001 present',
+          60_000,
         );
-      }
-      const presenceEvents = () => watcher.events.filter((e) => e.event === 'eventrail.presence');
-      await waitFor(
-        () => presenceEvents().some((e) => JSON.parse(e.data).count === 1001),
-        'all 1,001 present',
-        60_000,
-      );
-      const tookMs = Date.now() - started;
-      const events = presenceEvents().length;
-      const limit = Math.ceil(tookMs / debounceMs) + 1;
-      console.log(
-        `${channels}: 1,000 joins in ${tookMs} ms made ${events} presence events (at most ${limit})`,
-      );
-      assert.ok(events <= limit, `${events} presence events for 1,000 joins in ${tookMs} ms`);
-      const last = JSON.parse(presenceEvents().at(-1)?.data ?? '{}');
-      assert.equal(last.users.length, 100, 'the roster is bounded');
-      for (const raw of streams) raw.abort();
-      watcher.abort();
-    });
+        const tookMs = Date.now() - started;
+        const events = presenceEvents().length;
+        const limit = Math.ceil(tookMs / debounceMs) + 1;
+        console.log(
+          `${channels}: 1,000 joins in ${tookMs} ms made ${events} presence events (at most ${limit})`,
+        );
+        assert.ok(events <= limit, `${events} presence events for 1,000 joins in ${tookMs} ms`);
+        const last = JSON.parse(presenceEvents().at(-1)?.data ?? '{}');
+        assert.equal(last.users.length, 100, 'the roster is bounded');
+        for (const raw of streams) raw.abort();
+        watcher.abort();
+      });
 
     it('no revocation nor presence crosses prefixes', async () => {
       const presence = { intervalMs: 200 };
