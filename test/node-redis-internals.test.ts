@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { createCluster } from 'redis';
 import { createCluster as createCluster5 } from 'redis5';
 import { keySlot } from '../src/brokers/cluster-slot.js';
@@ -21,17 +21,10 @@ import {
 } from '../src/brokers/node-redis-internals.js';
 import { connectCluster } from '../src/brokers/redis-cluster.js';
 import type { ConnectionEvents } from '../src/brokers/redis-connection.js';
-import { type RedisClusterProcess, redisSkipReason, startRedisCluster } from './helpers/redis.js';
+import { redisSkipReason, sharedRedisCluster } from './helpers/redis.js';
 
 const skip = redisSkipReason();
-let started: Promise<RedisClusterProcess> | undefined;
-const getCluster = (): Promise<RedisClusterProcess> => {
-  started ??= startRedisCluster();
-  return started;
-};
-after(async () => {
-  if (started) await (await started).stop();
-});
+const getCluster = sharedRedisCluster();
 
 const version = (name: string): string =>
   (createRequire(import.meta.url)(`${name}/package.json`) as { version: string }).version;

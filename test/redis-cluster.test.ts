@@ -5,7 +5,7 @@
  * a liveness probe on every master.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { Registry } from 'prom-client';
 import { createCluster } from 'redis';
 import { keySlot } from '../src/brokers/cluster-slot.js';
@@ -22,21 +22,14 @@ import {
   redisCli,
   redisCommand,
   redisSkipReason,
-  startRedisCluster,
+  sharedRedisCluster,
 } from './helpers/redis.js';
 import { rawPublishArgs } from './helpers/redis-brokers.js';
 import { openRaw, type RawStream, sleep, waitFor } from './helpers/sse.js';
 import { startProxy } from './helpers/tcp-proxy.js';
 
 const skip = redisSkipReason();
-let started: Promise<RedisClusterProcess> | undefined;
-const getCluster = (): Promise<RedisClusterProcess> => {
-  started ??= startRedisCluster();
-  return started;
-};
-after(async () => {
-  if (started) await (await started).stop();
-});
+const getCluster = sharedRedisCluster();
 
 brokerContract(
   'Redis broker on a Redis Cluster',

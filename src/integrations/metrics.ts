@@ -219,23 +219,7 @@ export function createMetrics(options: MetricsOptions = {}): EventrailMetrics {
   );
 
   // Counters mirror the servers' monotonic counts: set at scrape time, never incremented here.
-  const counter = (name: string, help: string, count: CountName): void => {
-    new Counter({
-      name: prefix + name,
-      help,
-      registers,
-      collect(this: Counter) {
-        this.reset();
-        this.inc(totals()[count]);
-      },
-    });
-  };
-  counter('events_in_total', 'Events received from the broker (once each).', 'eventsIn');
-  counter('event_writes_total', 'Event writes to streams (one per recipient).', 'eventsOut');
-  counter('events_replayed_total', 'Events written by replays after a reconnect.', 'replayed');
-  counter('resyncs_total', 'Resync events written.', 'resyncs');
-  counter('events_dropped_total', 'Events skipped or merged for slow clients.', 'dropped');
-  const historyCounter = (name: string, help: string, read: (t: Totals) => number): void => {
+  const counter = (name: string, help: string, read: (t: Totals) => number): void => {
     new Counter({
       name: prefix + name,
       help,
@@ -246,12 +230,17 @@ export function createMetrics(options: MetricsOptions = {}): EventrailMetrics {
       },
     });
   };
-  historyCounter(
-    'history_reads_total',
-    'History reads sent to the broker.',
-    (t) => t.historyReads.sent,
+  counter('events_in_total', 'Events received from the broker (once each).', (t) => t.eventsIn);
+  counter('event_writes_total', 'Event writes to streams (one per recipient).', (t) => t.eventsOut);
+  counter(
+    'events_replayed_total',
+    'Events written by replays after a reconnect.',
+    (t) => t.replayed,
   );
-  historyCounter(
+  counter('resyncs_total', 'Resync events written.', (t) => t.resyncs);
+  counter('events_dropped_total', 'Events skipped or merged for slow clients.', (t) => t.dropped);
+  counter('history_reads_total', 'History reads sent to the broker.', (t) => t.historyReads.sent);
+  counter(
     'history_reads_shared_total',
     'History reads answered by an identical read another stream asked for (not sent).',
     (t) => t.historyReads.shared,

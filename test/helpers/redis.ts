@@ -3,10 +3,27 @@
  * client independent of node-redis, a free-port finder), plus the rule for a missing redis-server:
  * a loud skip, or a failure under CI.
  */
+import { after } from 'node:test';
+import { type RedisClusterProcess, startRedisCluster } from '@eventrail/testkit/cluster';
 import { redisAvailable } from '@eventrail/testkit/redis';
 import { missingTool } from './ci.js';
 
-export { type RedisClusterProcess, startRedisCluster } from '@eventrail/testkit/cluster';
+export { type RedisClusterProcess, startRedisCluster };
+
+/**
+ * One Redis Cluster for a whole test file, started by the first test that asks for it and stopped
+ * after the file's tests (call at the file's top level).
+ */
+export function sharedRedisCluster(): () => Promise<RedisClusterProcess> {
+  let started: Promise<RedisClusterProcess> | undefined;
+  after(async () => {
+    if (started) await (await started).stop();
+  });
+  return () => {
+    started ??= startRedisCluster();
+    return started;
+  };
+}
 export { findFreePort } from '@eventrail/testkit/port';
 export {
   type RedisProcess,
