@@ -183,7 +183,15 @@ ${script}
           return { state: e.state, sharing: e.sharing, tabs: e.tabs };
         });
       for (const tab of tabs) {
-        await waitFor(async () => (await client(tab)).tabs === 2, 'two tabs on the stream', 10_000);
+        // The worker counts a tab as it joins, before the stream it shares has opened: wait for both.
+        await waitFor(
+          async () => {
+            const seen = await client(tab);
+            return seen.tabs === 2 && seen.state === 'open';
+          },
+          'two tabs on an open stream',
+          10_000,
+        );
         assert.deepEqual(await client(tab), { state: 'open', sharing: 'worker', tabs: 2 });
       }
       assert.equal(sse.stats().connections, 1);
