@@ -24,6 +24,7 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { DEFAULTS } from '../../src/options.js';
+import { BROWSER_TABS_MS } from '../helpers/budgets.js';
 import { redisSkipReason } from '../helpers/redis.js';
 import { sleep, waitFor } from '../helpers/sse.js';
 import { allowingFor } from '../helpers/stopwatch.js';
@@ -130,7 +131,7 @@ export function gymDemoSuite(engine: Engine): void {
           await reload(bob);
         }
       },
-      { timeout: 120_000 },
+      { timeout: BROWSER_TABS_MS },
     );
 
     after(
