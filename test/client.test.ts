@@ -1,6 +1,7 @@
 /**
  * The browser client (`eventrail/client`) in Node, with a scripted EventSource and a tiny fake DOM.
- * The real proof is test/e2e-browser.test.ts in Chromium; this pins down the logic around it.
+ * The real proof is test/e2e-browser*.test.ts in Chromium, Firefox and WebKit; this pins down the
+ * logic around it.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';

@@ -139,6 +139,24 @@ describe('sse.fetch and a runtime that cuts quiet streams', () => {
   });
 });
 
+describe("node:http with the app's own socket timeout (server.setTimeout) under the heartbeat", () => {
+  const FIXTURE = 'test/fixtures/node-http-timeout.ts';
+  for (const runtime of [NODE, BUN, DENO]) {
+    it(`on ${runtime.name}: a plain response is cut at the timeout, a stream quiet for three times as long is not`, {
+      skip: runtimeSkipReason(runtime),
+    }, () => {
+      const [command, ...args] = runtime.command(FIXTURE);
+      const result = spawnSync(command as string, args, { encoding: 'utf8', timeout: 120_000 });
+      assert.equal(result.status, 0, result.stderr);
+      assert.deepEqual(JSON.parse(result.stdout), {
+        plainCut: true,
+        streamEndedWhileQuiet: false,
+        gotEvent: true,
+      });
+    });
+  }
+});
+
 for (const runtime of [BUN, DENO]) {
   describe(runtime.name, { skip: runtimeSkipReason(runtime) ?? redisSkipReason() }, () => {
     const handlers = [

@@ -36,6 +36,8 @@ export interface TabCounts {
 
 interface Recorder {
   swaps: number;
+  /** When the list was last replaced (the page's `Date.now()`). */
+  swappedAt: number;
   fragments: number;
   seenAt: Record<string, number>;
   posts: PostSeen[];
@@ -50,6 +52,7 @@ function instrument(): void {
   if (g.__rig) return;
   const rig: Recorder = {
     swaps: 0,
+    swappedAt: 0,
     fragments: 0,
     seenAt: {},
     posts: [],
@@ -70,6 +73,7 @@ function instrument(): void {
       for (const node of record.addedNodes) {
         if (!(node instanceof Element) || node.id !== 'students') continue;
         rig.swaps++;
+        rig.swappedAt = Date.now();
         // Observer callbacks run as microtasks: the time is exact even in a background tab.
         for (const name of node.querySelectorAll('.name')) {
           rig.seenAt[name.textContent ?? ''] ??= Date.now();
@@ -186,6 +190,14 @@ export class GymTab {
         fragments: rig?.fragments ?? 0,
       };
     }, undefined);
+  }
+
+  /** When the list was last replaced (the page's `Date.now()`; 0 before any swap). */
+  swappedAt(): Promise<number> {
+    return this.page.evaluate(
+      () => (window as { __rig?: Recorder }).__rig?.swappedAt ?? 0,
+      undefined,
+    );
   }
 
   async events(): Promise<number> {

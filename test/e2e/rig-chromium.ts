@@ -23,6 +23,10 @@ function rigPage(page: Page): RigPage {
       // Never answers: the renderer is gone.
       void cdp.send('Page.crash').catch(() => {});
     },
+    async screenshot(size, options = {}) {
+      await page.setViewportSize(size);
+      return page.screenshot({ fullPage: options.fullPage === true });
+    },
     async lifecycle(state) {
       const cdp = await page.context().newCDPSession(page);
       await cdp.send('Page.setWebLifecycleState', { state });

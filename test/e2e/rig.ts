@@ -39,6 +39,14 @@ export interface RigPage {
    */
   readonly lifecycle?: (state: 'frozen' | 'active') => Promise<void>;
   /**
+   * Chromium only: sets the viewport to `size` and takes a PNG of it (of the whole page with
+   * `fullPage`). The docs' screenshot is Chromium's; the other engines' drivers are not asked.
+   */
+  readonly screenshot?: (
+    size: { width: number; height: number },
+    options?: { fullPage?: boolean },
+  ) => Promise<Buffer>;
+  /**
    * Goes back in the tab's history without waiting for a `load`: a page restored from the
    * back/forward cache fires none (wait for what the test needs with {@link waitInPage}).
    */
