@@ -35,7 +35,7 @@ export async function readPositions(
 }
 
 /** The SSE id of a stream over the sorted scopes `keys` standing at `positions`. */
-export function startEventId(keys: readonly string[], positions: readonly Position[]) {
+function startEventId(keys: readonly string[], positions: readonly Position[]) {
   return formatEventId(scopeTag(keys), positionMarks(positions));
 }
 
