@@ -1,6 +1,7 @@
 import type { HeaderRecord, Transport } from '../adapters/transport.js';
 import { EventrailError } from '../errors.js';
-import { type BufferLimits, Connection, type ConnectionOwner } from '../fanout/connection.js';
+import type { BufferLimits } from '../fanout/backpressure.js';
+import { Connection, type ConnectionOwner } from '../fanout/connection.js';
 import type { Delivery } from '../fanout/delivery.js';
 import type { HeartbeatWheel } from '../fanout/heartbeat.js';
 import type { HistoryReader } from '../fanout/history-reads.js';
