@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { announce, announcedId } from '../src/wire/announce.js';
+import { announcedId, withHistoryId } from '../src/wire/announce.js';
 import {
   formatEventId,
   isNewMark,
@@ -96,7 +96,7 @@ describe('event ids and positions', () => {
   });
 
   it('announces an id with its epoch, and reads an announce without one', () => {
-    const payload = announce('{"event_type":"a.b"}', '1732800000000-3', '0a1b2c3d');
+    const payload = withHistoryId('{"event_type":"a.b"}', '1732800000000-3', '0a1b2c3d');
     assert.deepEqual(JSON.parse(payload), {
       event_type: 'a.b',
       eventrail_id: '1732800000000-3',

@@ -9,7 +9,7 @@ import { createMemoryBroker } from '../src/brokers/memory.js';
 import { Frame } from '../src/fanout/frame.js';
 import { decodePayload, ORIGIN_EVENT, readOrigin } from '../src/index.js';
 import type { Broker } from '../src/types.js';
-import { encodePayload } from '../src/wire/payload.js';
+import { encodeEvent } from '../src/wire/payload.js';
 import { isOrigin } from '../src/wire/protocol.js';
 import { queryResolver, queryRouter, type RunningApp, startApp } from './helpers/apps.js';
 import { openRaw, sleep, waitFor } from './helpers/sse.js';
@@ -25,14 +25,14 @@ describe('tab origins', () => {
       assert.equal(isOrigin(value), false, JSON.stringify(value));
       assert.equal(readOrigin({ 'x-eventrail-origin': value }), undefined);
       assert.throws(
-        () => encodePayload({ eventType: 'x.y', origin: value }),
+        () => encodeEvent({ eventType: 'x.y', origin: value }).payload,
         /origin must be a connection id/,
       );
     }
   });
 
   it('travels in the payload as an extra field, and a bad one read from a broker is dropped', () => {
-    const payload = encodePayload({ eventType: 'students.changed', origin: 'conn1.tab1' });
+    const payload = encodeEvent({ eventType: 'students.changed', origin: 'conn1.tab1' }).payload;
     assert.deepEqual(JSON.parse(payload), {
       event_type: 'students.changed',
       data: {},

@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { createClient } from 'redis';
 import { createRedisBroker } from '../src/brokers/redis.js';
 import { encodeShardPayload, shardChannel } from '../src/brokers/redis-shard.js';
-import { announce } from '../src/wire/announce.js';
+import { withHistoryId } from '../src/wire/announce.js';
 import { writerEpoch } from '../src/wire/event-ids.js';
 import { redisSkipReason } from './helpers/redis.js';
 import { redisPerFile } from './helpers/redis-brokers.js';
@@ -44,7 +44,7 @@ describe('the payload format', { skip: redisSkipReason() }, () => {
         const runId = /run_id:([0-9a-f]+)/.exec(info)?.[1] ?? assert.fail('no run_id');
         const epoch = writerEpoch(runId) ?? assert.fail('no epoch');
         await waitFor(() => received.length === 2, 'both announces');
-        const announced = announce(payload, id, epoch);
+        const announced = withHistoryId(payload, id, epoch);
         assert.deepEqual(
           new Map(received),
           new Map([

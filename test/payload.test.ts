@@ -2,19 +2,19 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EventrailError } from '../src/errors.js';
 import { withCarrier } from '../src/tracing.js';
-import { decodePayload, encodePayload } from '../src/wire/payload.js';
+import { decodePayload, encodeEvent } from '../src/wire/payload.js';
 
 const msg = (payload: string) => ({ channel: 'gym:1:students', payload });
 
 describe('payload contract', () => {
   it('writes the Go eventrail JSON shape', () => {
-    const payload = encodePayload({ eventType: 'students.changed', data: { id: 123 } });
+    const payload = encodeEvent({ eventType: 'students.changed', data: { id: 123 } }).payload;
     assert.deepEqual(JSON.parse(payload), { event_type: 'students.changed', data: { id: 123 } });
-    assert.deepEqual(JSON.parse(encodePayload({ eventType: 'x.y' })), {
+    assert.deepEqual(JSON.parse(encodeEvent({ eventType: 'x.y' }).payload), {
       event_type: 'x.y',
       data: {},
     });
-    assert.deepEqual(JSON.parse(encodePayload({ eventType: 'x.y', origin: 'abc_-1' })), {
+    assert.deepEqual(JSON.parse(encodeEvent({ eventType: 'x.y', origin: 'abc_-1' }).payload), {
       event_type: 'x.y',
       data: {},
       origin: 'abc_-1',
@@ -26,12 +26,12 @@ describe('payload contract', () => {
     circular.self = circular;
     for (const data of [circular, 10n, () => 1, Symbol('x')]) {
       assert.throws(
-        () => encodePayload({ eventType: 'x.y', data }),
+        () => encodeEvent({ eventType: 'x.y', data }).payload,
         (e) => e instanceof EventrailError && e.code === 'invalid-data',
       );
     }
     assert.throws(
-      () => encodePayload({ eventType: 'x.y', origin: 'a b' }),
+      () => encodeEvent({ eventType: 'x.y', origin: 'a b' }).payload,
       (e) => e instanceof EventrailError && e.code === 'invalid-data',
     );
   });
@@ -86,7 +86,7 @@ describe('trace context in the payload', () => {
   const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 
   it('is added as the last field, read back, and never part of data', () => {
-    const payload = withCarrier(encodePayload({ eventType: 'a.b', data: { x: 1 } }), {
+    const payload = withCarrier(encodeEvent({ eventType: 'a.b', data: { x: 1 } }).payload, {
       traceparent,
       tracestate: 'k=v',
     });
@@ -101,7 +101,7 @@ describe('trace context in the payload', () => {
   });
 
   it('an empty or invalid carrier leaves the payload as it is', () => {
-    const payload = encodePayload({ eventType: 'a.b' });
+    const payload = encodeEvent({ eventType: 'a.b' }).payload;
     assert.equal(withCarrier(payload, undefined), payload);
     assert.equal(withCarrier(payload, {}), payload);
     assert.equal(withCarrier(payload, { 'Bad Key': 'x' }), payload);

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ChannelMode } from '../src/brokers/redis.js';
 import { createPublisher } from '../src/index.js';
-import { announce } from '../src/wire/announce.js';
+import { withHistoryId } from '../src/wire/announce.js';
 import { RESYNC_EVENT } from '../src/wire/protocol.js';
 import { startRedisApp } from './helpers/apps.js';
 import { redisCommand, redisSkipReason } from './helpers/redis.js';
@@ -39,7 +39,7 @@ async function replicaAppend(port: number, mode: ChannelMode, id: string, data: 
   const [command, ...args] = rawPublishArgs(
     mode,
     'gym:1:a',
-    announce(payload, stored, REPLICA.slice(0, 8)),
+    withHistoryId(payload, stored, REPLICA.slice(0, 8)),
   );
   await redisCommand(port, command as string, ...args);
 }

@@ -85,11 +85,29 @@ describe('Subscriptions (unit)', () => {
     const { broker, log, complete } = slowBroker();
     const { subscriptions, stopped } = registry(broker, 0);
     const gate = new AbortController();
-    const waiting = subscriptions.acquire('gym:1', gate.signal);
+    const waiting = subscriptions.acquireAll(['gym:1'], gate.signal);
     gate.abort(new Error('openTimeoutMs'));
     await assert.rejects(waiting, /openTimeoutMs/);
     complete(); // the broker comes back
     await waitFor(() => stopped.length === 1, 'the orphan subscription stops');
+    assert.deepEqual(log, ['subscribe gym:1:*', 'unsubscribe gym:1:*']);
+    assert.equal(subscriptions.refs('gym:1'), 0);
+  });
+
+  it('acquireAll takes every scope or none: a scope that fails hands back the ones taken', async () => {
+    const { broker, log, complete } = slowBroker();
+    const refusing: Broker = {
+      ...broker,
+      subscribe: (pattern, onMessage, onGap) =>
+        pattern === 'gym:2:*'
+          ? Promise.reject(new Error('gym:2 refused'))
+          : broker.subscribe(pattern, onMessage, onGap),
+    };
+    const { subscriptions, stopped } = registry(refusing, 0);
+    const all = subscriptions.acquireAll(['gym:1', 'gym:2'], new AbortController().signal);
+    complete();
+    await assert.rejects(all, /gym:2 refused/);
+    await waitFor(() => stopped.length === 1, 'gym:1 handed back and stopped');
     assert.deepEqual(log, ['subscribe gym:1:*', 'unsubscribe gym:1:*']);
     assert.equal(subscriptions.refs('gym:1'), 0);
   });

@@ -5,23 +5,8 @@
  */
 import net from 'node:net';
 import { nowUs } from '../protocol.js';
+import { digits, FRAME_END, HEAD_END, SEQ, statusOf, TIME } from './sse-bytes.js';
 import type { Conn, ConnEvents, Driver } from './types.js';
-
-const HEAD_END = Buffer.from('\r\n\r\n');
-const FRAME_END = Buffer.from('\n\n');
-const SEQ = Buffer.from('"s":');
-const TIME = Buffer.from('"t":');
-
-/** The unsigned integer at `at`, or -1. */
-function digits(buf: Buffer, at: number): number {
-  let n = -1;
-  for (let i = at; i < buf.length; i++) {
-    const c = buf[i] as number;
-    if (c < 48 || c > 57) break;
-    n = (n < 0 ? 0 : n * 10) + (c - 48);
-  }
-  return n;
-}
 
 export const openSse: Driver = (port, scope, events: ConnEvents): Conn => {
   const socket = net.connect({ port, host: '127.0.0.1' });
@@ -43,7 +28,7 @@ export const openSse: Driver = (port, scope, events: ConnEvents): Conn => {
         carry = buf;
         return;
       }
-      const status = buf.toString('latin1', 9, 12);
+      const status = statusOf(buf);
       if (status !== '200') {
         done = true;
         events.fail(`HTTP ${status}`);

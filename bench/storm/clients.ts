@@ -7,29 +7,16 @@
  * lost, a step back a duplicate. Run by bench/storm/scenario.ts.
  */
 import net from 'node:net';
+import { digits, FRAME_END, HEAD_END, SEQ, statusOf, TIME } from '../client/sse-bytes.js';
 import { Hist } from '../hist.js';
 import { nowUs } from '../protocol.js';
 import type { StormReply, StormRequest } from './protocol.js';
 
 const send = (message: StormReply): void => void process.send?.(message);
 const LF = 10;
-const HEAD_END = Buffer.from('\r\n\r\n');
-const FRAME_END = Buffer.from('\n\n');
-const SEQ = Buffer.from('"s":');
-const TIME = Buffer.from('"t":');
 const ID = Buffer.from('\nid: ');
 const RETRY = Buffer.from('\nretry: ');
 const RESYNC = Buffer.from('eventrail.resync');
-
-function digits(buf: Buffer, at: number): number {
-  let n = -1;
-  for (let i = at; i < buf.length; i++) {
-    const c = buf[i] as number;
-    if (c < 48 || c > 57) break;
-    n = (n < 0 ? 0 : n * 10) + (c - 48);
-  }
-  return n;
-}
 
 let ports: number[] = [];
 let nextPort = 0;
@@ -81,7 +68,7 @@ class Stream {
           carry = buf;
           return;
         }
-        if (buf.toString('latin1', 9, 12) !== '200') {
+        if (statusOf(buf) !== '200') {
           failedAttempts++;
           socket.destroy();
           return;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { EventrailError } from '../errors.js';
 import type { BrokerHistory, HistoryEntry } from '../types.js';
 import { HISTORY_PAGE } from '../types.js';
-import { announce } from '../wire/announce.js';
+import { withHistoryId } from '../wire/announce.js';
 import { isAfter, type Position, parseStreamId, streamId } from '../wire/event-ids.js';
 
 /** Bounds of a history: how many entries and how old, per scope. @public */
@@ -119,7 +119,7 @@ export function createMemoryHistory(
     },
     async append(scopeKey, channel, payload) {
       const id = store(scopeKey, channel, payload, false);
-      publish(channel, announce(payload, id, epoch), id, epoch);
+      publish(channel, withHistoryId(payload, id, epoch), id, epoch);
       return id;
     },
     async position(scopeKey) {

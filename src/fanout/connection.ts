@@ -5,37 +5,16 @@ import type {
   OutgoingEvent,
   Principal,
 } from '../types.js';
-import {
-  formatEventId,
-  isNewMark,
-  markedPositions,
-  markedScopes,
-  type Position,
-  type PositionMarks,
-  positionMarks,
-  setMark,
-} from '../wire/event-ids.js';
+import type { Position } from '../wire/event-ids.js';
 import { RESYNC_EVENT } from '../wire/protocol.js';
-import { formatEvent, formatIdLine, formatIdOnly } from '../wire/sse-format.js';
+import { formatEvent } from '../wire/sse-format.js';
+import { Backlog } from './backlog.js';
+import { type BufferLimits, CoalescedFrames, overLimit } from './backpressure.js';
 import type { Frame } from './frame.js';
 import { type Beating, type HeartbeatClock, WheelSeat } from './heartbeat.js';
 import { type Stallable, unwatchStall, watchStall } from './stall-watch.js';
+import { StreamPositions } from './stream-positions.js';
 import { StreamWriter } from './stream-writer.js';
-
-/**
- * How much a connection may buffer, and what happens beyond. A connection is judged by whether it
- * drains, never by how many events one tick wrote to it: a burst to a client that reads goes out
- * whole, however many events it holds.
- */
-export interface BufferLimits {
-  /** `coalesce`: the most event names that may wait, merged, while congested; past it, a resync. */
-  readonly bufferSize: number;
-  /** Bytes waiting (in the transport and queued here) before backpressure applies. */
-  readonly maxBufferedBytes: number;
-  /** How long the transport may stay congested without a drain before backpressure applies. */
-  readonly maxStallMs: number;
-  readonly policy: BackpressurePolicy;
-}
 
 /** What a connection reports back to the server that owns it. */
 export interface ConnectionOwner<P extends Principal> {
@@ -51,16 +30,13 @@ export interface ConnectionOwner<P extends Principal> {
   readonly clock: HeartbeatClock;
 }
 
-/** Live events a connection may keep in its backlog while its replay runs, before it gives up and resyncs. */
-const MAX_BACKLOG = 10_000;
-
 /** What `onClientDropped` hears when a stalled stream is cut before any event was written to it. */
 const NO_EVENT: OutgoingEvent = { name: RESYNC_EVENT, data: '{}' };
 
 /**
  * One browser's stream on this instance: the events on top of its bytes ({@link StreamWriter}).
  * Holds no timer and no per-event closure: the server's heartbeat and the hubs' fan-out call into
- * it. With a history it tracks, per scope, the position of the last event it wrote, which both
+ * it. With a history it knows where it stands per scope ({@link StreamPositions}), which both
  * dedupes (replay and live may overlap) and makes its ids.
  */
 export class Connection<P extends Principal = Principal>
@@ -70,13 +46,13 @@ export class Connection<P extends Principal = Principal>
   /** The newest event handed to this stream, for the hook of a stream cut while stalled. */
   private lastEvent: OutgoingEvent | undefined;
   /** Live frames that arrived while the replay runs, written after it; undefined once live. */
-  private backlog: Array<[Frame, number]> | undefined = [];
+  private backlog: Backlog | undefined = new Backlog();
   /** An event was dropped or could not be kept: the client must resync before anything else. */
   private lost = false;
-  /** `coalesce`: the newest waiting frame of each event name, oldest name first. */
-  private coalesced: Map<string, [Frame, number]> | undefined;
-  /** Where the stream stands per scope (see {@link positions}). */
-  private marks: PositionMarks | undefined;
+  /** `coalesce`: what waits for the drain, merged by event name. */
+  private coalesced: CoalescedFrames | undefined;
+  /** Where the stream stands per scope. */
+  readonly #positions: StreamPositions;
   /** When the stream opened (ms since epoch), for the lifetime limit. */
   readonly openedAt = Date.now();
   /** Where the heartbeat wheel filed this stream (the wheel's). */
@@ -89,21 +65,22 @@ export class Connection<P extends Principal = Principal>
     /** Sorted scope keys; an event's scope index points here and into `positions`. */
     readonly scopes: readonly string[],
     /** The tag of `scopes` in ids (see wire/event-ids.ts). */
-    readonly idTag: string,
+    idTag: string,
     private readonly limits: BufferLimits,
     private readonly owner: ConnectionOwner<P>,
   ) {
     super(owner.clock);
+    this.#positions = new StreamPositions(idTag);
   }
 
   /** Per scope, the position of the last event written; undefined without a history. */
   get positions(): Position[] | undefined {
-    return this.marks && markedPositions(this.marks);
+    return this.#positions.current;
   }
 
   /** Where the stream starts, per scope (undefined without a history); set before it opens. */
   startAt(positions: Position[] | undefined): void {
-    this.marks = positions && positionMarks(positions);
+    this.#positions.moveTo(positions);
   }
 
   /** When this stream counts as stalled (congested for `maxStallMs` without a drain). */
@@ -114,7 +91,7 @@ export class Connection<P extends Principal = Principal>
 
   /** The SSE id of where this connection stands, or undefined without one. */
   eventId(): string | undefined {
-    return this.marks && formatEventId(this.idTag, this.marks);
+    return this.#positions.eventId();
   }
 
   /**
@@ -127,13 +104,8 @@ export class Connection<P extends Principal = Principal>
     const backlog = this.backlog;
     if (backlog === undefined) return true;
     if (this.lost && !this.closed) this.writeResync();
-    let next = 0;
-    while (next < backlog.length && !this.congested && !this.closed) {
-      const [frame, scope] = backlog[next++] as [Frame, number];
-      this.sendNow(frame, scope);
-    }
-    if (next < backlog.length && !this.closed) {
-      backlog.splice(0, next);
+    const open = () => !this.congested && !this.closed;
+    if (!backlog.release((frame, scope) => this.sendNow(frame, scope), open) && !this.closed) {
       return false;
     }
     this.backlog = undefined;
@@ -147,12 +119,9 @@ export class Connection<P extends Principal = Principal>
   send(frame: Frame, scope: number): boolean {
     if (this.backlog === undefined) return this.sendNow(frame, scope);
     if (this.closed) return false;
-    if (this.backlog.length >= MAX_BACKLOG) {
-      this.lost = true;
-      return false;
-    }
-    this.backlog.push([frame, scope]);
-    return true;
+    if (this.backlog.hold(frame, scope)) return true;
+    this.lost = true;
+    return false;
   }
 
   /**
@@ -160,26 +129,18 @@ export class Connection<P extends Principal = Principal>
    * has (replay and live may overlap). Returns true when it was written.
    */
   sendNow(frame: Frame, scope: number): boolean {
-    if (this.closed) return false;
-    const position = frame.position;
-    const marks = this.marks;
-    if (position && marks && !isNewMark(marks, scope, position)) return false;
+    if (this.closed || !this.#positions.isNew(frame, scope)) return false;
     this.lastEvent = frame.event;
     if (this.congested && this.limits.policy === 'coalesce') return this.coalesce(frame, scope);
-    if (this.congested && this.overLimit()) {
+    if (this.congested && overLimit(this.limits, this.waitingBytes, this.congestedSince)) {
       this.owner.onBackpressure(this, this.limits.policy, frame.event);
       if (this.limits.policy === 'disconnect') this.close('backpressure');
       // A dropped event with an id leaves a gap the client must hear about.
-      else if (position) this.lost = true;
+      else if (frame.position) this.lost = true;
       return false;
     }
     if (this.lost && !this.resync()) return false;
-    if (position && marks) setMark(marks, scope, position);
-    const chunk =
-      position && marks && markedScopes(marks) > 1
-        ? Buffer.concat([Buffer.from(formatIdLine(formatEventId(this.idTag, marks))), frame.body()])
-        : frame.chunk;
-    return this.write(chunk);
+    return this.write(this.#positions.advance(frame, scope));
   }
 
   /**
@@ -188,12 +149,9 @@ export class Connection<P extends Principal = Principal>
    * a reconnect does not replay the tab's own change to it.
    */
   skip(frame: Frame, scope: number): void {
-    const position = frame.position;
-    const marks = this.marks;
-    if (!position || !marks || this.backlog || this.closed || this.congested) return;
-    if (!isNewMark(marks, scope, position)) return;
-    setMark(marks, scope, position);
-    this.write(Buffer.from(formatIdOnly(formatEventId(this.idTag, marks))));
+    if (this.backlog || this.closed || this.congested) return;
+    const idOnly = this.#positions.pass(frame, scope);
+    if (idOnly) this.write(idOnly);
   }
 
   /**
@@ -201,7 +159,7 @@ export class Connection<P extends Principal = Principal>
    * stands afterwards. Returns false when the stream could not take it.
    */
   resync(positions?: Position[]): boolean {
-    if (positions) this.startAt(positions);
+    if (positions) this.#positions.moveTo(positions);
     if (this.backlog) {
       this.lost = true;
       return true;
@@ -229,15 +187,6 @@ export class Connection<P extends Principal = Principal>
     this.close('backpressure');
   }
 
-  /** Over the bytes it may hold, or congested for longer than it may stay without a drain. */
-  private overLimit(): boolean {
-    const { maxBufferedBytes, maxStallMs } = this.limits;
-    return (
-      this.waitingBytes > maxBufferedBytes ||
-      Date.now() - (this.congestedSince ?? Number.POSITIVE_INFINITY) > maxStallMs
-    );
-  }
-
   /**
    * While the client is slow, an event replaces the waiting one of the same name (the newer
    * invalidation covers the older); past the bound they all collapse into one resync.
@@ -248,17 +197,10 @@ export class Connection<P extends Principal = Principal>
       this.owner.onBackpressure(this, 'coalesce', frame.event);
       return false;
     }
-    this.coalesced ??= new Map();
-    const map = this.coalesced;
-    const name = frame.key;
-    // Re-insert so that the map stays in order of the newest event of each name.
-    if (map.delete(name)) this.owner.onBackpressure(this, 'coalesce', frame.event);
-    map.set(name, [frame, scope]);
-    if (map.size > this.limits.bufferSize) {
-      this.owner.onBackpressure(this, 'coalesce', frame.event);
-      map.clear();
-      this.lost = true;
-    }
+    this.coalesced ??= new CoalescedFrames(this.limits.bufferSize);
+    const coalesced = this.coalesced.put(frame, scope);
+    if (coalesced !== 'kept') this.owner.onBackpressure(this, 'coalesce', frame.event);
+    if (coalesced === 'overflow') this.lost = true;
     return true;
   }
 
@@ -292,7 +234,7 @@ export class Connection<P extends Principal = Principal>
     const waiting = this.coalesced;
     this.coalesced = undefined;
     if (this.lost && !this.backlog) this.resync();
-    if (waiting) for (const [frame, scope] of waiting.values()) this.sendNow(frame, scope);
+    if (waiting) for (const [frame, scope] of waiting.frames()) this.sendNow(frame, scope);
   }
 
   protected writeFailed(): void {

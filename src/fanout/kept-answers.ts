@@ -35,13 +35,13 @@ export type Reuse =
   | { readonly fresh: false; readonly answer: readonly HistoryEntry[]; readonly upTo: string };
 
 /** Answers kept at most this long: a storm lasts seconds; in calm times nothing stays. */
-export const KEEP_MS = 5_000;
+const KEEP_MS = 5_000;
 /**
  * Characters (ids, channels, payloads) kept at most, over every answer; the oldest answers go
  * first. About 2 MiB: a replay's memory stays bounded however deep it reads (each page it reads is
  * kept until newer ones push it out).
  */
-export const MAX_KEPT_CHARS = 2 * 2 ** 20;
+const MAX_KEPT_CHARS = 2 * 2 ** 20;
 
 /** The characters of an answer's entries. */
 function charsOf(answer: readonly HistoryEntry[] | null): number {

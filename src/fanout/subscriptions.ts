@@ -61,10 +61,8 @@ export class Subscriptions<P extends Principal = Principal> {
   /**
    * Takes a reference on the hub of `key` (`gym:1`), subscribing first if nobody holds it.
    * Resolves once events of the scope are flowing. Pair every successful call with `release`.
-   * When `signal` aborts first (the caller stopped waiting for the broker), rejects with its
-   * reason; the subscription goes on being made, and idles out like any that nobody holds.
    */
-  async acquire(key: string, signal?: AbortSignal): Promise<Hub<P>> {
+  async acquire(key: string): Promise<Hub<P>> {
     const existing = this.#live.get(key);
     if (existing !== undefined) return this.#take(existing);
     let starting = this.#starting.get(key);
@@ -77,13 +75,36 @@ export class Subscriptions<P extends Principal = Principal> {
         () => this.#starting.delete(key),
       );
     }
-    if (signal === undefined) return this.#take(await starting);
-    return abortable(
-      starting,
+    return this.#take(await starting);
+  }
+
+  /**
+   * Takes a reference on the hub of every key of `keys`, in their order: all or none. Rejects
+   * when one fails (the others are released) or when `signal` aborts first (the caller stopped
+   * waiting for the broker): the subscriptions go on being made, and idle out like any that
+   * nobody holds.
+   */
+  async acquireAll(keys: readonly string[], signal: AbortSignal): Promise<Hub<P>[]> {
+    // One wait on `signal` for all the scopes, not one each (11 would warn of a listener leak).
+    const settled = await abortable(
+      Promise.allSettled(keys.map((key) => this.acquire(key))),
       signal,
-      (live) => this.#take(live),
-      (live) => this.release(this.#take(live)),
+      (results) => results,
+      (late) => {
+        for (const result of late) if (result.status === 'fulfilled') this.release(result.value);
+      },
     );
+    const hubs: Hub<P>[] = [];
+    let failure: unknown;
+    for (const result of settled) {
+      if (result.status === 'fulfilled') hubs.push(result.value);
+      else failure ??= result.reason;
+    }
+    if (failure !== undefined) {
+      for (const hub of hubs) this.release(hub);
+      throw failure;
+    }
+    return hubs;
   }
 
   /** Drops a reference; the last one starts the idle timer. */

@@ -1,35 +1,30 @@
 import type { HeaderRecord, Transport } from '../adapters/transport.js';
 import { EventrailError } from '../errors.js';
-import { type BufferLimits, Connection, type ConnectionOwner } from '../fanout/connection.js';
+import type { BufferLimits } from '../fanout/backpressure.js';
+import { Connection, type ConnectionOwner } from '../fanout/connection.js';
 import type { Delivery } from '../fanout/delivery.js';
-import type { HeartbeatWheel } from '../fanout/heartbeat.js';
 import type { HistoryReader } from '../fanout/history-reads.js';
 import type { Hub } from '../fanout/hub.js';
 import { buildRouteTable } from '../fanout/routes.js';
-import type { Subscriptions } from '../fanout/subscriptions.js';
-import type { Fleet } from '../fleet/fleet.js';
 import type { ResolvedOptions } from '../options.js';
 import { resolvePrincipal } from '../principal.js';
 import type { Principal, SseRequest } from '../types.js';
-import { abortable } from '../util/abortable.js';
 import { connectionId } from '../util/connection-id.js';
-import { type Position, parseEventId, scopeTag } from '../wire/event-ids.js';
+import { parseEventId, scopeTag } from '../wire/event-ids.js';
 import { CONNECTED_EVENT, LAST_EVENT_ID_PARAM } from '../wire/protocol.js';
 import { formatEvent } from '../wire/sse-format.js';
 import { Admission, type LimitName } from './admission.js';
 import { corsHeaders } from './cors.js';
 import { deferredRetry, type OpeningRate } from './opening-rate.js';
 import type { Openings } from './openings.js';
-import type { ConnectionRegistry } from './registry.js';
-import type { Reporter } from './reporter.js';
 import { answerRetry, jitteredRetry } from './retry-answer.js';
-import { readPositions } from './start-position.js';
-import type { ServerCounters } from './stats.js';
+import { openingPositions } from './start-position.js';
+import { type StreamOwnerParts, streamOwner } from './stream-owner.js';
 
 type RouteTableResult = ReturnType<typeof buildRouteTable>;
 
 /** The server's parts a request goes through, wired by `createSseServer`. */
-export interface PipelineParts<P extends Principal> {
+export interface PipelineParts<P extends Principal> extends StreamOwnerParts<P> {
   readonly config: ResolvedOptions<P>;
   /** The SSE headers with the user's. */
   readonly headers: HeaderRecord;
@@ -37,16 +32,8 @@ export interface PipelineParts<P extends Principal> {
   readonly retryChunk: Uint8Array;
   readonly bufferLimits: BufferLimits;
   readonly history: HistoryReader | undefined;
-  readonly reporter: Reporter<P>;
-  readonly counters: ServerCounters;
-  readonly admission: Admission;
   readonly openings: Openings;
-  readonly registry: ConnectionRegistry<P>;
-  readonly subscriptions: Subscriptions<P>;
   readonly delivery: Delivery<P>;
-  readonly heartbeat: HeartbeatWheel<Connection<P>> | undefined;
-  /** Revocation and presence: told of every stream that opens and closes. */
-  readonly fleet: Fleet<P>;
   /** `maxOpeningsPerSecond`: a burst beyond it is deferred to later slots. */
   readonly openingRate: OpeningRate;
   /** True once the server is closing. */
@@ -57,40 +44,15 @@ export interface PipelineParts<P extends Principal> {
 
 /**
  * The request pipeline: origin, method, principal, routes, limits, subscribe, start positions,
- * hello, catch-up; and, as the owner of the streams it opens, what their end undoes.
+ * hello, catch-up; or the answer that refuses the request. The streams it opens report back to
+ * {@link streamOwner}.
  */
 export class RequestPipeline<P extends Principal> {
   /** What every connection reports back to. */
-  readonly owner: ConnectionOwner<P>;
+  readonly #owner: ConnectionOwner<P>;
 
   constructor(private readonly parts: PipelineParts<P>) {
-    const { reporter, counters, registry, heartbeat, admission, subscriptions, fleet } = parts;
-    this.owner = {
-      clock: heartbeat ?? { tick: 0 },
-      onBackpressure(connection, action, event) {
-        if (action !== 'disconnect') counters.dropped();
-        reporter.hook('onClientDropped', connection, action, event);
-      },
-      onResync() {
-        counters.resynced();
-      },
-      onError: reporter.report,
-      onClosed(connection, reason) {
-        const memberships = registry.remove(connection);
-        if (memberships === undefined) return;
-        heartbeat?.remove(connection);
-        fleet.closed(connection);
-        admission.unadmit(Admission.key(connection.principal));
-        for (const { hub, topics } of memberships) {
-          hub.remove(connection, topics);
-          subscriptions.release(hub);
-        }
-        if (!connection.opened) return;
-        counters.disconnected(reason);
-        reporter.debug({ connectionId: connection.id, reason }, 'eventrail: client disconnected');
-        reporter.hook('onClientDisconnect', connection, reason);
-      },
-    };
+    this.#owner = streamOwner(parts);
   }
 
   /**
@@ -124,57 +86,6 @@ export class RequestPipeline<P extends Principal> {
     counters.refused('broker');
     reporter.brokerRefused(err);
     return answerRetry(transport, { ...headers, ...extra }, this.parts.drainRetry());
-  }
-
-  private async acquireAll(keys: readonly string[], signal: AbortSignal): Promise<Hub<P>[]> {
-    const { subscriptions } = this.parts;
-    // One wait on `signal` for all the scopes, not one each (11 would warn of a listener leak).
-    const settled = await abortable(
-      Promise.allSettled(keys.map((key) => subscriptions.acquire(key))),
-      signal,
-      (results) => results,
-      (late) => {
-        for (const result of late)
-          if (result.status === 'fulfilled') subscriptions.release(result.value);
-      },
-    );
-    const hubs: Hub<P>[] = [];
-    let failure: unknown;
-    for (const result of settled) {
-      if (result.status === 'fulfilled') hubs.push(result.value);
-      else failure ??= result.reason;
-    }
-    if (failure !== undefined) {
-      for (const hub of hubs) subscriptions.release(hub);
-      throw failure;
-    }
-    return hubs;
-  }
-
-  /**
-   * Where a new connection starts: its Last-Event-ID, else the scopes' newest positions. Rejects
-   * when the broker cannot tell them in time (`signal` aborts) or fails to: the request is then
-   * told to retry, rather than opened without ids it could resume from.
-   */
-  private async startPositions(
-    hubs: readonly Hub<P>[],
-    resume: Position[] | undefined,
-    signal: AbortSignal,
-  ) {
-    if (!this.parts.history) return undefined;
-    if (resume) return resume.slice();
-    const reading = readPositions(
-      hubs.map((hub) => hub.key),
-      (key) => this.parts.delivery.position(key),
-    );
-    // Read on in the background when the wait is over: its failure then has nobody to tell.
-    reading.catch(() => {});
-    return abortable(
-      reading,
-      signal,
-      (positions) => positions,
-      () => {},
-    );
   }
 
   /** The request pipeline: origin, method, principal, routes, limits, then the stream. */
@@ -237,7 +148,7 @@ export class RequestPipeline<P extends Principal> {
     const keys = [...routes.table.keys()].sort();
     let hubs: Hub<P>[];
     try {
-      hubs = await this.acquireAll(keys, signal);
+      hubs = await this.parts.subscriptions.acquireAll(keys, signal);
     } catch (err) {
       admission.unadmit(key);
       return this.refuseForBroker(transport, err, cors);
@@ -254,7 +165,7 @@ export class RequestPipeline<P extends Principal> {
       hubs.length === 1 ? (hubs[0] as Hub<P>).keys : keys,
       tag,
       this.parts.bufferLimits,
-      this.owner,
+      this.#owner,
     );
     // Join the hubs before reading positions: live events wait in its backlog from here on.
     const memberships = hubs.map((hub, scope) => {
@@ -263,8 +174,9 @@ export class RequestPipeline<P extends Principal> {
       return { hub, topics };
     });
     registry.add(connection, memberships);
+    const read = (scopeKey: string) => delivery.position(scopeKey);
     try {
-      connection.startAt(await this.startPositions(hubs, resume, signal));
+      connection.startAt(history && (await openingPositions(keys, resume, read, signal)));
     } catch (err) {
       connection.peerClosed();
       return this.refuseForBroker(transport, err, cors);

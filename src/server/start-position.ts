@@ -12,6 +12,7 @@ import { EventrailError, isEventrailError } from '../errors.js';
 import { buildRouteTable } from '../fanout/routes.js';
 import { checkedPrincipal, resolvePrincipal } from '../principal.js';
 import type { Principal, PrincipalResolver, Router, SseRequest } from '../types.js';
+import { abortable } from '../util/abortable.js';
 import {
   allPositions,
   formatEventId,
@@ -34,8 +35,32 @@ export async function readPositions(
   return allPositions(await Promise.all(keys.map(read)));
 }
 
+/**
+ * Where a stream being opened starts: `resume` (the positions of its Last-Event-ID), else the
+ * newest positions of its scopes `keys`. Rejects when they cannot be read before `signal` aborts,
+ * or fail to be: the request is then told to retry, rather than opened without ids it could
+ * resume from.
+ */
+export async function openingPositions(
+  keys: readonly string[],
+  resume: Position[] | undefined,
+  read: PositionRead,
+  signal: AbortSignal,
+): Promise<Position[] | undefined> {
+  if (resume) return resume.slice();
+  const reading = readPositions(keys, read);
+  // Read on in the background when the wait is over: its failure then has nobody to tell.
+  reading.catch(() => {});
+  return abortable(
+    reading,
+    signal,
+    (positions) => positions,
+    () => {},
+  );
+}
+
 /** The SSE id of a stream over the sorted scopes `keys` standing at `positions`. */
-export function startEventId(keys: readonly string[], positions: readonly Position[]) {
+function startEventId(keys: readonly string[], positions: readonly Position[]) {
   return formatEventId(scopeTag(keys), positionMarks(positions));
 }
 

@@ -21,7 +21,7 @@ export interface Announced {
  * The payload as announced live: the stored payload (a JSON object) with its history id and
  * epoch added last.
  */
-export function announce(payload: string, id: string, epoch: string): string {
+export function withHistoryId(payload: string, id: string, epoch: string): string {
   return `${payload.slice(0, -1)},"${ANNOUNCED_ID_FIELD}":"${id}","${ANNOUNCED_EPOCH_FIELD}":"${epoch}"}`;
 }
 

@@ -12,9 +12,9 @@ export function describeValue(value: unknown): string {
 }
 
 /** Longest scope, scope id or topic we accept, in UTF-16 code units. */
-export const MAX_PART_LENGTH = 128;
+const MAX_PART_LENGTH = 128;
 /** Longest event type (and therefore SSE event name body) we accept. */
-export const MAX_EVENT_TYPE_LENGTH = 256;
+const MAX_EVENT_TYPE_LENGTH = 256;
 
 // One part of `{scope}:{scope_id}:{topic}`: no Redis glob characters (* ? [ ] ^ \), no `:`,
 // no whitespace and no control characters, so a part can never widen a pattern or split a frame.

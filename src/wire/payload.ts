@@ -18,16 +18,8 @@ export interface EncodedEvent {
 }
 
 /**
- * Serialises an event for the broker. Validates everything first, so that nothing invalid reaches
- * Redis.
- * @throws {@link EventrailError} `invalid-event-type` or `invalid-data`
- */
-export function encodePayload(event: PublishableEvent): string {
-  return encodeEvent(event).payload;
-}
-
-/**
- * {@link encodePayload}, also returning the event type it read (each field is read once).
+ * Serialises an event for the broker, with the event type it read (each field is read once).
+ * Validates everything first, so that nothing invalid reaches Redis.
  * @throws {@link EventrailError} `invalid-event-type` or `invalid-data`
  */
 export function encodeEvent(event: PublishableEvent): EncodedEvent {
