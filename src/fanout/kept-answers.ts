@@ -19,9 +19,17 @@ interface Kept {
   readonly upTo: Position | undefined;
   /** Whether it is a full page (`limit` entries) or `null`: then it holds for anyone, always. */
   readonly settled: boolean;
-  readonly at: number;
+  /** When it was read. */
+  readonly readAt: number;
+  /** When it was last read or reused: a storm's answers stay kept while its clients use them. */
+  usedAt: number;
   /** See {@link MAX_KEPT_CHARS}. */
   readonly chars: number;
+}
+
+/** Whether a kept answer is past its idle wait or its whole lifetime at `now`. */
+function expired(kept: Kept, now: number): boolean {
+  return now - kept.usedAt > IDLE_MS || now - kept.readAt > MAX_AGE_MS;
 }
 
 /** What a kept answer is worth to a caller. */
@@ -34,8 +42,14 @@ export type Reuse =
    */
   | { readonly fresh: false; readonly answer: readonly HistoryEntry[]; readonly upTo: string };
 
-/** Answers kept at most this long: a storm lasts seconds; in calm times nothing stays. */
-const KEEP_MS = 5_000;
+/**
+ * An answer nobody reuses for this long is dropped: in calm times nothing stays. Each reuse starts
+ * the wait again, so a storm that a loaded machine stretches over many seconds keeps sharing its
+ * reads (a fixed lifetime from the read re-read every page each 5 s, a storm's worst moment).
+ */
+const IDLE_MS = 5_000;
+/** An answer is kept at most this long after its read, however often it is reused. */
+const MAX_AGE_MS = 60_000;
 /**
  * Characters (ids, channels, payloads) kept at most, over every answer; the oldest answers go
  * first. About 2 MiB: a replay's memory stays bounded however deep it reads (each page it reads is
@@ -69,18 +83,27 @@ export class KeptAnswers {
   reuse(key: string, reader: ReplayReader | undefined): Reuse | undefined {
     const kept = this.#kept.get(key);
     if (kept === undefined) return undefined;
-    if (Date.now() - kept.at > KEEP_MS) {
+    const now = Date.now();
+    if (expired(kept, now)) {
       this.#drop(key, kept);
       return undefined;
     }
-    if (kept.settled) return { fresh: true, answer: kept.answer };
+    if (kept.settled) {
+      this.#used(key, kept, now);
+      return { fresh: true, answer: kept.answer };
+    }
     const { answer, upTo } = kept;
     if (reader === undefined || reader !== kept.reader || upTo === undefined || answer === null)
       return undefined;
     const seen = reader.lastSeen;
-    if (seen === undefined || !isAfter(seen, upTo)) return { fresh: true, answer };
+    if (seen === undefined || !isAfter(seen, upTo)) {
+      this.#used(key, kept, now);
+      return { fresh: true, answer };
+    }
     const last = answer.at(-1);
-    return last === undefined ? undefined : { fresh: false, answer, upTo: last.id };
+    if (last === undefined) return undefined;
+    this.#used(key, kept, now);
+    return { fresh: false, answer, upTo: last.id };
   }
 
   /** Keeps the answer of a read of `key` (entries after `afterId`, at most `limit`). */
@@ -98,10 +121,12 @@ export class KeptAnswers {
     const old = this.#kept.get(key);
     if (old !== undefined) this.#drop(key, old);
     const upTo = parseStreamId(answer?.at(-1)?.id ?? afterId);
-    this.#kept.set(key, { answer, reader, upTo, settled, at: Date.now(), chars });
+    const now = Date.now();
+    this.#kept.set(key, { answer, reader, upTo, settled, readAt: now, usedAt: now, chars });
     this.#chars += chars;
+    // The map runs from the least recently used (see #used): drop from its start.
     for (const [oldest, kept] of this.#kept) {
-      if (this.#chars <= MAX_KEPT_CHARS && Date.now() - kept.at <= KEEP_MS) break;
+      if (this.#chars <= MAX_KEPT_CHARS && !expired(kept, now)) break;
       this.#drop(oldest, kept);
     }
   }
@@ -109,6 +134,13 @@ export class KeptAnswers {
   /** Forgets every answer whose key starts with `prefix` (a scope after a gap). */
   forget(prefix: string): void {
     for (const [key, kept] of this.#kept) if (key.startsWith(prefix)) this.#drop(key, kept);
+  }
+
+  /** Marks a reuse: the answer's idle wait starts again and it moves to the map's end. */
+  #used(key: string, kept: Kept, now: number): void {
+    kept.usedAt = now;
+    this.#kept.delete(key);
+    this.#kept.set(key, kept);
   }
 
   #drop(key: string, kept: Kept): void {
