@@ -18,13 +18,13 @@ import type { ScopePresence } from './fleet/presence.js';
 import { resolveOptions, type SseServerOptions } from './options.js';
 import { createPublisher } from './publisher.js';
 import { Admission } from './server/admission.js';
-import { drainSpread } from './server/drain.js';
 import { OpeningRate } from './server/opening-rate.js';
 import { Openings } from './server/openings.js';
 import { RequestPipeline } from './server/pipeline.js';
 import { ConnectionRegistry } from './server/registry.js';
 import { Reporter } from './server/reporter.js';
 import { jitteredRetry } from './server/retry-answer.js';
+import { shutDown } from './server/shutdown.js';
 import { type PositionSubject, startPosition } from './server/start-position.js';
 import { ServerCounters, type SseServerStats } from './server/stats.js';
 import type { BrokerState, Principal, Publisher } from './types.js';
@@ -119,6 +119,20 @@ const NO_READS: HistoryReadStats = { sent: 0, shared: 0, running: 0, queued: 0, 
 
 /** Room in a broker message for eventrail's own fields (origin, trace context, history id). */
 const MESSAGE_OVERHEAD = 2048;
+
+/** A server's health from its broker's state, its silent shards and whether it is closing. */
+function healthOf(
+  broker: BrokerState,
+  silent: readonly string[],
+  closed: boolean,
+): SseServerHealth {
+  return {
+    ok: !closed && broker === 'ready' && silent.length === 0,
+    broker,
+    silentShards: silent,
+    closed,
+  };
+}
 
 /**
  * Creates the SSE server: the Go eventrail's `sse.NewServer`.
@@ -269,34 +283,21 @@ export function createSseServer<P extends Principal = Principal>(
         silentShards: silentShards(),
         historyReads: history?.stats() ?? NO_READS,
       }),
-    health() {
-      const broker = brokerState();
-      const silent = silentShards();
-      const closed = closing !== undefined;
-      return {
-        ok: !closed && broker === 'ready' && silent.length === 0,
-        broker,
-        silentShards: silent,
-        closed,
-      };
-    },
+    health: () => healthOf(brokerState(), silentShards(), closing !== undefined),
     lastEventId: (who: PositionSubject<P>) => startPosition(positionContext, who),
     presence: (scope) => fleet.presence(scope),
     close() {
       closing ??= (async () => {
         config.signal?.removeEventListener('abort', onAbort);
-        registry.stop();
-        // Before the streams close: this instance's presence leaves the broker in one write per scope.
-        const leaving = fleet.stop();
-        // Requests still waiting for the broker are answered now, with a retry.
-        openings.abortAll();
-        // Drain: the streams close spread over drainWindowMs (live until then), each browser
-        // with its own retry delay, so that they come back (elsewhere) spread out, with their id.
-        await drainSpread(registry.all(), config.drainWindowMs, (connection) =>
-          connection.close('server-closed', drainRetry()),
-        );
-        heartbeat?.stop();
-        await Promise.all([subscriptions.closeAll(), leaving]);
+        await shutDown({
+          registry,
+          fleet,
+          openings,
+          drainWindowMs: config.drainWindowMs,
+          drainRetry,
+          heartbeat,
+          subscriptions,
+        });
       })();
       return closing;
     },

@@ -137,6 +137,43 @@ export function createMetrics(options: MetricsOptions = {}): EventrailMetrics {
     return sum;
   }
 
+  defineGauges(prefix, registers, servers);
+  defineCounters(prefix, registers, totals);
+
+  const latency = new Histogram({
+    name: `${prefix}publish_to_write_seconds`,
+    help: 'Time from an event being published (broker clock) to its write to local streams.',
+    buckets: [...(options.buckets ?? LATENCY_BUCKETS)],
+    registers,
+  });
+
+  return {
+    hooks: {
+      onEventBroadcast(_event, _channel, recipients, publishedAt) {
+        // Nothing written (no recipient here), or no timestamp (a broker without history).
+        if (publishedAt === undefined || recipients === 0) return;
+        // Clocks of different hosts disagree a little: never a negative latency.
+        latency.observe(Math.max(0, Date.now() - publishedAt) / 1000);
+      },
+    },
+    observe(server) {
+      servers.add(server);
+      return () => {
+        if (servers.delete(server)) add(retired, server.stats());
+      };
+    },
+  };
+}
+
+/** The registries metrics are registered in. */
+type Registers = Array<Registry | Registry<OpenMetricsContentType>>;
+
+/** The gauges: read from the observed servers at scrape time. */
+function defineGauges(
+  prefix: string,
+  registers: Registers,
+  servers: ReadonlySet<ObservableServer>,
+): void {
   // `aggregator`: how prom-client's AggregatorRegistry adds up the workers of a box (node:cluster,
   // eventrail/cluster): one scrape of the primary gives the box's sums.
   const gauge = (
@@ -217,7 +254,10 @@ export function createMetrics(options: MetricsOptions = {}): EventrailMetrics {
     },
     'max',
   );
+}
 
+/** The counters: the totals of the observed servers (and retired ones), set at scrape time. */
+function defineCounters(prefix: string, registers: Registers, totals: () => Totals): void {
   // Counters mirror the servers' monotonic counts: set at scrape time, never incremented here.
   const counter = (name: string, help: string, read: (t: Totals) => number): void => {
     new Counter({
@@ -268,28 +308,4 @@ export function createMetrics(options: MetricsOptions = {}): EventrailMetrics {
     'Requests answered with only a retry (the broker did not serve them, a limit, closing).',
     (t) => t.refused,
   );
-
-  const latency = new Histogram({
-    name: `${prefix}publish_to_write_seconds`,
-    help: 'Time from an event being published (broker clock) to its write to local streams.',
-    buckets: [...(options.buckets ?? LATENCY_BUCKETS)],
-    registers,
-  });
-
-  return {
-    hooks: {
-      onEventBroadcast(_event, _channel, recipients, publishedAt) {
-        // Nothing written (no recipient here), or no timestamp (a broker without history).
-        if (publishedAt === undefined || recipients === 0) return;
-        // Clocks of different hosts disagree a little: never a negative latency.
-        latency.observe(Math.max(0, Date.now() - publishedAt) / 1000);
-      },
-    },
-    observe(server) {
-      servers.add(server);
-      return () => {
-        if (servers.delete(server)) add(retired, server.stats());
-      };
-    },
-  };
 }
