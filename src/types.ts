@@ -316,24 +316,37 @@ export interface RevocationTarget {
 }
 
 /**
- * Where a broker keeps presence: for each scope, the users each instance has streams of. An
- * instance writes only its own changes (a user's first stream in a scope on this instance, its
- * last one leaving) and refreshes its entries once per interval; entries it no longer refreshes
- * (it died) are gone after `ttlMs`.
+ * Where a broker keeps presence: for each scope, the users each instance has streams of, and for
+ * each instance a mark that it is alive. An instance writes only its own changes (a user's first
+ * stream in a scope on this instance, its last one leaving) and renews its mark once per interval,
+ * whatever the number of its scopes; readers count only the entries of instances whose mark holds,
+ * so an instance that dies (or stalls past `ttlMs`) is out of the presence once its mark expires.
+ * An instance counted out never comes back under its id: it writes its entries again under a new
+ * one, so readers may delete what a dead id left. Entries also expire by themselves `keepMs` after
+ * their last write or touch (what a dead instance leaves in scopes nobody reads).
  * @public
  */
 export interface BrokerPresence {
   /**
    * Instance `instance` now has streams of the users `add` in `scopeKey`, and none of `remove`.
-   * `fresh`: it had none in the scope before (its entry is created and lives `ttlMs`).
+   * `fresh`: it had none in the scope before (its entry is created and lives `keepMs`).
    */
   update(instance: string, scopeKey: string, change: PresenceChange): Promise<void>;
   /**
-   * Keeps the entries of `instance` in these scopes for another `ttlMs`. Resolves the scopes
-   * whose entry was lost (the broker restarted, or it expired): the caller writes them again.
+   * Marks `instance` alive for `ttlMs`. With `renew`, only a mark that still exists is renewed
+   * (never one written again): resolves false when it was gone (readers counted the instance out,
+   * or the broker lost its data). Without, the mark is written and it resolves true.
    */
-  refresh(instance: string, scopeKeys: readonly string[], ttlMs: number): Promise<string[]>;
-  /** The distinct users with a stream in the scope on any live instance. */
+  alive(instance: string, ttlMs: number, renew: boolean): Promise<boolean>;
+  /**
+   * Keeps the entries of `instance` in these scopes for another `keepMs`. Resolves the scopes
+   * whose entry was gone: the caller writes them again.
+   */
+  touch(instance: string, scopeKeys: readonly string[], keepMs: number): Promise<string[]>;
+  /**
+   * The distinct users with a stream in the scope on any live instance; what instances no longer
+   * alive left there is removed.
+   */
   read(scopeKey: string): Promise<string[]>;
 }
 
@@ -345,5 +358,6 @@ export interface PresenceChange {
   readonly fresh: boolean;
   /** The instance has no user left in the scope after this change. */
   readonly empty: boolean;
-  readonly ttlMs: number;
+  /** How long a fresh entry lives without a write or a touch. */
+  readonly keepMs: number;
 }

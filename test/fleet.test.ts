@@ -16,12 +16,14 @@ import { REDIS_CLUSTER_MS } from './helpers/budgets.js';
 import {
   type RedisClusterProcess,
   type RedisProcess,
+  redisCli,
   redisSkipReason,
   startRedis,
   startRedisCluster,
 } from './helpers/redis.js';
 import { openRaw, openSource, type RawStream, WAIT_FOR_MS, waitFor } from './helpers/sse.js';
 import { stopwatch } from './helpers/stopwatch.js';
+import { callsBetween, commandCalls } from './helpers/storm.js';
 
 interface SessionPrincipal extends Principal {
   readonly session: string;
@@ -434,3 +436,75 @@ fleetSuite(
   },
   redisSkipReason(),
 );
+
+describe('presence on a Redis of its own: what an instance writes while idle', {
+  skip: redisSkipReason(),
+}, () => {
+  const SCOPES = 50;
+  const intervalMs = 200;
+  let own: RedisProcess;
+  let app: RunningApp;
+  let broker: Broker;
+  const streams: RawStream[] = [];
+  before(async () => {
+    own = await startRedis();
+    broker = createRedisBroker({ url: own.url });
+    app = await startApp<SessionPrincipal>('node:http', {
+      broker,
+      resolver,
+      router,
+      presence: { intervalMs },
+    });
+    for (let i = 0; i < SCOPES; i++) {
+      sessions.set(`idle-${i}`, { userId: `u${i}`, scopeId: String(100 + i) });
+      streams.push(await openRaw(`${app.url}/events?session=idle-${i}`));
+    }
+  });
+  after(async () => {
+    for (const raw of streams) raw.abort();
+    await app?.stop();
+    await broker?.close();
+    await own?.stop();
+  });
+
+  /** Whether every scope shows its one user. */
+  const allPresent = async (): Promise<boolean> => {
+    const read = await Promise.all(
+      Array.from({ length: SCOPES }, (_, i) => app.sse.presence(`gym:${100 + i}`)),
+    );
+    return read.every((p, i) => p.count === 1 && p.users[0] === `u${i}`);
+  };
+  const aliveMarks = async (): Promise<string[]> =>
+    (await redisCli(own.port, 'KEYS', '*presence-instance*')).split('\n').filter(Boolean);
+
+  it(`renews one mark per interval, whatever its scopes (${SCOPES} here)`, async () => {
+    await waitFor(allPresent, `all ${SCOPES} scopes show their user`);
+    const before = await commandCalls(own.port);
+    const started = Date.now();
+    // A rate over a window: five intervals of doing nothing but staying present.
+    await new Promise((resolve) => setTimeout(resolve, 5 * intervalMs));
+    const used = callsBetween(before, await commandCalls(own.port));
+    const intervals = Math.ceil((Date.now() - started) / intervalMs) + 1;
+    const writes = ['set', 'pexpire', 'sadd', 'hset', 'hdel', 'srem'].map((c) => used.get(c) ?? 0);
+    const total = writes.reduce((a, b) => a + b, 0);
+    console.log(
+      `idle with ${SCOPES} scopes for ${intervals - 1}+ intervals: ${total} presence writes (${JSON.stringify(Object.fromEntries([...used].filter(([, n]) => n > 0)))})`,
+    );
+    assert.ok((used.get('set') ?? 0) >= 1, 'the mark was renewed');
+    assert.ok(total <= intervals, `${total} presence writes in ${intervals} intervals`);
+  });
+
+  it('counted out (its mark gone), it writes its entries again under a new id; readers delete the old', async () => {
+    const [mark] = await aliveMarks();
+    assert.ok(mark, 'the instance has a mark');
+    const oldId = /\{([^}]+)\}$/.exec(mark)?.[1] as string;
+    await redisCli(own.port, 'DEL', mark);
+    await waitFor(
+      async () => (await aliveMarks()).some((m) => !m.includes(oldId)),
+      'a mark under a new id',
+    );
+    await waitFor(allPresent, `all ${SCOPES} scopes show their user again`);
+    const left = (await redisCli(own.port, 'KEYS', `*:${oldId}`)).split('\n').filter(Boolean);
+    assert.deepEqual(left, [], 'what the old id left is deleted by the reads');
+  });
+});

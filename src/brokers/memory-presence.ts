@@ -24,7 +24,10 @@ export function createMemoryPresence(): BrokerPresence {
       instances.delete(instance);
       if (instances.size === 0) scopes.delete(scopeKey);
     },
-    async refresh() {
+    async alive() {
+      return true;
+    },
+    async touch() {
       return [];
     },
     async read(scopeKey) {

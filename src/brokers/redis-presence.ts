@@ -1,15 +1,19 @@
 /**
  * Presence on Redis. For a scope `gym:1`, each instance keeps a hash of its users,
- * `{prefix}eventrail:presence:{gym:1}:{instance}` (field: user id), which expires `ttlMs` after its
- * last refresh, and the scope keeps a set of the instances that wrote one,
- * `{prefix}eventrail:presence:{gym:1}`. Both carry the scope's hash tag: on a Redis Cluster they
- * live on the scope's shard, beside its history and its shard channel.
+ * `{prefix}eventrail:presence:{gym:1}:{instance}` (field: user id), and the scope keeps a set of
+ * the instances that wrote one, `{prefix}eventrail:presence:{gym:1}`; both carry the scope's hash
+ * tag, so on a Redis Cluster they live on the scope's shard, beside its history and its shard
+ * channel. Each instance marks itself alive in `{prefix}eventrail:presence-instance:{instance}`
+ * (its own slot), which expires `ttlMs` after its last renewal: a reader counts the users of the
+ * instances whose mark holds, and deletes what the others left (an id counted out never writes
+ * again, see BrokerPresence). Hashes and sets also expire `keepMs` after their last write or touch.
  *
  * Costs: a user's first stream in a scope on an instance is one `HSET` (four commands when the
  * instance had nobody there: `HSET`, `PEXPIRE`, `SADD`, `PEXPIRE`), its last one leaving one
- * `HDEL` (plus `SREM` when the instance has nobody left); a refresh three commands per scope the
- * instance has users in (`PEXPIRE`, `SADD`, `PEXPIRE`), sent at once; a read one `SMEMBERS` and one
- * `HKEYS` per instance listed, and the removal of instances whose hash expired.
+ * `HDEL` (plus `SREM` when the instance has nobody left); the renewal of an instance's mark one
+ * `SET` per interval, whatever its scopes; a touch three commands per scope, each scope touched
+ * once per `keepMs / 2`; a read one `SMEMBERS`, then one `EXISTS` and one `HKEYS` per instance
+ * listed, sent at once, and the removal of the dead ones' entries.
  */
 import type { BrokerPresence } from '../types.js';
 
@@ -21,36 +25,42 @@ export function createRedisPresence(send: KeyedCommand, keyPrefix: string): Brok
   const indexKey = (scopeKey: string): string => `${keyPrefix}eventrail:presence:{${scopeKey}}`;
   const instanceKey = (scopeKey: string, instance: string): string =>
     `${indexKey(scopeKey)}:${instance}`;
+  const aliveKey = (instance: string): string =>
+    `${keyPrefix}eventrail:presence-instance:{${instance}}`;
+  /** Keeps an instance's entry in a scope, and the scope's index, for `keep` ms; lists it there. */
+  const keep = (scopeKey: string, instance: string, keepMs: number): Promise<unknown>[] => {
+    const index = indexKey(scopeKey);
+    const own = instanceKey(scopeKey, instance);
+    const ms = String(keepMs);
+    return [
+      send(['PEXPIRE', own, ms], own),
+      send(['SADD', index, instance], index),
+      send(['PEXPIRE', index, ms], index),
+    ];
+  };
   return {
-    async update(instance, scopeKey, { add, remove, fresh, empty, ttlMs }) {
+    async update(instance, scopeKey, { add, remove, fresh, empty, keepMs }) {
       const index = indexKey(scopeKey);
       const own = instanceKey(scopeKey, instance);
-      const ttl = String(ttlMs);
       const sent: Promise<unknown>[] = [];
       if (add.length > 0) {
         sent.push(send(['HSET', own, ...add.flatMap((user) => [user, '1'])], own));
-        if (fresh) {
-          sent.push(send(['PEXPIRE', own, ttl], own));
-          sent.push(send(['SADD', index, instance], index));
-          sent.push(send(['PEXPIRE', index, ttl], index));
-        }
+        if (fresh) sent.push(...keep(scopeKey, instance, keepMs));
       }
       if (remove.length > 0) sent.push(send(['HDEL', own, ...remove], own));
       if (empty) sent.push(send(['SREM', index, instance], index));
       await Promise.all(sent);
     },
-    async refresh(instance, scopeKeys, ttlMs) {
-      const ttl = String(ttlMs);
+    async alive(instance, ttlMs, renew) {
+      const key = aliveKey(instance);
+      const args = ['SET', key, '1', 'PX', String(ttlMs)];
+      return (await send(renew ? [...args, 'XX'] : args, key)) !== null;
+    },
+    async touch(instance, scopeKeys, keepMs) {
       const kept = await Promise.all(
         scopeKeys.map(async (scopeKey) => {
-          const index = indexKey(scopeKey);
-          const own = instanceKey(scopeKey, instance);
-          const [alive] = await Promise.all([
-            send(['PEXPIRE', own, ttl], own),
-            send(['SADD', index, instance], index),
-            send(['PEXPIRE', index, ttl], index),
-          ]);
-          return Number(alive) === 1;
+          const [present] = await Promise.all(keep(scopeKey, instance, keepMs));
+          return Number(present) === 1;
         }),
       );
       return scopeKeys.filter((_, i) => !kept[i]);
@@ -58,21 +68,37 @@ export function createRedisPresence(send: KeyedCommand, keyPrefix: string): Brok
     async read(scopeKey) {
       const index = indexKey(scopeKey);
       const instances = ((await send(['SMEMBERS', index], index)) as unknown[]).map(String);
-      const lists = await Promise.all(
+      const listed = await Promise.all(
         instances.map(async (instance) => {
           const own = instanceKey(scopeKey, instance);
-          return ((await send(['HKEYS', own], own)) as unknown[]).map(String);
+          const alive = aliveKey(instance);
+          const [exists, users] = await Promise.all([
+            send(['EXISTS', alive], alive),
+            send(['HKEYS', own], own),
+          ]);
+          return {
+            instance,
+            own,
+            alive: Number(exists) === 1,
+            users: (users as unknown[]).map(String),
+          };
         }),
       );
       const users = new Set<string>();
       const gone: string[] = [];
-      lists.forEach((list, i) => {
-        if (list.length === 0) gone.push(instances[i] as string);
-        for (const user of list) users.add(user);
-      });
-      // An instance whose hash expired (it died) leaves the index; a live one writes itself back
-      // on its next refresh, should this race its first join.
-      if (gone.length > 0) await send(['SREM', index, ...gone], index);
+      const sent: Promise<unknown>[] = [];
+      for (const entry of listed) {
+        if (entry.alive) {
+          for (const user of entry.users) users.add(user);
+          continue;
+        }
+        // Its mark expired: it never writes under this id again (a live instance with an empty
+        // entry is left listed: it may be writing its first user there right now).
+        gone.push(entry.instance);
+        if (entry.users.length > 0) sent.push(send(['DEL', entry.own], entry.own));
+      }
+      if (gone.length > 0) sent.push(send(['SREM', index, ...gone], index));
+      await Promise.all(sent);
       return [...users];
     },
   };
@@ -86,8 +112,10 @@ export function boundedPresence(store: BrokerPresence, bounded: Bounded): Broker
   return {
     update: (instance, scopeKey, change) =>
       bounded(`presence update of ${scopeKey}`, () => store.update(instance, scopeKey, change)),
-    refresh: (instance, scopeKeys, ttlMs) =>
-      bounded('presence refresh', () => store.refresh(instance, scopeKeys, ttlMs)),
+    alive: (instance, ttlMs, renew) =>
+      bounded('presence mark', () => store.alive(instance, ttlMs, renew)),
+    touch: (instance, scopeKeys, keepMs) =>
+      bounded('presence touch', () => store.touch(instance, scopeKeys, keepMs)),
     read: (scopeKey) => bounded(`presence read of ${scopeKey}`, () => store.read(scopeKey)),
   };
 }

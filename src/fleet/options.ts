@@ -8,9 +8,10 @@ import { wholeNumber } from '../util/whole-number.js';
  */
 export interface PresenceOptions {
   /**
-   * How often each instance refreshes its presence entries in the broker: one batch per
-   * interval (three Redis commands per scope it has users in), never per stream. An instance
-   * that dies leaves the presence within `3 × intervalMs`. @defaultValue `10000`
+   * How often each instance renews its alive mark in the broker: one Redis command per interval,
+   * whatever its scopes and streams (plus, spread over the intervals, a touch of each scope's
+   * entry once every 12 hours). An instance that dies leaves the presence within
+   * `3 × intervalMs`. @defaultValue `10000`
    */
   intervalMs?: number;
   /**

@@ -2,6 +2,8 @@ import type { Connection } from '../fanout/connection.js';
 import { Frame } from '../fanout/frame.js';
 import type { Hub } from '../fanout/hub.js';
 import type { BrokerPresence, Principal } from '../types.js';
+import { connectionId } from '../util/connection-id.js';
+import { Debounce } from '../util/debounce.js';
 import { PRESENCE_EVENT } from '../wire/protocol.js';
 import type { ResolvedPresence } from './options.js';
 
@@ -19,7 +21,7 @@ export interface ScopePresence {
 export interface PresenceContext {
   readonly options: ResolvedPresence;
   readonly store: BrokerPresence;
-  /** This instance's id in the broker's presence. */
+  /** This instance's first id in the broker's presence (a new one if it is ever counted out). */
   readonly instance: string;
   /** Tells the instances with streams in the scope that its presence changed. */
   announce(scopeKey: string): Promise<void>;
@@ -32,39 +34,37 @@ interface Pending {
   readonly remove: Set<string>;
 }
 
-/** A debounce that fires at most once per `ms`: the first call starts it, later ones join it. */
-class Debounce<T> {
-  readonly #timers = new Map<string, NodeJS.Timeout>();
-  constructor(
-    private readonly ms: number,
-    private readonly fire: (key: string, value: T) => void,
-  ) {}
-  touch(key: string, value: T): void {
-    if (this.#timers.has(key)) return;
-    const timer = setTimeout(() => {
-      this.#timers.delete(key);
-      this.fire(key, value);
-    }, this.ms);
-    timer.unref();
-    this.#timers.set(key, timer);
-  }
-  stop(): void {
-    for (const timer of this.#timers.values()) clearTimeout(timer);
-    this.#timers.clear();
-  }
-}
+/**
+ * How long the broker keeps an entry without a write or a touch: only what a dead instance left in
+ * a scope nobody reads again waits this long (readers delete it at once). A live instance touches
+ * each of its entries once per half of it, spread over the intervals.
+ */
+const KEEP_MS = 24 * 60 * 60 * 1000;
 
 /**
  * This instance's presence: its streams counted per scope and user (tabs and shared streams
  * count once), the broker written only when a user's first stream in a scope opens or its last
- * one closes (batched per tick), one refresh per interval, and the debounced `eventrail.presence`
- * events. Owns the counts, the pending writes and the timers.
+ * one closes (batched per tick), its alive mark renewed once per interval (whatever its scopes),
+ * and the debounced `eventrail.presence` events. Owns the counts, the pending writes, the id it
+ * writes under and the timers. Counted out (its mark expired: a stall, or the broker lost its
+ * data), it writes everything again under a new id.
  */
 export class Presence<P extends Principal> {
   /** scope -> user -> open streams of that user in the scope on this instance */
   readonly #local = new Map<string, Map<string, number>>();
-  /** Scopes the broker holds an entry of this instance for (what a change is `fresh` against). */
-  readonly #written = new Set<string>();
+  /**
+   * Scopes the broker holds an entry of this instance for (what a change is `fresh` against), with
+   * when it was last made to live {@link KEEP_MS} more; the oldest first.
+   */
+  readonly #written = new Map<string, number>();
+  /** The id this instance writes under. */
+  #instance: string;
+  /** Whether this instance's alive mark was written (and renewed since, as far as it knows). */
+  #marked = false;
+  /** Writes that failed, tried again (as far as they still hold) with the next refresh. */
+  #failed: Array<{ key: string } & Pending> = [];
+  /** The mark being written, for the flushes that wait for it. */
+  #marking: Promise<void> | undefined;
   readonly #pending = new Map<string, Pending>();
   readonly #announce: Debounce<undefined>;
   readonly #emit: Debounce<Hub<P>>;
@@ -76,6 +76,7 @@ export class Presence<P extends Principal> {
 
   constructor(private readonly ctx: PresenceContext) {
     const { debounceMs, intervalMs } = ctx.options;
+    this.#instance = ctx.instance;
     this.#announce = new Debounce(debounceMs, (key) => this.#announceNow(key));
     this.#emit = new Debounce(debounceMs, (key, hub) => void this.#emitNow(key, hub));
     this.#refresh = setInterval(() => void this.refresh(), intervalMs);
@@ -134,18 +135,85 @@ export class Presence<P extends Principal> {
     if (this.ctx.options.events) this.#emit.touch(hub.key, hub);
   }
 
-  /** Keeps this instance's entries alive; writes again the ones the broker lost. */
+  /**
+   * Once per interval: renews this instance's alive mark (one write, whatever its scopes), and
+   * touches the few entries that are due. With nothing written, the mark lapses.
+   */
   async refresh(): Promise<void> {
-    const scopes = [...this.#written].filter((key) => !this.#pending.has(key));
-    if (scopes.length === 0 || this.#stopped) return;
+    if (this.#stopped) return;
+    if (this.#written.size === 0 && this.#pending.size === 0 && this.#failed.length === 0) {
+      this.#marked = false;
+      return;
+    }
     try {
-      const lost = await this.ctx.store.refresh(this.ctx.instance, scopes, this.ctx.options.ttlMs);
-      for (const key of lost) {
-        if (this.#pending.has(key) || !this.#written.delete(key)) continue;
-        for (const user of this.#local.get(key)?.keys() ?? []) this.#change(key, user, 'add');
-      }
+      await this.#mark();
+      this.#retryFailed();
+      await this.#touchDue();
     } catch (err) {
       this.ctx.report(err);
+    }
+  }
+
+  /** Writes (or renews) the alive mark; finding it gone on a renewal means this id was counted out. */
+  #mark(): Promise<void> {
+    this.#marking ??= (async () => {
+      try {
+        const renew = this.#marked;
+        const held = await this.ctx.store.alive(this.#instance, this.ctx.options.ttlMs, renew);
+        this.#marked = true;
+        if (!held) this.#comeBack();
+      } finally {
+        this.#marking = undefined;
+      }
+    })();
+    return this.#marking;
+  }
+
+  /**
+   * Readers counted this instance out and may have deleted its entries: it writes all of them
+   * again, under a new id (an id counted out is never written again, see BrokerPresence).
+   */
+  #comeBack(): void {
+    this.#instance = connectionId();
+    this.#marked = false;
+    this.#written.clear();
+    this.#failed = [];
+    for (const [key, users] of this.#local)
+      for (const user of users.keys()) this.#change(key, user, 'add');
+  }
+
+  /** Queues again what failed writes were to say, as far as it still holds. */
+  #retryFailed(): void {
+    const failed = this.#failed;
+    this.#failed = [];
+    for (const { key, add, remove } of failed) {
+      const users = this.#local.get(key);
+      for (const user of add) if (users?.has(user)) this.#change(key, user, 'add');
+      for (const user of remove) if (!users?.has(user)) this.#change(key, user, 'remove');
+    }
+  }
+
+  /**
+   * Touches the entries last made to live more than half of {@link KEEP_MS} ago, at most a share
+   * per interval (all of them within a quarter of it), and writes again the ones found gone.
+   */
+  async #touchDue(): Promise<void> {
+    const now = Date.now();
+    const share = Math.ceil((this.#written.size * this.ctx.options.intervalMs) / (KEEP_MS / 4));
+    const due: string[] = [];
+    for (const [key, at] of this.#written) {
+      if (now - at < KEEP_MS / 2 || due.length >= share) break;
+      if (!this.#pending.has(key)) due.push(key);
+    }
+    if (due.length === 0) return;
+    for (const key of due) {
+      this.#written.delete(key);
+      this.#written.set(key, now);
+    }
+    const lost = await this.ctx.store.touch(this.#instance, due, KEEP_MS);
+    for (const key of lost) {
+      if (this.#pending.has(key) || !this.#written.delete(key)) continue;
+      for (const user of this.#local.get(key)?.keys() ?? []) this.#change(key, user, 'add');
     }
   }
 
@@ -167,26 +235,39 @@ export class Presence<P extends Principal> {
   /** One broker write per scope for everything that changed in this tick. */
   async #flush(): Promise<void> {
     this.#flushing = false;
+    if (this.#stopped) return;
+    // Readers count only the entries of instances whose mark holds: the mark goes first.
+    if (!this.#marked) {
+      try {
+        await this.#mark();
+      } catch (err) {
+        // Written with the next refresh's mark; the entries are written meanwhile.
+        this.ctx.report(err);
+      }
+    }
     const batch = [...this.#pending];
     this.#pending.clear();
     if (this.#stopped) return;
+    const instance = this.#instance;
     await Promise.all(
       batch.map(async ([key, { add, remove }]) => {
         if (add.size === 0 && remove.size === 0) return;
         const empty = !this.#local.has(key);
         const fresh = !this.#written.has(key);
         if (empty) this.#written.delete(key);
-        else this.#written.add(key);
+        else if (fresh) this.#written.set(key, Date.now());
         try {
-          await this.ctx.store.update(this.ctx.instance, key, {
+          await this.ctx.store.update(instance, key, {
             add: [...add],
             remove: [...remove],
             fresh,
             empty,
-            ttlMs: this.ctx.options.ttlMs,
+            keepMs: KEEP_MS,
           });
         } catch (err) {
-          // Written again by the next refresh, which finds the entry missing.
+          // Tried again with the next refresh (fresh again if it was: the entry may not exist).
+          if (fresh && instance === this.#instance) this.#written.delete(key);
+          this.#failed.push({ key, add, remove });
           this.ctx.report(err);
         }
         // Told whether this server writes events or not: another instance may.
@@ -228,16 +309,16 @@ export class Presence<P extends Principal> {
     clearInterval(this.#refresh);
     this.#announce.stop();
     this.#emit.stop();
-    const written = [...this.#written];
+    const written = [...this.#written.keys()];
     this.#written.clear();
     await Promise.allSettled(
       written.map((key) =>
-        this.ctx.store.update(this.ctx.instance, key, {
+        this.ctx.store.update(this.#instance, key, {
           add: [],
           remove: [...(this.#local.get(key)?.keys() ?? [])],
           fresh: false,
           empty: true,
-          ttlMs: this.ctx.options.ttlMs,
+          keepMs: KEEP_MS,
         }),
       ),
     );
