@@ -47,6 +47,26 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 export async function startDemoCluster(
   extraEnv: Record<string, string> = {},
 ): Promise<DemoCluster> {
+  // A port found free may be taken by another process before the cluster binds it (or one of its
+  // instances' ports, or its Redis's): then the cluster exits during start-up, and another try
+  // gets other ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(extraEnv);
+    } catch (err) {
+      if (!(err instanceof ExitedDuringStart) || attempt === START_ATTEMPTS) throw err;
+      console.log(`# demo:cluster exited during start-up (attempt ${attempt}), trying again`);
+    }
+  }
+}
+
+/** How many times {@link startDemoCluster} starts the cluster when it exits during start-up. */
+const START_ATTEMPTS = 3;
+
+/** The cluster exited before it served: another try may do (its ports were taken). */
+class ExitedDuringStart extends Error {}
+
+async function startOnce(extraEnv: Record<string, string>): Promise<DemoCluster> {
   const port = await findFreePort();
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port) };
   // A Redis of its own, or the one the test names: tests never touch a shared one.
@@ -126,14 +146,25 @@ export async function startDemoCluster(
     },
   };
 
+  // Up once the cluster says its proxy listens on this port (not merely once something answers
+  // there: another process may hold a port found free) and the proxy serves an instance.
+  const listening = `demo cluster on http://localhost:${port} `;
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) break;
-    try {
-      const answer = await fetch(`${url}/healthz`);
-      if (answer.ok) return cluster;
-    } catch {
-      // not up yet
+    if (child.exitCode !== null || child.signalCode !== null) {
+      await cluster.stop();
+      throw new ExitedDuringStart(
+        `demo:cluster exited during start-up on ${url}.\n--- its output ---\n${output}`,
+      );
+    }
+    if (output.includes(listening)) {
+      try {
+        const answer = await fetch(`${url}/healthz`);
+        await answer.arrayBuffer();
+        if (answer.ok && answer.headers.has('x-instance')) return cluster;
+      } catch {
+        // not serving yet
+      }
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }

@@ -75,15 +75,21 @@ export function sharedStreamSuite(mode: ShareMode, engine: Engine = 'chromium'):
         browser = await launchRig(engine);
         console.log(`# ${engine}: ${browser.version}`);
         const initScript = mode === 'locks' ? NO_SHARED_WORKER : undefined;
-        alice = await browser.newContext({ initScript });
-        const login = await alice.newPage();
-        await login.goto(`${cluster.url}/login?user=alice&gym=1`);
-        await login.close();
-        // The first tab opens the stream (and leads, with locks) before the others join.
-        tabs.push(await GymTab.open(alice, `${cluster.url}/`));
-        const rest = [];
-        for (let i = 1; i < TABS; i++) rest.push(GymTab.open(alice, `${cluster.url}/`));
-        tabs.push(...(await Promise.all(rest)));
+        try {
+          alice = await browser.newContext({ initScript });
+          const login = await alice.newPage();
+          await login.goto(`${cluster.url}/login?user=alice&gym=1`);
+          await login.close();
+          // The first tab opens the stream (and leads, with locks) before the others join.
+          tabs.push(await GymTab.open(alice, `${cluster.url}/`));
+          const rest = [];
+          for (let i = 1; i < TABS; i++) rest.push(GymTab.open(alice, `${cluster.url}/`));
+          tabs.push(...(await Promise.all(rest)));
+        } catch (err) {
+          // What the cluster said (an instance that died, the proxy's errors) is the clue.
+          const said = cluster.output().slice(-4_000);
+          throw new Error(`${String(err)}\n--- demo:cluster's output ---\n${said}`, { cause: err });
+        }
       },
       { timeout: BROWSER_TABS_MS },
     );
