@@ -22,6 +22,12 @@ interface Box {
   workers: Array<{ id: number; pid: number; ok: boolean; answered: boolean; connections: number }>;
 }
 
+/**
+ * How long a publish through the box may take: once, a publish sent as its worker died waited
+ * 300 s for headers that never came (docs/cluster.md, "Shutdown and failures").
+ */
+const PUBLISH_MS = 10_000;
+
 /** A worker's start is a tsx compile: on a busy machine, tens of seconds. */
 const WORKER_START_MS = 60_000;
 
@@ -71,9 +77,13 @@ describe('every core: examples/basic on WORKERS=2', { skip: redisSkipReason() },
   const publish = async (scope: number, type: string, data: unknown): Promise<boolean> => {
     const query = `scope=${scope}&type=${type}&data=${encodeURIComponent(JSON.stringify(data))}`;
     try {
-      return (await fetch(`${app.url}/publish?${query}`, { method: 'POST' })).status === 202;
+      const answer = await fetch(`${app.url}/publish?${query}`, {
+        method: 'POST',
+        signal: AbortSignal.timeout(PUBLISH_MS),
+      });
+      return answer.status === 202;
     } catch {
-      return false; // its worker died under it: not acknowledged
+      return false; // its worker died under it (or with it its handed-over connection): not acknowledged
     }
   };
 
