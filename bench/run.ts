@@ -11,6 +11,7 @@ import {
   CORES_EVENTRAIL,
   CORES_FLOOR,
   EVENTRAIL_NO_HISTORY,
+  EVENTRAIL_PRESENCE,
   GO_ORIGINAL,
   SOCKET_IO,
   SSE_SYSTEMS,
@@ -50,10 +51,11 @@ if (Number.isFinite(fdLimit) && fdLimit < config.connections + 1024) {
 
 const pick = (specs: readonly SystemSpec[]): SystemSpec[] =>
   specs.filter((s) => config.only === undefined || config.only.includes(s.name));
-// The history-less variant costs another 45 s: full runs only, unless asked for by name.
+// The history-less and presence variants cost another 45 s each: full runs only, unless asked
+// for by name (the presence one is the Redis system with presence on, its events included).
 const systems = pick([
   ...SSE_SYSTEMS,
-  ...(config.quick && config.only === undefined ? [] : [EVENTRAIL_NO_HISTORY]),
+  ...(config.quick && config.only === undefined ? [] : [EVENTRAIL_NO_HISTORY, EVENTRAIL_PRESENCE]),
 ]);
 const withSocketIo = pick([SOCKET_IO]).length > 0;
 
