@@ -26,10 +26,13 @@ const PAD = 'x'.repeat(1000);
  * The most the process's retained memory (heap and buffers, after a full GC) may grow while a
  * client replays 20,000 events of 1 KiB (20 MB). Paged, the replay holds one page (256 entries)
  * and one socket's worth of bytes; read at once it held the whole history as strings and frames
- * plus its bytes in the socket's buffer. Measured here: 4.6 MiB paged; 27.7 MiB with the whole
- * history read at once (even written as the client drains).
+ * plus its bytes in the socket's buffer. Measured when the bound was set: 4.6-11.5 MiB paged, 27.7
+ * MiB with the whole history read at once. Measured on 2026-12-07 (main at 073d209): paged
+ * 14.2-15.1 MiB on Node 20 and 15.9-16.1 on Node 22 (about 6 MiB of it the replay pages kept for a
+ * storm's later clients, 2 MiB of text with their objects and frames: 8.5-9.3 MiB with none kept),
+ * the whole history at once 58.4 MiB. The bound sits between the two, with room for the Node lines.
  */
-const MAX_REPLAY_GROWTH = 16 * 1024 * 1024;
+const MAX_REPLAY_GROWTH = 24 * 1024 * 1024;
 
 async function app(
   historySize: number,
