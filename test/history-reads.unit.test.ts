@@ -10,15 +10,7 @@ import { SharedHistoryReads } from '../src/fanout/history-reads.js';
 import { createSseServer, isEventrailError } from '../src/index.js';
 import type { BrokerHistory, HistoryEntry } from '../src/types.js';
 import { Limiter } from '../src/util/limiter.js';
-import type { Position } from '../src/wire/event-ids.js';
-
-const entry = (seq: number): HistoryEntry => ({
-  id: `1000-${seq}`,
-  channel: 'gym:1:a',
-  payload: '{}',
-});
-const entries = (from: number, to: number) =>
-  Array.from({ length: to - from + 1 }, (_, i) => entry(from + i));
+import { entries, entry, hubAt } from './helpers/history-entries.js';
 
 /** A read the test answers. */
 interface Pending {
@@ -41,10 +33,6 @@ function manual() {
 
 /** Lets every settled promise's callbacks run. */
 const settle = () => new Promise((resolve) => setImmediate(resolve));
-
-const hubAt = (seq: number | undefined): { lastSeen: Position | undefined } => ({
-  lastSeen: seq === undefined ? undefined : { ms: 1000, seq },
-});
 
 describe('Limiter', () => {
   it('runs at most `limit` at once, the others first come first served; a throw frees its slot', async () => {

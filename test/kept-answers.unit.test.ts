@@ -8,18 +8,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import { KeptAnswers } from '../src/fanout/kept-answers.js';
 import type { HistoryEntry } from '../src/types.js';
-import type { Position } from '../src/wire/event-ids.js';
-
-const entry = (seq: number): HistoryEntry => ({
-  id: `1000-${seq}`,
-  channel: 'gym:1:a',
-  payload: '{}',
-});
-const page = (from: number, to: number) =>
-  Array.from({ length: to - from + 1 }, (_, i) => entry(from + i));
-const hubAt = (seq: number | undefined): { lastSeen: Position | undefined } => ({
-  lastSeen: seq === undefined ? undefined : { ms: 1000, seq },
-});
+import { entries, hubAt } from './helpers/history-entries.js';
 
 describe('KeptAnswers', () => {
   beforeEach(() => mock.timers.enable({ apis: ['Date'], now: 1_000_000 }));
@@ -27,7 +16,7 @@ describe('KeptAnswers', () => {
 
   it('keeps a full page while it is reused, however long the storm lasts', () => {
     const kept = new KeptAnswers();
-    kept.keep('k', '1000-0', 4, page(1, 4), undefined);
+    kept.keep('k', '1000-0', 4, entries(1, 4), undefined);
     // Reused every 4 s for 40 s: each reuse starts the idle wait again.
     for (let s = 4; s <= 40; s += 4) {
       mock.timers.tick(4_000);
@@ -37,8 +26,8 @@ describe('KeptAnswers', () => {
 
   it('drops an answer nobody used for 5 s, and any answer 60 s after its read', () => {
     const kept = new KeptAnswers();
-    kept.keep('idle', '1000-0', 4, page(1, 4), undefined);
-    kept.keep('busy', '1000-4', 4, page(5, 8), undefined);
+    kept.keep('idle', '1000-0', 4, entries(1, 4), undefined);
+    kept.keep('busy', '1000-4', 4, entries(5, 8), undefined);
     mock.timers.tick(4_000);
     assert.ok(kept.reuse('busy', undefined));
     mock.timers.tick(1_500);
@@ -54,12 +43,12 @@ describe('KeptAnswers', () => {
   it('reuses a partial answer only for its hub, whole while the hub saw nothing newer', () => {
     const kept = new KeptAnswers();
     const hub = hubAt(6);
-    kept.keep('k', '1000-0', 256, page(1, 6), hub);
+    kept.keep('k', '1000-0', 256, entries(1, 6), hub);
     assert.equal(kept.reuse('k', hubAt(6)), undefined, 'another hub');
     assert.equal(kept.reuse('k', undefined), undefined, 'no hub');
-    assert.deepEqual(kept.reuse('k', hub), { fresh: true, answer: page(1, 6) });
+    assert.deepEqual(kept.reuse('k', hub), { fresh: true, answer: entries(1, 6) });
     hub.lastSeen = { ms: 1000, seq: 7 };
-    assert.deepEqual(kept.reuse('k', hub), { fresh: false, answer: page(1, 6), upTo: '1000-6' });
+    assert.deepEqual(kept.reuse('k', hub), { fresh: false, answer: entries(1, 6), upTo: '1000-6' });
     // The partial answer's reuse keeps it too.
     mock.timers.tick(4_000);
     assert.ok(kept.reuse('k', hub));

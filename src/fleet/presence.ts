@@ -178,8 +178,12 @@ export class Presence<P extends Principal> {
     this.#marked = false;
     this.#written.clear();
     this.#failed = [];
-    for (const [key, users] of this.#local)
-      for (const user of users.keys()) this.#change(key, user, 'add');
+    for (const key of this.#local.keys()) this.#rewrite(key);
+  }
+
+  /** Queues every local user of a scope for writing, as when the broker lost that entry. */
+  #rewrite(key: string): void {
+    for (const user of this.#local.get(key)?.keys() ?? []) this.#change(key, user, 'add');
   }
 
   /** Queues again what failed writes were to say, as far as it still holds. */
@@ -212,8 +216,7 @@ export class Presence<P extends Principal> {
     }
     const lost = await this.ctx.store.touch(this.#instance, due, KEEP_MS);
     for (const key of lost) {
-      if (this.#pending.has(key) || !this.#written.delete(key)) continue;
-      for (const user of this.#local.get(key)?.keys() ?? []) this.#change(key, user, 'add');
+      if (!this.#pending.has(key) && this.#written.delete(key)) this.#rewrite(key);
     }
   }
 
