@@ -4,6 +4,7 @@
  * in time is silent (its subscription receives nothing).
  */
 import { randomBytes } from 'node:crypto';
+import { ioDeadline } from '../util/io-deadline.js';
 import { keySlot } from './cluster-slot.js';
 import type { RedisPubSubListener } from './redis-modes.js';
 
@@ -84,9 +85,10 @@ export class ClusterProbe {
   async run(subscriber: ProbeSubscriber, timeoutMs: number): Promise<boolean> {
     const tokens = new Map<string, () => void>();
     const pending = new Map<string, string>();
-    let timer: NodeJS.Timeout | undefined;
+    let cancel = () => {};
     const all = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, timeoutMs);
+      // Not a plain timer: a loop busy past the deadline must read the probe's messages first.
+      cancel = ioDeadline(timeoutMs, resolve);
       for (const { address } of this.cluster.masters) {
         const token = `${address} ${randomBytes(4).toString('hex')}`;
         pending.set(token, address);
@@ -113,7 +115,7 @@ export class ClusterProbe {
       this.#silent = [...pending.values()];
       return this.#silent.length === 0;
     } finally {
-      clearTimeout(timer);
+      cancel();
       this.#waiting = undefined;
     }
   }

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { createClient } from 'redis';
 import { EventrailError } from '../errors.js';
+import { ioDeadline } from '../util/io-deadline.js';
 import { toError } from '../util/to-error.js';
 import {
   assertShardedRedis,
@@ -109,9 +110,10 @@ export function connectUrl(
     },
     async probe(timeoutMs) {
       const token = String(++tokens);
-      let timer: NodeJS.Timeout | undefined;
+      let cancel = () => {};
+      // Not a plain timer: a loop busy past the deadline must read the probe's message first.
       const expired = new Promise<'expired'>((resolve) => {
-        timer = setTimeout(() => resolve('expired'), timeoutMs);
+        cancel = ioDeadline(timeoutMs, () => resolve('expired'));
       });
       const received = new Promise<true>((resolve) => {
         waiting = { token, resolve: () => resolve(true) };
@@ -127,7 +129,7 @@ export function connectUrl(
         }
         return (await Promise.race([received, expired])) === true;
       } finally {
-        clearTimeout(timer);
+        cancel();
         waiting = undefined;
       }
     },
