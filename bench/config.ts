@@ -17,7 +17,7 @@ export const SCENARIOS = [
   'presence',
 ] as const;
 /** Run only when asked for by name: each holds the machine's whole file limit for minutes. */
-export const OPT_IN_SCENARIOS = ['storm'] as const;
+export const OPT_IN_SCENARIOS = ['storm', 'box'] as const;
 export type Scenario = (typeof SCENARIOS)[number] | (typeof OPT_IN_SCENARIOS)[number];
 const KNOWN: readonly string[] = [...SCENARIOS, ...OPT_IN_SCENARIOS];
 
@@ -43,6 +43,26 @@ export interface ScalingConfig {
   latencyMs: number;
 }
 
+/**
+ * The box scenario (bench/box.ts): what one machine holds, every core serving, against the floor
+ * run the same way. A process may open 20,000 files here, so the servers and the load workers
+ * each split the streams over several processes.
+ */
+export interface BoxConfig {
+  /** Open streams over the whole box (`--box-connections`). */
+  connections: number;
+  /** Scopes the streams spread over, evenly. */
+  scopes: number;
+  /** Events published per second over all scopes, round-robin (an app's invalidations). */
+  eventsPerSec: number;
+  /** Server processes (node:cluster workers) sharing the port. */
+  serverWorkers: number;
+  /** Load worker processes holding the streams. */
+  loadWorkers: number;
+  /** The measured steady window: long enough for every stream's heartbeat to pass in it. */
+  steadyMs: number;
+}
+
 export interface Config {
   quick: boolean;
   json: string | undefined;
@@ -57,6 +77,7 @@ export interface Config {
   connections: number;
   /** The storm scenario's streams per instance (`--storm-streams`). */
   stormStreams: number;
+  box: BoxConfig;
   workers: number;
   /** Connections opened at once per worker. */
   concurrency: number;
@@ -126,6 +147,7 @@ export function parseConfig(args: string[]): Config {
     '--scenarios',
     '--out',
     '--storm-streams',
+    '--box-connections',
   ]);
   for (const arg of args) {
     if (arg.startsWith('--') && !known.has(arg)) throw new Error(`unknown option ${arg}`);
@@ -139,6 +161,10 @@ export function parseConfig(args: string[]): Config {
   const stormStreams = Number(value(args, '--storm-streams') ?? (quick ? 1000 : 9000));
   if (!Number.isInteger(stormStreams) || stormStreams < 10) {
     throw new Error('--storm-streams must be an integer >= 10');
+  }
+  const boxConnections = Number(value(args, '--box-connections') ?? (quick ? 4000 : 40_000));
+  if (!Number.isInteger(boxConnections) || boxConnections < 1000) {
+    throw new Error('--box-connections must be an integer >= 1000');
   }
   const scenarios = value(args, '--scenarios')?.split(',') ?? [...SCENARIOS];
   const unknown = scenarios.filter((s) => !KNOWN.includes(s));
@@ -166,6 +192,15 @@ export function parseConfig(args: string[]): Config {
     only,
     connections,
     stormStreams,
+    box: {
+      connections: boxConnections,
+      scopes: Math.max(10, Math.round(boxConnections / 40)),
+      eventsPerSec: 10,
+      // 10,000 streams per process at 40,000: half the file limit, the rest for everything else.
+      serverWorkers: Math.max(2, Math.ceil(boxConnections / 10_000)),
+      loadWorkers: Math.max(2, Math.ceil(boxConnections / 10_000)),
+      steadyMs: quick ? 10_000 : 40_000,
+    },
     workers: 2,
     concurrency: 200,
     steadyDeliveriesPerSec: 20_000,

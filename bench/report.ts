@@ -2,6 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { boxSystems } from './box.js';
 import {
   BETTER_SSE,
   CORES_EVENTRAIL,
@@ -170,6 +171,44 @@ function coresSection(rows: Map<string, LoadResult> | undefined, config: Config)
   ];
 }
 
+/**
+ * The box scenario: eventrail/redis against the floor, both on `serverWorkers` processes, at the
+ * box's size (targets: memory <= 10 KB per connection, p99 <= 1.25x the floor's).
+ */
+function boxSection(rows: Map<string, LoadResult> | undefined, config: Config): string[] {
+  if (rows === undefined || rows.size === 0) return [];
+  const { box } = config;
+  const [meSpec, floorSpec] = boxSystems(config);
+  const me = rows.get(meSpec?.name ?? '');
+  const floor = rows.get(floorSpec?.name ?? '');
+  const latency = (r: LoadResult | undefined) => (r ? steadyOf(r) : undefined);
+  const vsFloor = ratio(latency(me)?.p99Ms, latency(floor)?.p99Ms);
+  const perConn = me?.rssPerConn ?? null;
+  /** The servers' CPU over the steady window, in cores (1.00 = one core busy). */
+  const cores = (r: LoadResult | undefined): string => {
+    const l = latency(r);
+    return l ? (l.serverCpuUs / 1000 / (box.steadyMs + TAIL_MS)).toFixed(2) : 'n/a';
+  };
+  const rows2 = [
+    '| system | connected | failed | idle RSS/conn | p50 ms | p99 ms | undelivered | server CPU (cores) | delivered/s at saturation |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...[...rows].map(([name, r]) => {
+      const l = steadyOf(r);
+      return `| ${name} | ${int(r.connected)} | ${int(r.failed)} | ${kb(r.rssPerConn)} | ${ms(l.p50Ms)} | ${ms(l.p99Ms)} | ${int(l.undelivered)} | ${cores(r)} | ${int(r.saturation.deliveredPerSec)} |`;
+    }),
+  ];
+  return [
+    `## A box: ${int(box.connections)} streams over ${int(box.scopes)} scopes, ${box.serverWorkers} server processes`,
+    '',
+    `${box.eventsPerSec} events/s round-robin over the scopes for ${box.steadyMs / 1000} s (every stream's heartbeat falls in it); each system forked into ${box.serverWorkers} processes sharing the port (bench/systems/cluster.ts), ${box.loadWorkers} load workers. Memory and CPU summed over the processes; memory per connection is the slope over the second half of the connections.`,
+    '',
+    ...rows2,
+    '',
+    `- eventrail/redis, box: idle RSS **${kb(perConn)} per connection** (target <= 10 KB: ${verdict(perConn === null ? null : perConn / 1024, (r) => r <= 10)}), p99 = **${x(vsFloor)} the floor's** (target <= 1.25x: ${verdict(vsFloor, (r) => r <= 1.25)}); p50 = ${x(ratio(latency(me)?.p50Ms, latency(floor)?.p50Ms))} floor`,
+    '',
+  ];
+}
+
 /** eventrail/redis against the Go original of the same run (fan-out), when it ran. */
 function goRatios(rows: Map<string, LoadResult>): string[] {
   const me = rows.get('eventrail/redis');
@@ -299,6 +338,7 @@ export function writeReport(results: Results, config: Config, elapsedMs: number)
       : ['not measured']),
     '',
     ...coresSection(results.cores, config),
+    ...boxSection(results.box, config),
     ...scalingSection(results.scaling, config.quick),
     ...catchUpSection(results.catchUp, config.quick),
     ...stormSection(results.storm),

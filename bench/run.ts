@@ -1,12 +1,14 @@
 /**
  * `npm run bench [-- --quick] [--json FILE] [--profile] [--trace-gc] [--only a,b] [--connections N]
- *   [--scenarios fanout,scopes,churn,cores,scaling,catch-up,presence,storm] [--storm-streams N] [--out DIR]`
+ *   [--scenarios fanout,scopes,churn,cores,scaling,catch-up,presence,storm,box] [--storm-streams N]
+ *   [--box-connections N] [--out DIR]`
  *
  * Starts its own redis-server, then every system in turn (alternating, same client, loopback) for
  * each scenario, and writes docs/bench.md and docs/bench.svg. Kills every child on exit.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { box, boxSystems } from './box.js';
 import {
   CORES_EVENTRAIL,
   CORES_FLOOR,
@@ -162,6 +164,13 @@ try {
     const label = `cores-${slug(spec.name)}`;
     const r = await attempt(spec.name, () => load(spec, bench, 1, label, config.steadyMs));
     if (r) results.cores.set(spec.name, r);
+  }
+  if (config.scenarios.includes('box')) {
+    const { box: size } = config;
+    console.log(
+      `box: ${size.connections} streams over ${size.scopes} scopes, ${size.eventsPerSec} events/s, ${size.serverWorkers} server processes`,
+    );
+    results.box = await box(bench, pick(boxSystems(config)), attempt);
   }
   if (config.scenarios.includes('scaling')) {
     const { steps } = config.scaling;
