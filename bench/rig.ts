@@ -77,7 +77,11 @@ export function startProbe(): Probe {
 export function startWorkers(config: Config): Worker[] {
   return Array.from({ length: config.workers }, (_, i) =>
     peer(
-      launch(process.execPath, nodeArgs(here('client/worker.ts')), `worker ${i}`, true),
+      // Each worker its own loopback source address: one address reaches one server port from
+      // ~28,000 ephemeral ports at most, fewer than the box scenario's 40,000 streams.
+      launch(process.execPath, nodeArgs(here('client/worker.ts')), `worker ${i}`, true, {
+        BENCH_SOURCE_ADDRESS: `127.0.0.${i + 2}`,
+      }),
       `worker ${i}`,
     ),
   );

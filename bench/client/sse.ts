@@ -8,8 +8,11 @@ import { nowUs } from '../protocol.js';
 import { digits, FRAME_END, HEAD_END, SEQ, statusOf, TIME } from './sse-bytes.js';
 import type { Conn, ConnEvents, Driver } from './types.js';
 
+/** The worker's own loopback source address (see startWorkers), or the system's choice. */
+const localAddress = process.env.BENCH_SOURCE_ADDRESS;
+
 export const openSse: Driver = (port, scope, events: ConnEvents): Conn => {
-  const socket = net.connect({ port, host: '127.0.0.1' });
+  const socket = net.connect({ port, host: '127.0.0.1', ...(localAddress && { localAddress }) });
   socket.setNoDelay(true);
   let head = true;
   let done = false;
