@@ -57,7 +57,11 @@ describe('OpeningRate', () => {
   it('a slot of a fraction of a millisecond is never answered early (3 a second: 333.3 ms)', () => {
     let now = 0;
     // The earliest point of every slot: a retry rounded down would come back before it.
-    const rate = new OpeningRate(3, () => now, () => 0);
+    const rate = new OpeningRate(
+      3,
+      () => now,
+      () => 0,
+    );
     for (let i = 0; i < 3; i++) assert.equal(rate.take(), null);
     const slots = [rate.take(), rate.take(), rate.take()] as number[];
     for (const [k, delay] of slots.entries()) {
