@@ -1,21 +1,22 @@
 import { formatRetry } from '../wire/sse-format.js';
 
 /**
- * Spreads a burst of new streams (a reconnect storm: an instance died or was drained and its
- * browsers all come here) over time instead of opening them all at once or refusing some at
- * random. Streams open at up to `perSecond`, with a burst of one second's worth; a request beyond
- * that is deferred: `200` with only a `retry:` that gives it its own slot in the order it came,
- * the k-th deferred of a storm (counting from 0) `retry:` in `[(k+1)/perSecond, (k+2)/perSecond]`
- * seconds (rounded up to the millisecond), so that the deferred come back one slot apart, at the rate the server opens. The slots
- * promised and not yet due are the backlog: a later deferred request is queued behind them.
- */
-/**
  * What a token may fall short of 1 by and still open: the refill sums fractions of tokens in
  * floating point (0.282 s then 0.218 s at 4 a second leave 0.9999999999999999), and a deferred
  * request back at the very start of its slot must not lose it to a rounding.
  */
 const ROUNDING = 1e-9;
 
+/**
+ * Spreads a burst of new streams (a reconnect storm: an instance died or was drained and its
+ * browsers all come here) over time instead of opening them all at once or refusing some at
+ * random. Streams open at up to `perSecond`, with a burst of one second's worth; a request beyond
+ * that is deferred: `200` with only a `retry:` that gives it its own slot in the order it came,
+ * the k-th deferred of a storm (counting from 0) `retry:` in `[(k+1)/perSecond, (k+2)/perSecond]`
+ * seconds (rounded up to the millisecond), so that the deferred come back one slot apart, at
+ * the rate the server opens. The slots promised and not yet due are the backlog: a later deferred
+ * request is queued behind them.
+ */
 export class OpeningRate {
   /** Streams that may open now (a token bucket of one second's worth). */
   #tokens: number;
