@@ -118,6 +118,10 @@ describe("a tab's end", () => {
   });
 
   test('connect({ share: true }) without SharedWorker or Web Locks holds its own stream', () => {
+    // Node 24 has Web Locks (navigator.locks) and BroadcastChannel, where the client rightly
+    // elects a leader instead: the test hides them to stand for a runtime without either.
+    const navigator = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
+    Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true });
     const root: RefreshRoot = Object.assign(new EventTarget(), {
       querySelectorAll: () => [],
     });
@@ -127,12 +131,17 @@ describe("a tab's end", () => {
       root,
       EventSource: Source,
     });
-    assert.equal(client.sharing, 'none');
-    assert.equal(client.tabs, 1);
-    const source = StandIn.last as StandIn;
-    source.emit('open');
-    source.emit('eventrail.connected', '{"connectionId":"conn9"}');
-    assert.equal(client.connectionId, 'conn9', 'a tab alone is skipped by its connection id');
-    client.close();
+    try {
+      assert.equal(client.sharing, 'none');
+      assert.equal(client.tabs, 1);
+      const source = StandIn.last as StandIn;
+      source.emit('open');
+      source.emit('eventrail.connected', '{"connectionId":"conn9"}');
+      assert.equal(client.connectionId, 'conn9', 'a tab alone is skipped by its connection id');
+    } finally {
+      client.close();
+      if (navigator === undefined) Reflect.deleteProperty(globalThis, 'navigator');
+      else Object.defineProperty(globalThis, 'navigator', navigator);
+    }
   });
 });
