@@ -26,10 +26,11 @@ const PAD = 'x'.repeat(1000);
  * The most the process's retained memory (heap and buffers, after a full GC) may grow while a
  * client replays 20,000 events of 1 KiB (20 MB). Paged, the replay holds one page (256 entries)
  * and one socket's worth of bytes; read at once it held the whole history as strings and frames
- * plus its bytes in the socket's buffer. Measured on 2026-12-07 (main at f99710b, the GC settled
- * as {@link exposedGc} says): paged 6.1-6.8 MiB on Node 20, 6.3-6.5 on Node 22, 5.9-8.6 on Node
- * 24 (about 6 MiB of it the replay pages kept for a storm's later clients); the whole history at
- * once (HISTORY_PAGE set to 20,000) 57.4 MiB on Node 20 and 24. The bound sits between the two.
+ * plus its bytes in the socket's buffer. Measured on 2026-12-07 (the GC settled as
+ * {@link exposedGc} says): paged 3.5-4.3 MiB on Node 20, 22 and 24, the pages kept for a storm's
+ * later clients bounded per scope (src/fanout/kept-answers.ts; 5.9-8.6 MiB when a scope could keep
+ * all 2 MiB of text then allowed); the whole history at once (HISTORY_PAGE set to 20,000) 57.4 MiB
+ * on Node 20 and 24. The bound sits between the two.
  */
 const MAX_REPLAY_GROWTH = 16 * 1024 * 1024;
 

@@ -16,7 +16,7 @@ describe('KeptAnswers', () => {
 
   it('keeps a full page while it is reused, however long the storm lasts', () => {
     const kept = new KeptAnswers();
-    kept.keep('k', '1000-0', 4, entries(1, 4), undefined);
+    kept.keep('s', 'k', '1000-0', 4, entries(1, 4), undefined);
     // Reused every 4 s for 40 s: each reuse starts the idle wait again.
     for (let s = 4; s <= 40; s += 4) {
       mock.timers.tick(4_000);
@@ -26,8 +26,8 @@ describe('KeptAnswers', () => {
 
   it('drops an answer nobody used for 5 s, and any answer 60 s after its read', () => {
     const kept = new KeptAnswers();
-    kept.keep('idle', '1000-0', 4, entries(1, 4), undefined);
-    kept.keep('busy', '1000-4', 4, entries(5, 8), undefined);
+    kept.keep('s', 'idle', '1000-0', 4, entries(1, 4), undefined);
+    kept.keep('s', 'busy', '1000-4', 4, entries(5, 8), undefined);
     mock.timers.tick(4_000);
     assert.ok(kept.reuse('busy', undefined));
     mock.timers.tick(1_500);
@@ -43,7 +43,7 @@ describe('KeptAnswers', () => {
   it('reuses a partial answer only for its hub, whole while the hub saw nothing newer', () => {
     const kept = new KeptAnswers();
     const hub = hubAt(6);
-    kept.keep('k', '1000-0', 256, entries(1, 6), hub);
+    kept.keep('s', 'k', '1000-0', 256, entries(1, 6), hub);
     assert.equal(kept.reuse('k', hubAt(6)), undefined, 'another hub');
     assert.equal(kept.reuse('k', undefined), undefined, 'no hub');
     assert.deepEqual(kept.reuse('k', hub), { fresh: true, answer: entries(1, 6) });
@@ -56,18 +56,37 @@ describe('KeptAnswers', () => {
     assert.ok(kept.reuse('k', hub));
   });
 
-  it('keeps about 2 MiB in all, dropping the least recently used first', () => {
+  const big = (n: number, chars: number): HistoryEntry[] => [
+    { id: `1000-${n}`, channel: 'gym:1:a', payload: 'x'.repeat(chars) },
+  ];
+
+  it("keeps 1 MiB of a scope's answers, dropping its least recently used first", () => {
     const kept = new KeptAnswers();
-    const big = (n: number): HistoryEntry[] => [
-      { id: `1000-${n}`, channel: 'gym:1:a', payload: 'x'.repeat(600_000) },
-    ];
-    kept.keep('a', '1000-0', 1, big(1), undefined);
-    kept.keep('b', '1000-1', 1, big(2), undefined);
-    assert.ok(kept.reuse('a', undefined), 'a used: b is now the least recently used');
-    kept.keep('c', '1000-2', 1, big(3), undefined);
-    kept.keep('d', '1000-3', 1, big(4), undefined);
+    kept.keep('s1', 'a', '1000-0', 1, big(1, 300_000), undefined);
+    kept.keep('s1', 'b', '1000-1', 1, big(2, 300_000), undefined);
+    kept.keep('s1', 'c', '1000-2', 1, big(3, 300_000), undefined);
+    kept.keep('s2', 'other', '1000-0', 1, big(1, 300_000), undefined);
+    assert.ok(kept.reuse('a', undefined), 'a used: b is now the least recently used of s1');
+    kept.keep('s1', 'd', '1000-3', 1, big(4, 300_000), undefined);
     assert.equal(kept.reuse('b', undefined), undefined, 'b dropped');
-    assert.ok(kept.reuse('a', undefined));
-    assert.ok(kept.reuse('d', undefined));
+    for (const key of ['a', 'c', 'd', 'other']) assert.ok(kept.reuse(key, undefined), key);
+    kept.keep('s3', 'huge', '1000-0', 1, big(1, 1_100_000), undefined);
+    assert.equal(kept.reuse('huge', undefined), undefined, 'more than a scope may keep');
+  });
+
+  it('keeps 8 MiB in all: a read that finds it full is not kept, until answers nobody uses go', () => {
+    const kept = new KeptAnswers();
+    // Eight scopes of 1,000,000 characters fit (8 MiB is 8,388,608); a ninth does not.
+    for (let s = 1; s <= 9; s++)
+      kept.keep(`s${s}`, `k${s}`, '1000-0', 1, big(s, 1_000_000), undefined);
+    assert.equal(kept.reuse('k9', undefined), undefined, 'the ninth was not kept');
+    // What is kept stays while it is used, whatever comes.
+    mock.timers.tick(4_000);
+    for (let s = 2; s <= 8; s++) assert.ok(kept.reuse(`k${s}`, undefined), `k${s} reused`);
+    mock.timers.tick(1_500);
+    kept.keep('s9', 'k9', '1000-0', 1, big(9, 1_000_000), undefined);
+    assert.ok(kept.reuse('k9', undefined), 'kept: k1, unused for 5.5 s, made room');
+    assert.equal(kept.reuse('k1', undefined), undefined);
+    for (let s = 2; s <= 8; s++) assert.ok(kept.reuse(`k${s}`, undefined), `k${s} still kept`);
   });
 });

@@ -117,12 +117,12 @@ export class SharedHistoryReads implements HistoryReader {
         (entries) => entries === null || (limit !== undefined && entries.length >= limit),
       );
     }
-    this.#kept.keep(key, afterId, limit, answer, reader);
+    this.#kept.keep(scopeKey, key, afterId, limit, answer, reader);
     return answer;
   }
 
   forget(scopeKey: string): void {
-    this.#kept.forget(`r ${scopeKey} `);
+    this.#kept.forget(scopeKey);
   }
 
   position(scopeKey: string): Promise<HistoryPosition | string> {

@@ -12,6 +12,8 @@ export interface ReplayReader {
 
 /** A read's answer kept for reuse. */
 interface Kept {
+  /** The scope it was read for (see {@link MAX_SCOPE_CHARS}). */
+  readonly scope: string;
   readonly answer: readonly HistoryEntry[] | null;
   /** The hub it was read for (reads of other hubs may not reuse a tail). */
   readonly reader: ReplayReader | undefined;
@@ -51,12 +53,21 @@ const IDLE_MS = 5_000;
 /** An answer is kept at most this long after its read, however often it is reused. */
 const MAX_AGE_MS = 60_000;
 /**
- * Characters (ids, channels, payloads) kept at most, over every answer; the least recently used
- * answers go first. About 2 MiB of text, about 6 MiB of memory with the entries' objects and the
- * frames written from them (measured in a 20,000-deep replay of 1 KiB events): a replay's memory
- * stays bounded however deep it reads (each page it reads is kept until newer ones push it out).
+ * Characters (ids, channels, payloads) kept at most, over every answer: about 8 MiB of text, about
+ * 24 MiB of memory with the entries' objects and the frames written from them (3 bytes a
+ * character, measured in a 20,000-deep replay of 1 KiB events). Sized for a storm over many
+ * scopes: 9,000 streams back at once over 90 scopes, 500 events behind, read two pages of about
+ * 150-character entries per scope, 6.9 MiB in all. A read that finds it full is not kept (what is
+ * kept is in use, and dropping it for the newcomer would leave a storm that cycles over more
+ * scopes than fit with nothing shared at all: at 2 MiB, 3,125 reads for those 9,000 clients).
  */
-const MAX_KEPT_CHARS = 2 * 2 ** 20;
+const MAX_KEPT_CHARS = 8 * 2 ** 20;
+/**
+ * Characters kept at most for one scope; its least recently used answers go first. A replay that
+ * reads deep (20,000 events of 1 KiB) keeps the last pages it read for the clients following it,
+ * about 3 MiB, not everything up to {@link MAX_KEPT_CHARS}.
+ */
+const MAX_SCOPE_CHARS = 2 ** 20;
 
 /** The characters of an answer's entries. */
 function charsOf(answer: readonly HistoryEntry[] | null): number {
@@ -77,8 +88,11 @@ function charsOf(answer: readonly HistoryEntry[] | null): number {
  *   (in the hub) live; an event the hub's subscription missed is the hub's recovery's to deliver.
  */
 export class KeptAnswers {
+  /** From the least recently used to the most (see #used). */
   readonly #kept = new Map<string, Kept>();
   #chars = 0;
+  /** Characters kept, by scope. */
+  readonly #scopeChars = new Map<string, number>();
 
   /** What the kept answer of `key` is worth to `reader` (see {@link Reuse}), or undefined. */
   reuse(key: string, reader: ReplayReader | undefined): Reuse | undefined {
@@ -107,8 +121,12 @@ export class KeptAnswers {
     return { fresh: false, answer, upTo: last.id };
   }
 
-  /** Keeps the answer of a read of `key` (entries after `afterId`, at most `limit`). */
+  /**
+   * Keeps the answer of a read of `key`, one of `scope`'s (entries after `afterId`, at most
+   * `limit`), unless there is no room for it.
+   */
   keep(
+    scope: string,
     key: string,
     afterId: string,
     limit: number | undefined,
@@ -118,23 +136,29 @@ export class KeptAnswers {
     const settled = answer === null || (limit !== undefined && answer.length >= limit);
     if (!settled && reader === undefined) return;
     const chars = charsOf(answer);
-    if (chars > MAX_KEPT_CHARS) return;
+    if (chars > MAX_SCOPE_CHARS) return;
     const old = this.#kept.get(key);
     if (old !== undefined) this.#drop(key, old);
-    const upTo = parseStreamId(answer?.at(-1)?.id ?? afterId);
     const now = Date.now();
-    this.#kept.set(key, { answer, reader, upTo, settled, readAt: now, usedAt: now, chars });
-    this.#chars += chars;
-    // The map runs from the least recently used (see #used): drop from its start.
+    // Room in the scope: its least recently used answers go first (the map runs from them).
     for (const [oldest, kept] of this.#kept) {
-      if (this.#chars <= MAX_KEPT_CHARS && !expired(kept, now)) break;
+      if ((this.#scopeChars.get(scope) ?? 0) + chars <= MAX_SCOPE_CHARS) break;
+      if (kept.scope === scope) this.#drop(oldest, kept);
+    }
+    // In all, only the answers nobody uses any more go: calm times keep nothing.
+    for (const [oldest, kept] of this.#kept) {
+      if (!expired(kept, now)) break;
       this.#drop(oldest, kept);
     }
+    if (this.#chars + chars > MAX_KEPT_CHARS) return;
+    const upTo = parseStreamId(answer?.at(-1)?.id ?? afterId);
+    this.#kept.set(key, { scope, answer, reader, upTo, settled, readAt: now, usedAt: now, chars });
+    this.#add(scope, chars);
   }
 
-  /** Forgets every answer whose key starts with `prefix` (a scope after a gap). */
-  forget(prefix: string): void {
-    for (const [key, kept] of this.#kept) if (key.startsWith(prefix)) this.#drop(key, kept);
+  /** Forgets every answer of `scope` (after a gap). */
+  forget(scope: string): void {
+    for (const [key, kept] of this.#kept) if (kept.scope === scope) this.#drop(key, kept);
   }
 
   /** Marks a reuse: the answer's idle wait starts again and it moves to the map's end. */
@@ -146,6 +170,13 @@ export class KeptAnswers {
 
   #drop(key: string, kept: Kept): void {
     this.#kept.delete(key);
-    this.#chars -= kept.chars;
+    this.#add(kept.scope, -kept.chars);
+  }
+
+  #add(scope: string, chars: number): void {
+    this.#chars += chars;
+    const left = (this.#scopeChars.get(scope) ?? 0) + chars;
+    if (left > 0) this.#scopeChars.set(scope, left);
+    else this.#scopeChars.delete(scope);
   }
 }
