@@ -11,8 +11,10 @@ import {
   startApp,
   startRedisApp,
 } from './helpers/apps.js';
+import { missed } from './helpers/gaps.js';
 import { type RedisProcess, redisCli, redisSkipReason, startRedis } from './helpers/redis.js';
 import { rawPublishArgs } from './helpers/redis-brokers.js';
+import { readSeq } from './helpers/seq-reader.js';
 import { openRaw, type RawStream, sleep, waitFor } from './helpers/sse.js';
 import { stopwatch } from './helpers/stopwatch.js';
 import { startProxy } from './helpers/tcp-proxy.js';
@@ -312,6 +314,60 @@ for (const channels of CHANNEL_MODES) {
         'live on the new subscription',
       );
       s.abort();
+      await app.stop();
+      await publisherBroker.close();
+      await proxy.close();
+    });
+
+    it('a subscriber replaced while events flow: the fresh one delivers nothing before the recovery', async () => {
+      // A subscriber judged deaf may only be behind. The fresh one subscribes the scopes one
+      // after the other; scope 99's subscription is held up at the proxy, and meanwhile the fresh
+      // subscriber already gets scope 1's new events. None of them may reach scope 1's clients
+      // (and move its hub on) before the recovery has read what the old subscriber missed.
+      const proxy = await startProxy(redis.port);
+      const publisherBroker = createRedisBroker({ url: redis.url, channels });
+      let replacedAt: number | undefined;
+      const app = await startRedisApp({
+        url: proxy.url,
+        channels,
+        probeIntervalMs: 200,
+        publishTimeoutMs: 1000,
+        onError: (e) => {
+          if (/receives nothing/.test(e.message)) replacedAt ??= seq;
+        },
+      });
+      const publisher = createPublisher({ broker: publisherBroker });
+      const first = readSeq(`${app.url}/events?scope=1`);
+      const last = readSeq(`${app.url}/events?scope=99`);
+      await waitFor(
+        () => first.lastId() !== undefined && last.lastId() !== undefined,
+        'both streams open',
+      );
+      let seq = 0;
+      proxy.delayCommands(/gym:99/, 500);
+      assert.equal(proxy.blackholeSubscribers(), 1, 'one subscriber connection to black-hole');
+      // Events all along: before the probe finds the subscriber deaf, and 80 more, 10 ms or more
+      // apart, from the start of its replacement (past the 500 ms scope 99 is held up).
+      for (; replacedAt === undefined || seq < replacedAt + 80; seq++) {
+        assert.ok(seq < 5000, 'the probe found the black-holed subscriber');
+        await publisher.publishEvent('gym:1:a', { eventType: 'app.seq', data: { p: 0, seq } });
+        await sleep(10);
+      }
+      const lastSeq = seq - 1;
+      await waitFor(
+        () => first.log.some((e) => e.kind === 'event' && e.seq === lastSeq),
+        `the last event, ${lastSeq}, on scope 1`,
+        10_000,
+      );
+      const expected = [...Array(seq).keys()].map((n) => ({ p: 0, seq: n }));
+      assert.deepEqual(missed(first.log, expected), [], 'nothing missed');
+      assert.deepEqual(
+        first.log.map((e) => (e.kind === 'event' ? e.seq : 'resync')),
+        [...Array(seq).keys()],
+        'each once, in order, no resync',
+      );
+      first.stop();
+      last.stop();
       await app.stop();
       await publisherBroker.close();
       await proxy.close();

@@ -128,20 +128,26 @@ export class Liveness {
 
   /**
    * Replaces the subscriber with a fresh one that listens to every live subscription; then every
-   * subscription recovers from the history. One at a time.
+   * subscription recovers from the history. One at a time. Every subscription's messages are held
+   * from the start: a subscriber judged deaf may only be behind (a burst it has not read yet), and
+   * the fresh one's first messages, newer than everything the old one left unread, would otherwise
+   * move the scopes past what they missed before the recovery reads it.
    */
   #replace(): Promise<void> {
     this.#replacing ??= (async () => {
+      const subscriptions = this.#subscriptions;
       try {
         const connection = this.#connection;
-        const subscriptions = this.#subscriptions;
         if (!connection || !subscriptions) return;
+        subscriptions.hold();
         await connection.replace(subscriptions.entries());
         this.#probeFailed = false;
         this.#checkUp();
-        subscriptions.gap();
       } finally {
         this.#replacing = undefined;
+        // Replaced or not, every scope recovers from the history (read from now on, after the
+        // fresh subscriptions were confirmed), then gets what was held.
+        subscriptions?.release(undefined, this.#closed);
       }
     })();
     return this.#replacing;

@@ -45,20 +45,26 @@ export class Subscriptions {
     for (const entry of this.#live) this.#guard(() => entry.onGap?.());
   }
 
-  /** `channel` leaves its master: its messages wait until {@link release}. */
-  hold(channel: string): void {
-    for (const entry of this.#live) if (entry.listening.name === channel) entry.held ??= [];
+  /**
+   * `channel` leaves its master (every channel when undefined: the subscriber is being replaced):
+   * its messages wait until {@link release}.
+   */
+  hold(channel?: string): void {
+    for (const entry of this.#live)
+      if (channel === undefined || entry.listening.name === channel) entry.held ??= [];
   }
 
   /**
-   * `channel` is subscribed on its new master: unless the whole subscriber was replaced
-   * (`recovered`, every scope told of its gap then), its subscriptions are told of the gap, and
-   * the messages held meanwhile follow it, so that none advances the scope past what it missed.
+   * `channel` (every channel when undefined) is subscribed afresh: unless the whole subscriber was
+   * replaced and every scope told of its gap already (`recovered`), its subscriptions are told of
+   * the gap, and the messages held meanwhile follow it, so that none advances the scope past what
+   * it missed.
    */
-  release(channel: string, recovered: boolean): void {
+  release(channel: string | undefined, recovered: boolean): void {
     for (const entry of this.#live) {
       const held = entry.held;
-      if (entry.listening.name !== channel || held === undefined) continue;
+      if ((channel !== undefined && entry.listening.name !== channel) || held === undefined)
+        continue;
       entry.held = undefined;
       if (!recovered) this.#guard(() => entry.onGap?.());
       for (const [payload, redisChannel] of held) entry.listener(payload, redisChannel);

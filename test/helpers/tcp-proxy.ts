@@ -10,6 +10,8 @@ interface Pair {
   readonly upstream: net.Socket;
   subscriber: boolean;
   dead: boolean;
+  /** Client bytes waiting behind a delayed command (see `delayCommands`), in order. */
+  delayed?: Buffer[];
 }
 
 export interface TcpProxy {
@@ -17,6 +19,11 @@ export interface TcpProxy {
   readonly port: number;
   /** Stops forwarding, both ways, on every connection that has subscribed so far. */
   blackholeSubscribers(): number;
+  /**
+   * From now on, a client's write that matches `pattern` (a command naming one scope, say) reaches
+   * Redis `ms` late, and so does everything that client writes after it meanwhile.
+   */
+  delayCommands(pattern: RegExp, ms: number): void;
   /** While on, new connections are closed at once (Redis unreachable through this proxy). */
   refuseNew(on: boolean): void;
   close(): Promise<void>;
@@ -27,6 +34,7 @@ const SUBSCRIBING = /(?:^|\r\n)\*\d+\r\n\$\d+\r\n[PS]?SUBSCRIBE\r\n/i;
 export async function startProxy(targetPort: number): Promise<TcpProxy> {
   const pairs = new Set<Pair>();
   let refusing = false;
+  let delay: { pattern: RegExp; ms: number } | undefined;
   const server = net.createServer((client) => {
     if (refusing) {
       client.destroy();
@@ -38,8 +46,19 @@ export async function startProxy(targetPort: number): Promise<TcpProxy> {
     client.on('data', (data) => {
       // A command whose name is SUBSCRIBE, PSUBSCRIBE or SSUBSCRIBE (not one that only mentions
       // it, like COMMAND INFO SSUBSCRIBE).
-      if (SUBSCRIBING.test(data.toString('latin1'))) pair.subscriber = true;
-      if (!pair.dead) upstream.write(data);
+      const text = data.toString('latin1');
+      if (SUBSCRIBING.test(text)) pair.subscriber = true;
+      if (pair.dead) return;
+      if (pair.delayed) {
+        pair.delayed.push(data);
+      } else if (delay?.pattern.test(text)) {
+        const delayed = [data];
+        pair.delayed = delayed;
+        setTimeout(() => {
+          pair.delayed = undefined;
+          for (const chunk of delayed) if (!pair.dead) upstream.write(chunk);
+        }, delay.ms);
+      } else upstream.write(data);
     });
     upstream.on('data', (data) => {
       if (!pair.dead) client.write(data);
@@ -66,6 +85,9 @@ export async function startProxy(targetPort: number): Promise<TcpProxy> {
         }
       }
       return count;
+    },
+    delayCommands(pattern, ms) {
+      delay = { pattern, ms };
     },
     refuseNew(on) {
       refusing = on;
