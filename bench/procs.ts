@@ -30,6 +30,7 @@ export function launch(
   let tail = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     tail = (tail + chunk.toString()).slice(-4000);
+    if (process.env.BENCH_DEBUG) process.stderr.write(`[${label}] ${chunk}`);
   });
   child.once('exit', (code, signal) => {
     if (code !== 0 && code !== null && tail.trim() !== '') {

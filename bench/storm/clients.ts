@@ -26,6 +26,7 @@ let measurePort = -1;
 let measureFromUs = 0;
 let hist = new Hist();
 let lost = 0;
+let jumps = 0;
 let duplicates = 0;
 let resyncs = 0;
 let reconnects = 0;
@@ -130,6 +131,10 @@ class Stream {
     const seq = digits(f, s + SEQ.length);
     if (seq <= this.lastSeq) duplicates++;
     else {
+      if (seq > this.lastSeq + 1 && process.env.BENCH_DEBUG && jumps++ < 5)
+        console.error(
+          `jump scope ${this.scope} ${this.lastSeq} -> ${seq} moved ${this.moved} live ${this.liveUs > 0} port ${this.port}`,
+        );
       lost += seq - this.lastSeq - 1;
       this.lastSeq = seq;
     }

@@ -8,7 +8,12 @@ import { createRedisBroker } from 'eventrail/redis';
 import { redisUrl, serve } from '../systems/common.js';
 import { benchStreams, eventsServer } from '../systems/eventrail-setup.js';
 
-const broker = createRedisBroker({ url: redisUrl() });
+// What the broker reports (a subscriber judged deaf and replaced, say) goes to stderr, which the
+// bench shows with BENCH_DEBUG.
+const broker = createRedisBroker({
+  url: redisUrl(),
+  onError: (err) => console.error(`${new Date().toISOString()} broker: ${err.message}`),
+});
 const sse = createSseServer({
   broker,
   ...benchStreams(),
