@@ -212,6 +212,29 @@ for (const channels of CHANNEL_MODES) {
       await redis?.stop();
     });
 
+    /**
+     * An app whose broker reaches Redis through a proxy, probing every 200 ms with a 1 s deadline,
+     * and a publisher of its own straight to Redis; `stop` ends all three.
+     */
+    async function probedThroughProxy(onError: (e: Error) => void) {
+      const proxy = await startProxy(redis.port);
+      const publisherBroker = createRedisBroker({ url: redis.url, channels });
+      const app = await startRedisApp({
+        url: proxy.url,
+        channels,
+        probeIntervalMs: 200,
+        publishTimeoutMs: 1000,
+        onError,
+      });
+      const publisher = createPublisher({ broker: publisherBroker });
+      const stop = async (): Promise<void> => {
+        await app.stop();
+        await publisherBroker.close();
+        await proxy.close();
+      };
+      return { proxy, app, publisher, stop };
+    }
+
     it('recovers what was published while the subscriber connection was down, exactly once', async () => {
       // Through a proxy that refuses new connections, the subscriber stays down (reconnecting)
       // while all 20 events are published: only the recovery from the history can bring them.
@@ -279,18 +302,9 @@ for (const channels of CHANNEL_MODES) {
     });
 
     it('finds a subscription that is open but receives nothing, replaces it and recovers', async () => {
-      const proxy = await startProxy(redis.port);
       const errors: Error[] = [];
-      const publisherBroker = createRedisBroker({ url: redis.url, channels });
-      const app = await startRedisApp({
-        url: proxy.url,
-        channels,
-        probeIntervalMs: 200,
-        publishTimeoutMs: 1000,
-        onError: (e) => errors.push(e),
-      });
+      const { proxy, app, publisher, stop } = await probedThroughProxy((e) => errors.push(e));
       const s = await connected(`${app.url}/events?scope=1`);
-      const publisher = createPublisher({ broker: publisherBroker });
       assert.equal(proxy.blackholeSubscribers(), 1, 'one subscriber connection to black-hole');
       for (let i = 0; i < 10; i++)
         await publisher.publishEvent('gym:1:a', { eventType: 'x.y', data: i });
@@ -314,9 +328,7 @@ for (const channels of CHANNEL_MODES) {
         'live on the new subscription',
       );
       s.abort();
-      await app.stop();
-      await publisherBroker.close();
-      await proxy.close();
+      await stop();
     });
 
     it('a subscriber replaced while events flow: the fresh one delivers nothing before the recovery', async () => {
@@ -324,19 +336,10 @@ for (const channels of CHANNEL_MODES) {
       // after the other; scope 99's subscription is held up at the proxy, and meanwhile the fresh
       // subscriber already gets scope 1's new events. None of them may reach scope 1's clients
       // (and move its hub on) before the recovery has read what the old subscriber missed.
-      const proxy = await startProxy(redis.port);
-      const publisherBroker = createRedisBroker({ url: redis.url, channels });
       let replacedAt: number | undefined;
-      const app = await startRedisApp({
-        url: proxy.url,
-        channels,
-        probeIntervalMs: 200,
-        publishTimeoutMs: 1000,
-        onError: (e) => {
-          if (/receives nothing/.test(e.message)) replacedAt ??= seq;
-        },
+      const { proxy, app, publisher, stop } = await probedThroughProxy((e) => {
+        if (/receives nothing/.test(e.message)) replacedAt ??= seq;
       });
-      const publisher = createPublisher({ broker: publisherBroker });
       const first = readSeq(`${app.url}/events?scope=1`);
       const last = readSeq(`${app.url}/events?scope=99`);
       await waitFor(
@@ -368,9 +371,66 @@ for (const channels of CHANNEL_MODES) {
       );
       first.stop();
       last.stop();
-      await app.stop();
-      await publisherBroker.close();
-      await proxy.close();
+      await stop();
+    });
+
+    it('a subscriber behind a burst it reads slowly is left to catch up, not replaced', async () => {
+      const errors: Error[] = [];
+      const { proxy, app, publisher, stop } = await probedThroughProxy((e) => errors.push(e));
+      const reader = readSeq(`${app.url}/events?scope=1`);
+      await waitFor(() => reader.lastId() !== undefined, 'the stream open');
+      // 160 events of about 1 KiB handed to the subscriber at 40 KiB/s: it reads them for about
+      // 4 s, receiving all along, and each probe's message waits behind them past its 1 s.
+      proxy.throttleSubscribers(40 * 1024);
+      const pad = 'x'.repeat(1000);
+      const publish = (seq: number) =>
+        publisher.publishEvent('gym:1:a', { eventType: 'app.seq', data: { p: 0, seq, pad } });
+      for (let seq = 0; seq < 160; seq++) await publish(seq);
+      await waitFor(() => reader.events() === 160, 'the burst, read slowly', 30_000);
+      proxy.throttleSubscribers(undefined);
+      await publish(160);
+      await waitFor(() => reader.events() === 161, 'live after the burst');
+      assert.deepEqual(
+        reader.log.map((e) => (e.kind === 'event' ? e.seq : 'resync')),
+        [...Array(161).keys()],
+        'each once, in order, no resync',
+      );
+      assert.deepEqual(
+        errors.map((e) => e.message),
+        [],
+        'no probe failure reported, no subscriber replaced',
+      );
+      reader.stop();
+      await stop();
+    });
+
+    it('a subscriber that stays behind is replaced after six probe deadlines, losing nothing', async () => {
+      let readWhenReplaced: number | undefined;
+      let seen = (): number => 0;
+      const { proxy, app, publisher, stop } = await probedThroughProxy((e) => {
+        if (/receives nothing/.test(e.message)) readWhenReplaced ??= seen();
+      });
+      const reader = readSeq(`${app.url}/events?scope=1`);
+      seen = () => reader.events();
+      await waitFor(() => reader.lastId() !== undefined, 'the stream open');
+      // About 25 s of reading at 16 KiB/s: behind for longer than six 1 s deadlines.
+      proxy.throttleSubscribers(16 * 1024);
+      const pad = 'x'.repeat(1000);
+      for (let seq = 0; seq < 300; seq++)
+        await publisher.publishEvent('gym:1:a', { eventType: 'app.seq', data: { p: 0, seq, pad } });
+      await waitFor(() => readWhenReplaced !== undefined, 'the subscriber replaced', 30_000);
+      assert.ok(
+        (readWhenReplaced as number) < 300,
+        `replaced while still behind (${readWhenReplaced} of 300 read), not once it caught up`,
+      );
+      await waitFor(() => reader.events() === 300, 'the burst, recovered from the history');
+      assert.deepEqual(
+        reader.log.map((e) => (e.kind === 'event' ? e.seq : 'resync')),
+        [...Array(300).keys()],
+        'each once, in order, no resync',
+      );
+      reader.stop();
+      await stop();
     });
 
     it('rides out CLIENT PAUSE: publishes fail fast, streams stay open, delivery resumes', async () => {

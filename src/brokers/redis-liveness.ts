@@ -13,6 +13,12 @@ import type { Subscriptions } from './redis-subscriptions.js';
 
 type Level = 'error' | 'warn' | 'info';
 
+/**
+ * A subscriber whose probes come back late while messages keep arriving is behind, not deaf, and
+ * is left to catch up; for this many probe deadlines (`publishTimeoutMs`) at most, then replaced.
+ */
+const BEHIND_PROBES = 6;
+
 /** A connection error as one line: node-redis's message, without the stack. */
 function reason(error: Error | undefined): string {
   return error?.message || error?.name || 'unknown error';
@@ -27,6 +33,8 @@ export class Liveness {
   #probeFailed = false;
   /** A probe is under way: the next tick waits for it. */
   #probeRunning = false;
+  /** Since when the probes have come back late while messages kept arriving (see #behind). */
+  #behindSince: number | undefined;
   #timer: NodeJS.Timeout | undefined;
   #replacing: Promise<void> | undefined;
   #connection: RedisConnection | undefined;
@@ -93,11 +101,14 @@ export class Liveness {
     const timeoutMs = this.settings.publishTimeoutMs;
     try {
       await connection.ready;
+      const heard = this.#subscriptions?.heard ?? 0;
       if (await connection.probe(timeoutMs)) {
+        this.#behindSince = undefined;
         this.#probeFailed = false;
         this.#checkUp();
         return;
       }
+      if (this.#behind(connection, heard)) return;
       this.#probeFailed = true;
       // The probe may have waited through close(): nothing to replace then.
       if (this.#closed) return;
@@ -124,6 +135,22 @@ export class Liveness {
     } finally {
       this.#probeRunning = false;
     }
+  }
+
+  /**
+   * Whether a probe that did not come back in time found the subscriber behind rather than deaf:
+   * messages kept arriving while it waited (a burst still being read, on a busy process; the probe's
+   * message waits behind it), and not for longer than {@link BEHIND_PROBES} probe deadlines. A
+   * cluster's probe that names the silent masters is never taken for one behind.
+   */
+  #behind(connection: RedisConnection, heardBefore: number): boolean {
+    if ((this.#subscriptions?.heard ?? 0) === heardBefore || connection.silent().length > 0) {
+      this.#behindSince = undefined;
+      return false;
+    }
+    const now = Date.now();
+    this.#behindSince ??= now;
+    return now - this.#behindSince < BEHIND_PROBES * this.settings.publishTimeoutMs;
   }
 
   /**

@@ -116,7 +116,9 @@ export interface RedisBrokerOptions extends HistoryLimits {
    * How often the broker checks that its subscription still receives, by publishing a token on a
    * channel of its own and waiting up to `publishTimeoutMs` for it. A subscription that is open
    * but receives nothing (a failover behind a proxy, a half-dead connection) is replaced and its
-   * scopes recover from the history. Only for connections the broker owns (`url`); 0 turns it off.
+   * scopes recover from the history. One whose token comes late while other messages keep
+   * arriving is behind (a burst a busy process is still reading), not deaf: it is left to catch up,
+   * for six `publishTimeoutMs` at most. Only for connections the broker owns (`url`); 0 turns it off.
    * @defaultValue `15000`
    */
   probeIntervalMs?: number;

@@ -28,12 +28,21 @@ interface Live extends Resubscription {
 export class Subscriptions {
   readonly #live = new Set<Live>();
   #closed = false;
+  #heard = 0;
 
   constructor(
     private readonly connection: RedisConnection,
     private readonly settings: Pick<RedisSettings, 'channels' | 'prefix' | 'onError'>,
     private readonly deadlines: Deadlines,
   ) {}
+
+  /**
+   * Messages the subscriptions received so far, on any subscriber: the liveness probe tells a
+   * subscriber that is behind (still reading a burst) from one that is deaf.
+   */
+  get heard(): number {
+    return this.#heard;
+  }
 
   /** What to put back on a fresh subscriber. */
   entries(): Iterable<Resubscription> {
@@ -81,6 +90,7 @@ export class Subscriptions {
     const { channels, prefix, onError } = this.settings;
     const target: Listening = listening(channels, prefix, glob, onError);
     const listener: RedisPubSubListener = (payload, redisChannel) => {
+      this.#heard++;
       if (entry.held) {
         entry.held.push([payload, redisChannel]);
         return;

@@ -12,6 +12,8 @@ interface Pair {
   dead: boolean;
   /** Client bytes waiting behind a delayed command (see `delayCommands`), in order. */
   delayed?: Buffer[];
+  /** Redis bytes waiting for the subscriber under `throttleSubscribers`, in order. */
+  throttled?: Buffer[];
 }
 
 export interface TcpProxy {
@@ -24,6 +26,12 @@ export interface TcpProxy {
    * Redis `ms` late, and so does everything that client writes after it meanwhile.
    */
   delayCommands(pattern: RegExp, ms: number): void;
+  /**
+   * Hands Redis's bytes to every connection that has subscribed at `bytesPerSecond` at most (a
+   * subscriber behind a burst it reads slowly, not a deaf one); undefined lets what waits through
+   * at once and ends the throttle.
+   */
+  throttleSubscribers(bytesPerSecond: number | undefined): void;
   /** While on, new connections are closed at once (Redis unreachable through this proxy). */
   refuseNew(on: boolean): void;
   close(): Promise<void>;
@@ -35,6 +43,22 @@ export async function startProxy(targetPort: number): Promise<TcpProxy> {
   const pairs = new Set<Pair>();
   let refusing = false;
   let delay: { pattern: RegExp; ms: number } | undefined;
+  let throttle: NodeJS.Timeout | undefined;
+  /** Hands each throttled subscriber up to `bytes` of what waits for it. */
+  const drip = (bytes: number): void => {
+    for (const pair of pairs) {
+      const waiting = pair.throttled;
+      let budget = bytes;
+      while (waiting && waiting.length > 0 && budget > 0) {
+        const chunk = waiting[0] as Buffer;
+        const part = chunk.subarray(0, budget);
+        if (part.length === chunk.length) waiting.shift();
+        else waiting[0] = chunk.subarray(part.length);
+        budget -= part.length;
+        if (!pair.dead) pair.client.write(part);
+      }
+    }
+  };
   const server = net.createServer((client) => {
     if (refusing) {
       client.destroy();
@@ -61,7 +85,8 @@ export async function startProxy(targetPort: number): Promise<TcpProxy> {
       } else upstream.write(data);
     });
     upstream.on('data', (data) => {
-      if (!pair.dead) client.write(data);
+      if (pair.throttled) pair.throttled.push(data);
+      else if (!pair.dead) client.write(data);
     });
     const end = (): void => {
       pairs.delete(pair);
@@ -89,10 +114,22 @@ export async function startProxy(targetPort: number): Promise<TcpProxy> {
     delayCommands(pattern, ms) {
       delay = { pattern, ms };
     },
+    throttleSubscribers(bytesPerSecond) {
+      clearInterval(throttle);
+      throttle = undefined;
+      if (bytesPerSecond === undefined) {
+        drip(Number.POSITIVE_INFINITY);
+        for (const pair of pairs) pair.throttled = undefined;
+        return;
+      }
+      for (const pair of pairs) if (pair.subscriber) pair.throttled ??= [];
+      throttle = setInterval(() => drip(Math.ceil(bytesPerSecond / 50)), 20);
+    },
     refuseNew(on) {
       refusing = on;
     },
     async close() {
+      clearInterval(throttle);
       for (const pair of pairs) {
         pair.client.destroy();
         pair.upstream.destroy();
