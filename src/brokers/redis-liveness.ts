@@ -174,7 +174,8 @@ export class Liveness {
         this.#replacing = undefined;
         // Replaced or not, every scope recovers from the history (read from now on, after the
         // fresh subscriptions were confirmed), then gets what was held.
-        subscriptions?.release(undefined, this.#closed);
+        if (!this.#closed) subscriptions?.gap();
+        subscriptions?.release(undefined, true);
       }
     })();
     return this.#replacing;
