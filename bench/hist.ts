@@ -1,13 +1,27 @@
-/** A latency histogram: 10 µs buckets up to 2 s, one overflow bucket. Cheap to add and merge. */
+/**
+ * A latency histogram: 10 µs buckets up to 2 s, then 10 ms buckets up to 120 s (a storm's queue
+ * is measured, not capped), one overflow bucket. Cheap to add and merge.
+ */
 const BUCKET_US = 10;
 const BUCKETS = 200_000;
+const COARSE_US = 10_000;
+const COARSE = 11_800;
+const FINE_END_US = BUCKET_US * BUCKETS;
+
+/** The upper edge of bucket `i`, ms. */
+function edgeMs(i: number): number {
+  if (i < BUCKETS) return ((i + 1) * BUCKET_US) / 1000;
+  return (FINE_END_US + (i - BUCKETS + 1) * COARSE_US) / 1000;
+}
 
 export class Hist {
-  readonly counts = new Uint32Array(BUCKETS + 1);
+  readonly counts = new Uint32Array(BUCKETS + COARSE + 1);
 
   add(us: number): void {
-    const i = us < 0 ? 0 : Math.floor(us / BUCKET_US);
-    const at = Math.min(i, BUCKETS);
+    const at =
+      us < FINE_END_US
+        ? Math.max(0, Math.floor(us / BUCKET_US))
+        : BUCKETS + Math.min(COARSE, Math.floor((us - FINE_END_US) / COARSE_US));
     this.counts[at] = (this.counts[at] ?? 0) + 1;
   }
 
@@ -45,7 +59,7 @@ export class Hist {
     let seen = 0;
     for (let i = 0; i < this.counts.length; i++) {
       seen += this.counts[i] ?? 0;
-      if (seen >= rank) return ((i + 1) * BUCKET_US) / 1000;
+      if (seen >= rank) return edgeMs(i);
     }
     return null;
   }

@@ -18,6 +18,13 @@ const ID = Buffer.from('\nid: ');
 const RETRY = Buffer.from('\nretry: ');
 const RESYNC = Buffer.from('eventrail.resync');
 
+/**
+ * This process's own loopback source address (the bench gives each process of each round its
+ * own): with one address for all, the storm's connects search an ephemeral port range mostly taken
+ * (18,000 streams, and the earlier rounds' TIME_WAITs) in the kernel, and the clients, not the
+ * servers, are the bound.
+ */
+const localAddress = process.env.BENCH_SOURCE_ADDRESS ?? '127.0.0.1';
 let ports: number[] = [];
 let nextPort = 0;
 let hold = false;
@@ -43,6 +50,9 @@ class Stream {
   /** nowUs when its current connection opened; a moved stream is live once it gets an event published after that. */
   openedUs = 0;
   liveUs = 0;
+  /** nowUs when its current connection was first tried (debug: how long the head took). */
+  triedUs = 0;
+  connectedUs = 0;
   /** Called once, at its first `id:` (the hello): a stream deferred by the server is not open yet. */
   private opened: (() => void) | undefined;
 
@@ -50,8 +60,9 @@ class Stream {
 
   connect(attempt = 0, opened?: () => void): void {
     this.opened ??= opened;
+    if (attempt === 0) this.triedUs = nowUs();
     const port = ports[nextPort++ % ports.length] as number;
-    const socket = net.connect({ port, host: '127.0.0.1' });
+    const socket = net.connect({ port, host: '127.0.0.1', localAddress });
     const lastEventId = this.lastId === '' ? '' : `Last-Event-ID: ${this.lastId}\r\n`;
     socket.write(
       `GET /events?scope=${this.scope} HTTP/1.0\r\nHost: 127.0.0.1\r\n${lastEventId}\r\n`,
@@ -89,6 +100,9 @@ class Stream {
         at = end + 1;
       }
       if (at < buf.length) carry = buf.subarray(at);
+    });
+    socket.on('connect', () => {
+      if (port === ports[ports.length - 1] || ports.length === 1) this.connectedUs = nowUs();
     });
     socket.on('error', () => {});
     socket.on('close', () => {
@@ -171,6 +185,23 @@ async function open(request: Extract<StormRequest, { type: 'open' }>): Promise<n
   return open;
 }
 
+let debugged = false;
+/** With BENCH_DEBUG, once every moved stream is live: how long heads and replays took. */
+function debugOnce(moved: Stream[]): void {
+  if (debugged || !process.env.BENCH_DEBUG || moved.length === 0) return;
+  if (moved.some((s) => s.liveUs === 0)) return;
+  debugged = true;
+  const q = (values: number[]): string => {
+    const sorted = values.sort((a, b) => a - b);
+    const at = (p: number): string =>
+      ((sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0) / 1000).toFixed(0);
+    return `p50 ${at(0.5)} p90 ${at(0.9)} p99 ${at(0.99)} max ${at(1)} ms`;
+  };
+  console.error(`connected after try: ${q(moved.map((s) => s.connectedUs - s.triedUs))}`);
+  console.error(`head after try: ${q(moved.map((s) => s.openedUs - s.triedUs))}`);
+  console.error(`live after head: ${q(moved.map((s) => s.liveUs - s.openedUs))}`);
+}
+
 process.on('message', (request: StormRequest) => {
   switch (request.type) {
     case 'open':
@@ -190,17 +221,20 @@ process.on('message', (request: StormRequest) => {
       return;
     case 'report': {
       const moved = streams.filter((s) => s.moved);
+      debugOnce(moved);
       send({
         type: 'report',
         streams: streams.length,
         moved: moved.length,
         live: moved.filter((s) => s.liveUs > 0).length,
         lastLiveUs: moved.reduce((n, s) => Math.max(n, s.liveUs), 0),
+        lastOpenedUs: moved.reduce((n, s) => Math.max(n, s.openedUs), 0),
         lost,
         duplicates,
         resyncs,
         reconnects,
         failedAttempts,
+        cpuUs: process.cpuUsage().user + process.cpuUsage().system,
         hist: hist.pairs(),
       });
       return;
@@ -208,4 +242,6 @@ process.on('message', (request: StormRequest) => {
   }
 });
 process.on('disconnect', () => process.exit(0));
+// Exit at once, writing the CPU profile of --cpu-prof (STORM_PROFILE).
+process.once('SIGUSR2', () => process.exit(0));
 send({ type: 'ready' });

@@ -25,6 +25,8 @@ export interface StormReport {
   live: number;
   /** The latest moment (nowUs) a moved stream became live, 0 when none. */
   lastLiveUs: number;
+  /** The latest moment (nowUs) a moved stream's reconnection was answered (its head), 0 when none. */
+  lastOpenedUs: number;
   /** Events a stream never got (a jump in its scope's seq), and got twice. */
   lost: number;
   duplicates: number;
@@ -32,6 +34,8 @@ export interface StormReport {
   reconnects: number;
   /** Connection attempts that failed (refused, or a non-200 answer). */
   failedAttempts: number;
+  /** CPU time this process has used (user + system), µs. */
+  cpuUs: number;
   /** Latency of the survivor's own streams since `measure` (bench/hist.ts pairs). */
   hist: number[];
 }

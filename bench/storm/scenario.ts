@@ -14,12 +14,22 @@
  * streams just before it, and Redis commands per reconnect (INFO commandstats, the bench's own
  * redis-server, the publisher's commands left out).
  */
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createPublisher, type Publisher } from 'eventrail';
 import { createRedisBroker } from 'eventrail/redis';
 import { Hist } from '../hist.js';
+import { listenOverflows } from '../listen-drops.js';
 import { launch, nodeArgs, type Peer, peer } from '../procs.js';
-import { channelOf, EVENT_TYPE, nowUs, type ServerReply, type ServerRequest } from '../protocol.js';
+import {
+  channelOf,
+  EVENT_TYPE,
+  nowUs,
+  payloadOf,
+  type ServerReply,
+  type ServerRequest,
+  type Tick,
+} from '../protocol.js';
 import { type BenchRedis, commandCalls, commandDelta } from '../redis.js';
 import type { StormReply, StormReport, StormRequest } from './protocol.js';
 
@@ -43,7 +53,11 @@ export interface StormSizes {
 /** The survivor's `maxOpeningsPerSecond` in the third round (0 in the others). */
 export const SPREAD_OPENINGS = 1000;
 
+/** Who serves a round: eventrail, or the floor (bench/storm/floor-server.ts) on the same clients. */
+export type StormSystem = 'eventrail' | 'floor';
+
 export interface StormRound {
+  readonly system: StormSystem;
   readonly kind: 'kill' | 'drain';
   /** The instances' `maxOpeningsPerSecond` (0: off). */
   readonly openingsPerSecond: number;
@@ -54,6 +68,19 @@ export interface StormRound {
   readonly allLiveMs: number | null;
   /** From the release to the last moved stream live (kill round), ms. */
   readonly fromReleaseMs: number | null;
+  /** From the kill (or SIGTERM) to the last moved stream's reconnection answered, ms. */
+  readonly lastOpenedMs: number | null;
+  /**
+   * Connections the kernel dropped from full accept queues during the round (bench/listen-drops.ts),
+   * each a client waiting out a TCP retransmission (1 s, then 3 s, 7 s...); null off Linux.
+   */
+  readonly listenOverflows: number | null;
+  /**
+   * CPU time from the kill (or SIGTERM) until every moved stream was live, ms: the survivor's, and
+   * all client processes' together (on this machine they share its cores with the servers).
+   */
+  readonly survivorCpuMs: number;
+  readonly clientsCpuMs: number;
   readonly lost: number;
   readonly duplicates: number;
   readonly resyncs: number;
@@ -69,12 +96,37 @@ export interface StormRound {
   readonly load: number[];
 }
 
+/** Rounds started in this process: each round's source addresses are its own. */
+let rounds = 0;
+
+/** STORM_PROFILE=DIR: every instance and client process writes a CPU profile there when its round ends (SIGUSR2). */
+function profileArgs(): string[] {
+  const dir = process.env.STORM_PROFILE;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+}
+
+/** Asks a process to exit (writing its CPU profile) and waits for it, 10 s at most. */
+async function profiled(child: ChildProcess): Promise<void> {
+  const exited = new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve(null);
+    else child.once('exit', resolve);
+  });
+  child.kill('SIGUSR2');
+  await Promise.race([exited, sleep(10_000)]);
+}
+
 type Instance = { server: Peer<ServerRequest, ServerReply>; port: number };
 type Client = Peer<StormRequest, StormReply>;
 
-async function startInstance(redis: BenchRedis, openings: number): Promise<Instance> {
+async function startInstance(
+  system: StormSystem,
+  redis: BenchRedis,
+  openings: number,
+): Promise<Instance> {
+  const file = system === 'floor' ? 'floor-server.ts' : 'server.ts';
+  const extra = profileArgs();
   const server = peer<ServerRequest, ServerReply>(
-    launch(process.execPath, nodeArgs(here('server.ts')), 'storm instance', true, {
+    launch(process.execPath, nodeArgs(here(file), extra), `storm ${system} instance`, true, {
       REDIS_URL: redis.url,
       OPENINGS: String(openings),
     }),
@@ -84,16 +136,25 @@ async function startInstance(redis: BenchRedis, openings: number): Promise<Insta
   return { server, port };
 }
 
+/** How a round's events are published: eventrail's publisher, or the floor's bare `PUBLISH`. */
+type Send = (scope: number, tick: Tick) => Promise<unknown>;
+
+function sender(system: StormSystem, publisher: Publisher, redis: BenchRedis): Send {
+  if (system === 'floor') {
+    return (scope, tick) => redis.admin.command('PUBLISH', channelOf(scope), payloadOf(tick));
+  }
+  return (scope, tick) =>
+    publisher.publishEvent(channelOf(scope), { eventType: EVENT_TYPE, data: tick });
+}
+
 /** Publishes seq after seq to every scope, `rate` events a second over all, until stopped. */
-function pacer(publisher: Publisher, scopes: number, seqs: number[]) {
+function pacer(send: Send, scopes: number, seqs: number[]) {
   let stopped = false;
   let errors = 0;
   const publishOne = (scope: number): Promise<unknown> => {
     const s = seqs[scope] as number;
     seqs[scope] = s + 1;
-    return publisher
-      .publishEvent(channelOf(scope), { eventType: EVENT_TYPE, data: { s, t: nowUs() } })
-      .catch(() => errors++);
+    return send(scope, { s, t: nowUs() }).catch(() => errors++);
   };
   const run = (async () => {
     let scope = 0;
@@ -149,17 +210,23 @@ async function untilLive(clients: Client[], deadlineMs: number): Promise<StormRe
 const PUBLISHING = /^(evalsha|eval|fcall|xadd|xtrim|pexpire|publish|spublish|script\|)/;
 
 export async function stormRound(
+  system: StormSystem,
   kind: 'kill' | 'drain',
   openingsPerSecond: number,
   sizes: StormSizes,
   redis: BenchRedis,
 ): Promise<StormRound> {
   await redis.admin.command('FLUSHALL', 'SYNC');
+  // Each round's clients connect from loopback addresses of their own: a round's closed sockets
+  // hold their source ports in TIME_WAIT for a minute, and on the same addresses the next round's
+  // connects spent seconds of CPU each in the kernel finding free ports (26 s of a client
+  // process's 32 s busy in one profile): the round after another was the slower, whatever it ran.
+  const round = ++rounds;
   const broker = createRedisBroker({ url: redis.url });
   const publisher = createPublisher({ broker });
   const instances = [
-    await startInstance(redis, openingsPerSecond),
-    await startInstance(redis, openingsPerSecond),
+    await startInstance(system, redis, openingsPerSecond),
+    await startInstance(system, redis, openingsPerSecond),
   ];
   const [victim, survivor] = instances as [Instance, Instance];
   const total = sizes.perInstance * 2;
@@ -172,7 +239,9 @@ export async function stormRound(
     for (let i = 0; i < perHalf * 2; i++) {
       const label = `storm clients ${i}`;
       const client = peer<StormRequest, StormReply>(
-        launch(process.execPath, nodeArgs(here('clients.ts')), label, true),
+        launch(process.execPath, nodeArgs(here('clients.ts'), profileArgs()), label, true, {
+          BENCH_SOURCE_ADDRESS: `127.0.${round}.${i + 2}`,
+        }),
         label,
       );
       await client.ask(null, 'ready', 30_000);
@@ -193,13 +262,16 @@ export async function stormRound(
     );
     const open = opened.reduce((n, o) => n + o.open, 0);
     if (open < total) throw new Error(`only ${open} of ${total} streams opened`);
-    pace = pacer(publisher, sizes.scopes, seqs);
+    pace = pacer(sender(system, publisher, redis), sizes.scopes, seqs);
     for (const c of clients) c.send({ type: 'measure', port: survivor.port });
     await sleep(5000);
-    const before = histOf(await reports(clients));
+    const beforeAll = await reports(clients);
+    const before = histOf(beforeAll);
+    const survivorCpu0 = (await survivor.server.ask({ type: 'stats', gc: false }, 'stats')).cpuUs;
     for (const c of clients) c.send({ type: 'hold', hold: kind === 'kill' });
     for (const c of clients) c.send({ type: 'measure', port: survivor.port });
     const calls0 = await commandCalls(redis.admin);
+    const overflows0 = listenOverflows();
     const t0 = nowUs();
     let released = t0;
     if (kind === 'kill') {
@@ -216,7 +288,9 @@ export async function stormRound(
       victim.server.child.kill('SIGTERM');
     }
     const all = await untilLive(clients, sizes.deadlineMs);
+    const survivorCpu1 = (await survivor.server.ask({ type: 'stats', gc: false }, 'stats')).cpuUs;
     const calls1 = await commandCalls(redis.admin);
+    const overflows1 = listenOverflows();
     await pace.stop();
     pace = undefined;
     await sleep(1000);
@@ -235,8 +309,10 @@ export async function stormRound(
     const moved = sum(all, 'moved');
     const live = sum(all, 'live');
     const lastLive = Math.max(...all.map((r) => r.lastLiveUs));
+    const lastOpened = Math.max(...all.map((r) => r.lastOpenedUs));
     const done = moved > 0 && live === moved;
     return {
+      system,
       kind,
       openingsPerSecond,
       streams: total,
@@ -244,6 +320,10 @@ export async function stormRound(
       live,
       allLiveMs: done ? (lastLive - t0) / 1000 : null,
       fromReleaseMs: done && kind === 'kill' ? (lastLive - released) / 1000 : null,
+      lastOpenedMs: lastOpened > 0 ? (lastOpened - t0) / 1000 : null,
+      survivorCpuMs: (survivorCpu1 - survivorCpu0) / 1000,
+      clientsCpuMs: (sum(all, 'cpuUs') - sum(beforeAll, 'cpuUs')) / 1000,
+      listenOverflows: overflows0 === null || overflows1 === null ? null : overflows1 - overflows0,
       lost: sum(final, 'lost'),
       duplicates: sum(final, 'duplicates'),
       resyncs: sum(final, 'resyncs'),
@@ -258,8 +338,10 @@ export async function stormRound(
     };
   } finally {
     await pace?.stop();
-    for (const c of clients) await c.kill();
-    for (const x of instances) await x.server.kill();
+    for (const x of [...clients, ...instances.map((i) => i.server)]) {
+      if (process.env.STORM_PROFILE) await profiled(x.child);
+      await x.kill();
+    }
     await broker.close();
   }
 }
@@ -271,17 +353,27 @@ export interface StormResult {
 
 export async function storm(sizes: StormSizes, redis: BenchRedis): Promise<StormResult> {
   const rounds: StormRound[] = [];
+  // The floor's rounds beside eventrail's of the same kind, on the same clients, twice each and
+  // alternating: a round's time moves by a third or more from one to the next on this machine.
   const plan = [
-    ['kill', 0],
-    ['drain', 0],
-    ['kill', SPREAD_OPENINGS],
+    ['floor', 'kill', 0],
+    ['eventrail', 'kill', 0],
+    ['floor', 'drain', 0],
+    ['eventrail', 'drain', 0],
+    ['eventrail', 'kill', SPREAD_OPENINGS],
+    ['floor', 'kill', 0],
+    ['eventrail', 'kill', 0],
+    ['floor', 'drain', 0],
+    ['eventrail', 'drain', 0],
   ] as const;
-  // STORM_ROUNDS=0,2 runs only those rounds (for a look at one).
+  // STORM_ROUNDS=0,1 runs only those rounds (for a look at one).
   const only = process.env.STORM_ROUNDS?.split(',').map(Number);
-  for (const [kind, openings] of plan.filter((_, i) => only === undefined || only.includes(i))) {
-    const round = await stormRound(kind, openings, sizes, redis);
+  for (const [system, kind, openings] of plan.filter(
+    (_, i) => only === undefined || only.includes(i),
+  )) {
+    const round = await stormRound(system, kind, openings, sizes, redis);
     rounds.push(round);
-    console.log(`  storm ${kind}: ${JSON.stringify(round)}`);
+    console.log(`  storm ${system} ${kind}: ${JSON.stringify(round)}`);
   }
   return { sizes, rounds };
 }
