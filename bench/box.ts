@@ -49,7 +49,7 @@ export async function box(
   const results = new Map<string, LoadResult>();
   for (const spec of specs) {
     // Fresh workers per system: a worker's file limit holds one system's share, not two.
-    const workers = startWorkers(config);
+    const workers = startWorkers(config, true);
     try {
       const r = await attempt(spec.name, () =>
         load(

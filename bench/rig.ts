@@ -73,18 +73,30 @@ export function startProbe(): Probe {
   return peer(launch(process.execPath, nodeArgs(here('probe.ts')), 'probe', true), 'probe');
 }
 
-/** The load workers, started once per run and shared by every rig in turn. */
-export function startWorkers(config: Config): Worker[] {
-  return Array.from({ length: config.workers }, (_, i) =>
-    peer(
-      // Each worker its own loopback source address: one address reaches one server port from
-      // ~28,000 ephemeral ports at most, fewer than the box scenario's 40,000 streams.
-      launch(process.execPath, nodeArgs(here('client/worker.ts')), `worker ${i}`, true, {
-        BENCH_SOURCE_ADDRESS: `127.0.0.${i + 2}`,
-      }),
+/** Workers started with a source address of their own in this process (see startWorkers). */
+let addressed = 0;
+
+/**
+ * The load workers, started once per run and shared by every rig in turn. With `ownAddresses`
+ * (the box scenario), each connects from a loopback address no other worker used: one address
+ * reaches one server port from ~28,000 ephemeral ports at most, fewer than the box's 40,000
+ * streams. Not by default: a socket bound to an address before it connects holds its port against
+ * every other connect of the machine (the kernel's autobind skips ports taken by bind), so with
+ * every system's workers up at once (the interleaved latency phases, 70,000 connections) bound
+ * workers ran the machine out of ports (EADDRINUSE in the workers, EADDRNOTAVAIL for the bench's
+ * own Redis connections); and an address a worker of an earlier scenario used still has its ports
+ * in TIME_WAIT.
+ */
+export function startWorkers(config: Config, ownAddresses = false): Worker[] {
+  return Array.from({ length: config.workers }, (_, i) => {
+    const n = ownAddresses ? addressed++ : -1;
+    const env: Record<string, string> =
+      n < 0 ? {} : { BENCH_SOURCE_ADDRESS: `127.1.${Math.floor(n / 250)}.${(n % 250) + 2}` };
+    return peer(
+      launch(process.execPath, nodeArgs(here('client/worker.ts')), `worker ${i}`, true, env),
       `worker ${i}`,
-    ),
-  );
+    );
+  });
 }
 
 export async function startRig(
