@@ -54,6 +54,8 @@ export interface Peer<In, Out extends { type: string }> {
   ): Promise<Extract<Out, { type: T }>>;
   on(listener: (message: Out) => void): void;
   kill(): Promise<void>;
+  /** Resolves once the child has exited, however. */
+  readonly exited: Promise<void>;
 }
 
 export function peer<In, Out extends { type: string }>(
@@ -66,6 +68,7 @@ export function peer<In, Out extends { type: string }>(
   };
   return {
     child,
+    exited,
     send,
     ask(message, type, timeoutMs = 60_000) {
       return new Promise((resolve, reject) => {

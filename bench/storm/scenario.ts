@@ -14,7 +14,6 @@
  * streams just before it, and Redis commands per reconnect (INFO commandstats, the bench's own
  * redis-server, the publisher's commands left out).
  */
-import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createPublisher, type Publisher } from 'eventrail';
 import { createRedisBroker } from 'eventrail/redis';
@@ -106,13 +105,9 @@ function profileArgs(): string[] {
 }
 
 /** Asks a process to exit (writing its CPU profile) and waits for it, 10 s at most. */
-async function profiled(child: ChildProcess): Promise<void> {
-  const exited = new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve(null);
-    else child.once('exit', resolve);
-  });
-  child.kill('SIGUSR2');
-  await Promise.race([exited, sleep(10_000)]);
+async function profiled(target: Client | Instance['server']): Promise<void> {
+  target.child.kill('SIGUSR2');
+  await Promise.race([target.exited, sleep(10_000)]);
 }
 
 type Instance = { server: Peer<ServerRequest, ServerReply>; port: number };
@@ -339,7 +334,7 @@ export async function stormRound(
   } finally {
     await pace?.stop();
     for (const x of [...clients, ...instances.map((i) => i.server)]) {
-      if (process.env.STORM_PROFILE) await profiled(x.child);
+      if (process.env.STORM_PROFILE) await profiled(x);
       await x.kill();
     }
     await broker.close();
