@@ -331,47 +331,90 @@ for (const channels of CHANNEL_MODES) {
       await stop();
     });
 
+    it('a replacement that cannot connect gives up within its deadline: the scope recovers meanwhile', async () => {
+      // The subscriber goes deaf, and every new connection stalls (taken, never answered), as
+      // when a cluster's topology still names a dead master: the fresh subscriber cannot be set
+      // up. Its scopes must not wait for it: the old one is kept, and the history delivers.
+      const errors: Error[] = [];
+      const { proxy, app, publisher, stop } = await probedThroughProxy((e) => errors.push(e));
+      const s = await connected(`${app.url}/events?scope=1`);
+      try {
+        proxy.stallNew(true);
+        assert.equal(proxy.blackholeSubscribers(), 1, 'one subscriber connection to black-hole');
+        for (let i = 0; i < 10; i++)
+          await publisher.publishEvent('gym:1:a', { eventType: 'x.y', data: i });
+        await waitFor(
+          () => payloadEvents(s).length >= 10,
+          'the 10 events, recovered while no fresh subscriber can connect',
+          15_000,
+        );
+        assert.ok(
+          errors.some((e) => /receives nothing/.test(e.message)),
+          'the deaf subscriber is reported',
+        );
+        // Once connections pass again, a replacement succeeds and events are live again.
+        proxy.stallNew(false);
+        await publisher.publishEvent('gym:1:a', { eventType: 'x.y', data: 'live' });
+        await waitFor(
+          () => payloadEvents(s).some((e) => e.data === '"live"'),
+          'live again',
+          15_000,
+        );
+        assert.deepEqual(
+          payloadEvents(s).map((e) => e.data),
+          [...[...Array(10).keys()].map(String), '"live"'],
+        );
+      } finally {
+        s.abort();
+        await stop();
+      }
+    });
+
     it('a subscriber replaced while events flow: the fresh one delivers nothing before the recovery', async () => {
-      // A subscriber judged deaf may only be behind. The fresh one subscribes the scopes one
-      // after the other; scope 99's subscription is held up at the proxy, and meanwhile the fresh
-      // subscriber already gets scope 1's new events. None of them may reach scope 1's clients
-      // (and move its hub on) before the recovery has read what the old subscriber missed.
+      // A subscriber judged deaf may only be behind. The fresh one subscribes every scope at once,
+      // scope 1 first (subscribed first here); scope 99's subscription is held up at the proxy
+      // while scope 1's passes, and meanwhile the fresh subscriber already gets scope 1's new
+      // events. None of them may reach scope 1's clients (and move its hub on) before the
+      // recovery has read what the old subscriber missed.
       let replacedAt: number | undefined;
       const { proxy, app, publisher, stop } = await probedThroughProxy((e) => {
         if (/receives nothing/.test(e.message)) replacedAt ??= seq;
       });
       const first = readSeq(`${app.url}/events?scope=1`);
-      const last = readSeq(`${app.url}/events?scope=99`);
-      await waitFor(
-        () => first.lastId() !== undefined && last.lastId() !== undefined,
-        'both streams open',
-      );
+      let last: ReturnType<typeof readSeq> | undefined;
       let seq = 0;
-      proxy.delayCommands(/gym:99/, 500);
-      assert.equal(proxy.blackholeSubscribers(), 1, 'one subscriber connection to black-hole');
-      // Events all along: before the probe finds the subscriber deaf, and 80 more, 10 ms or more
-      // apart, from the start of its replacement (past the 500 ms scope 99 is held up).
-      for (; replacedAt === undefined || seq < replacedAt + 80; seq++) {
-        assert.ok(seq < 5000, 'the probe found the black-holed subscriber');
-        await publisher.publishEvent('gym:1:a', { eventType: 'app.seq', data: { p: 0, seq } });
-        await sleep(10);
+      try {
+        await waitFor(() => first.lastId() !== undefined, 'scope 1 open');
+        const second = readSeq(`${app.url}/events?scope=99`);
+        last = second;
+        await waitFor(() => second.lastId() !== undefined, 'scope 99 open');
+        proxy.delayCommands(/gym:99/, 500);
+        assert.equal(proxy.blackholeSubscribers(), 1, 'one subscriber connection to black-hole');
+        // Events all along: before the probe finds the subscriber deaf, and 80 more, 10 ms or
+        // more apart, from the start of its replacement (past the 500 ms scope 99 is held up).
+        for (; replacedAt === undefined || seq < replacedAt + 80; seq++) {
+          assert.ok(seq < 5000, 'the probe found the black-holed subscriber');
+          await publisher.publishEvent('gym:1:a', { eventType: 'app.seq', data: { p: 0, seq } });
+          await sleep(10);
+        }
+        const lastSeq = seq - 1;
+        await waitFor(
+          () => first.log.some((e) => e.kind === 'event' && e.seq === lastSeq),
+          `the last event, ${lastSeq}, on scope 1`,
+          10_000,
+        );
+        const expected = [...Array(seq).keys()].map((n) => ({ p: 0, seq: n }));
+        assert.deepEqual(missed(first.log, expected), [], 'nothing missed');
+        assert.deepEqual(
+          first.log.map((e) => (e.kind === 'event' ? e.seq : 'resync')),
+          [...Array(seq).keys()],
+          'each once, in order, no resync',
+        );
+      } finally {
+        first.stop();
+        last?.stop();
+        await stop();
       }
-      const lastSeq = seq - 1;
-      await waitFor(
-        () => first.log.some((e) => e.kind === 'event' && e.seq === lastSeq),
-        `the last event, ${lastSeq}, on scope 1`,
-        10_000,
-      );
-      const expected = [...Array(seq).keys()].map((n) => ({ p: 0, seq: n }));
-      assert.deepEqual(missed(first.log, expected), [], 'nothing missed');
-      assert.deepEqual(
-        first.log.map((e) => (e.kind === 'event' ? e.seq : 'resync')),
-        [...Array(seq).keys()],
-        'each once, in order, no resync',
-      );
-      first.stop();
-      last.stop();
-      await stop();
     });
 
     it('a subscriber behind a burst it reads slowly is left to catch up, not replaced', async () => {

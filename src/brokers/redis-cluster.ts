@@ -15,10 +15,11 @@ import {
   assertShardedRedis,
   type ConnectionEvents,
   closeClient,
+  listenAll,
   type RedisCommands,
   type RedisConnection,
+  replacementStep,
 } from './redis-connection.js';
-import { listen } from './redis-modes.js';
 
 /** Where to find a Redis Cluster: some of its nodes (node-redis discovers the rest). @public */
 export interface RedisClusterConfig {
@@ -149,14 +150,15 @@ export function connectCluster(
       moves.hook(subscriber);
       return probe.run(subscriber, probeTimeoutMs);
     },
-    async replace(subscriptions) {
+    async replace({ subscriptions, signal }) {
       if (!started) return;
       const fresh = watch(cluster.duplicate());
       try {
-        await fresh.connect();
-        await probe.listen(fresh);
-        for (const { listening, listener } of subscriptions)
-          await listen(fresh, listening, listener);
+        // During a failover the topology may still name the dead master: the connect waits for
+        // it until the signal gives up (destroy() then stops its retries).
+        await replacementStep(fresh.connect(), signal);
+        await replacementStep(probe.listen(fresh), signal);
+        await replacementStep(listenAll(fresh, subscriptions()), signal);
         moves.hook(fresh);
       } catch (err) {
         fresh.destroy();

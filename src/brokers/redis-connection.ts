@@ -5,11 +5,13 @@
  * Also the helpers the three share.
  */
 import { EventrailError } from '../errors.js';
-import type {
-  Listening,
-  PublishCommands,
-  PubSubClient,
-  RedisPubSubListener,
+import { abortable } from '../util/abortable.js';
+import {
+  type Listening,
+  listen,
+  type PublishCommands,
+  type PubSubClient,
+  type RedisPubSubListener,
 } from './redis-modes.js';
 
 /** The commands a publish or a history read sends. */
@@ -25,6 +27,41 @@ export interface RedisCommands extends PublishCommands {
 export interface Resubscription {
   readonly listening: Listening;
   readonly listener: RedisPubSubListener;
+}
+
+/**
+ * A replacement of the subscriber, as the liveness asks for one. Its deadline bounds the whole of
+ * it: a fresh subscriber that cannot connect (a cluster whose topology still names a dead master,
+ * say) is dropped and the current one kept, instead of every scope waiting on it.
+ */
+export interface Replacement {
+  /**
+   * The subscriptions to carry over, asked for once the fresh subscriber is connected, right before
+   * it subscribes: from then on their messages are held until every scope is told of its gap.
+   */
+  readonly subscriptions: () => Iterable<Resubscription>;
+  /** Aborts when the replacement has taken too long. */
+  readonly signal: AbortSignal;
+}
+
+/** Waits for `step` of a replacement, or rejects once the replacement's `signal` aborts. */
+export function replacementStep<T>(step: Promise<T>, signal: AbortSignal): Promise<T> {
+  return abortable(
+    step,
+    signal,
+    (value) => value,
+    () => {},
+  );
+}
+
+/** Subscribes every one of `subscriptions` on `client` at once (one round trip, not one each). */
+export async function listenAll(
+  client: PubSubClient,
+  subscriptions: Iterable<Resubscription>,
+): Promise<void> {
+  await Promise.all(
+    Array.from(subscriptions, ({ listening, listener }) => listen(client, listening, listener)),
+  );
 }
 
 /** A subscriber connection as the broker uses it. */
@@ -66,8 +103,11 @@ export interface RedisConnection {
   readonly probe?: (timeoutMs: number) => Promise<boolean>;
   /** The masters (`host:port`) whose subscription missed the last probe (a cluster's). */
   silent(): readonly string[];
-  /** Replaces the subscriber with a fresh connection carrying `subscriptions`. */
-  replace(subscriptions: Iterable<Resubscription>): Promise<void>;
+  /**
+   * Replaces the subscriber with a fresh connection carrying the replacement's subscriptions;
+   * rejects, keeping the current one, when that fails or its signal aborts first.
+   */
+  replace(replacement: Replacement): Promise<void>;
   /** Takes a subscription off a subscriber that stays open after `close` (one given to us). */
   leave(subscription: Resubscription): Promise<void>;
   /** Closes what the broker owns within `timeoutMs`; leaves `subscriptions` on a given client. */

@@ -5,6 +5,7 @@
  * logger, once per transition.
  */
 import { EventrailError } from '../errors.js';
+import { ioDeadline } from '../util/io-deadline.js';
 import { Outage, type OutageReport, seconds } from '../util/outage.js';
 import { toError } from '../util/to-error.js';
 import type { ConnectionEvents, RedisConnection } from './redis-connection.js';
@@ -18,6 +19,14 @@ type Level = 'error' | 'warn' | 'info';
  * is left to catch up; for this many probe deadlines (`publishTimeoutMs`) at most, then replaced.
  */
 const BEHIND_PROBES = 6;
+
+/**
+ * A replacement of the subscriber is given this many `publishTimeoutMs` (a connect, then a round
+ * trip to subscribe everything); past that the fresh subscriber is dropped and the current one
+ * kept. During a cluster's failover a fresh connect waits on the dead master for as long as the
+ * topology names it: messages held for that long would stop every scope's live events.
+ */
+const REPLACE_DEADLINES = 2;
 
 /** A connection error as one line: node-redis's message, without the stack. */
 function reason(error: Error | undefined): string {
@@ -120,7 +129,15 @@ export class Liveness {
           `The Redis subscription receives nothing${where}: replacing it.`,
         ),
       );
-      await this.#replace();
+      await this.#replace().catch((err: unknown) => {
+        this.#failure(
+          new EventrailError(
+            'broker-error',
+            'A fresh Redis subscriber could not be set up: the current one is kept and probed again.',
+            { cause: err },
+          ),
+        );
+      });
     } catch (err) {
       // Redis does not answer (paused, cut off, down): the subscription is not proven to
       // receive until a probe comes back. node-redis reconnects by itself.
@@ -155,22 +172,35 @@ export class Liveness {
 
   /**
    * Replaces the subscriber with a fresh one that listens to every live subscription; then every
-   * subscription recovers from the history. One at a time. Every subscription's messages are held
-   * from the start: a subscriber judged deaf may only be behind (a burst it has not read yet), and
-   * the fresh one's first messages, newer than everything the old one left unread, would otherwise
-   * move the scopes past what they missed before the recovery reads it.
+   * subscription recovers from the history. One at a time, within {@link REPLACE_DEADLINES}
+   * deadlines. Every subscription's messages are held from the moment the fresh subscriber is
+   * connected and subscribes: a subscriber judged deaf may only be behind (a burst it has not read
+   * yet), and the fresh one's first messages, newer than everything the old one left unread, would
+   * otherwise move the scopes past what they missed before the recovery reads it. Not before: a
+   * connect that waits (a failover under way) holds nothing back.
    */
   #replace(): Promise<void> {
     this.#replacing ??= (async () => {
       const subscriptions = this.#subscriptions;
+      const ms = REPLACE_DEADLINES * this.settings.publishTimeoutMs;
+      const deadline = new AbortController();
+      const cancel = ioDeadline(ms, () =>
+        deadline.abort(new Error(`the fresh subscriber was not ready within ${ms} ms`)),
+      );
       try {
         const connection = this.#connection;
         if (!connection || !subscriptions) return;
-        subscriptions.hold();
-        await connection.replace(subscriptions.entries());
+        await connection.replace({
+          subscriptions: () => {
+            subscriptions.hold();
+            return subscriptions.entries();
+          },
+          signal: deadline.signal,
+        });
         this.#probeFailed = false;
         this.#checkUp();
       } finally {
+        cancel();
         this.#replacing = undefined;
         // Replaced or not, every scope recovers from the history (read from now on, after the
         // fresh subscriptions were confirmed), then gets what was held.

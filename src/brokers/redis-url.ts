@@ -12,9 +12,11 @@ import {
   bindSignal,
   type ConnectionEvents,
   closeClient,
+  listenAll,
   type RedisConnection,
+  replacementStep,
 } from './redis-connection.js';
-import { CHANNEL_MODES, listen, type RedisPubSubListener } from './redis-modes.js';
+import { CHANNEL_MODES, type RedisPubSubListener } from './redis-modes.js';
 import type { ChannelMode } from './redis-shard.js';
 
 const create = (url: string) => createClient({ url });
@@ -83,16 +85,15 @@ export function connectUrl(
     subscriber: () => subscriber,
     isReady: () => publisher.isReady && subscriber.isReady,
     silent: () => [],
-    async replace(subscriptions) {
+    async replace({ subscriptions, signal }) {
       if (closing) return;
       const fresh = watch(duplicate(publisher));
       // Until it replaces the subscriber, close() must be able to find it (and drop it).
       replacing.add(fresh);
       try {
-        await fresh.connect();
-        await watchProbe(fresh);
-        for (const { listening, listener } of subscriptions)
-          await listen(fresh, listening, listener);
+        await replacementStep(fresh.connect(), signal);
+        await replacementStep(watchProbe(fresh), signal);
+        await replacementStep(listenAll(fresh, subscriptions()), signal);
       } catch (err) {
         if (fresh.isOpen) fresh.destroy();
         throw err;

@@ -22,8 +22,9 @@ export interface TcpProxy {
   /** Stops forwarding, both ways, on every connection that has subscribed so far. */
   blackholeSubscribers(): number;
   /**
-   * From now on, a client's write that matches `pattern` (a command naming one scope, say) reaches
-   * Redis `ms` late, and so does everything that client writes after it meanwhile.
+   * From now on, a client's command that matches `pattern` (one naming a scope, say) reaches Redis
+   * `ms` late, and so does everything that client writes after it meanwhile (the commands
+   * pipelined before it in the same write pass at once).
    */
   delayCommands(pattern: RegExp, ms: number): void;
   /**
@@ -34,6 +35,11 @@ export interface TcpProxy {
   throttleSubscribers(bytesPerSecond: number | undefined): void;
   /** While on, new connections are closed at once (Redis unreachable through this proxy). */
   refuseNew(on: boolean): void;
+  /**
+   * While on, new connections are accepted and then black-holed from the start: a connect that
+   * never completes (a node that takes the connection but never answers).
+   */
+  stallNew(on: boolean): void;
   close(): Promise<void>;
 }
 
@@ -42,6 +48,7 @@ const SUBSCRIBING = /(?:^|\r\n)\*\d+\r\n\$\d+\r\n[PS]?SUBSCRIBE\r\n/i;
 export async function startProxy(targetPort: number): Promise<TcpProxy> {
   const pairs = new Set<Pair>();
   let refusing = false;
+  let stalling = false;
   let delay: { pattern: RegExp; ms: number } | undefined;
   let throttle: NodeJS.Timeout | undefined;
   /** Hands each throttled subscriber up to `bytes` of what waits for it. */
@@ -65,7 +72,7 @@ export async function startProxy(targetPort: number): Promise<TcpProxy> {
       return;
     }
     const upstream = net.connect(targetPort, '127.0.0.1');
-    const pair: Pair = { client, upstream, subscriber: false, dead: false };
+    const pair: Pair = { client, upstream, subscriber: false, dead: stalling };
     pairs.add(pair);
     client.on('data', (data) => {
       // A command whose name is SUBSCRIBE, PSUBSCRIBE or SSUBSCRIBE (not one that only mentions
@@ -76,7 +83,12 @@ export async function startProxy(targetPort: number): Promise<TcpProxy> {
       if (pair.delayed) {
         pair.delayed.push(data);
       } else if (delay?.pattern.test(text)) {
-        const delayed = [data];
+        // Pipelined commands arrive in one write: those before the matching one pass now.
+        const at = text.search(delay.pattern);
+        const before = text.lastIndexOf('\r\n*', at);
+        const start = before < 0 ? 0 : before + 2;
+        if (start > 0) upstream.write(data.subarray(0, start));
+        const delayed = [data.subarray(start)];
         pair.delayed = delayed;
         setTimeout(() => {
           pair.delayed = undefined;
@@ -127,6 +139,9 @@ export async function startProxy(targetPort: number): Promise<TcpProxy> {
     },
     refuseNew(on) {
       refusing = on;
+    },
+    stallNew(on) {
+      stalling = on;
     },
     async close() {
       clearInterval(throttle);
