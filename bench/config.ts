@@ -61,6 +61,8 @@ export interface BoxConfig {
   loadWorkers: number;
   /** The measured steady window: long enough for every stream's heartbeat to pass in it. */
   steadyMs: number;
+  /** Rounds in which the systems take turns (bench/box.ts); the median round is compared. */
+  rounds: number;
 }
 
 export interface Config {
@@ -200,6 +202,7 @@ export function parseConfig(args: string[]): Config {
       serverWorkers: Math.max(2, Math.ceil(boxConnections / 10_000)),
       loadWorkers: Math.max(2, Math.ceil(boxConnections / 10_000)),
       steadyMs: quick ? 10_000 : 40_000,
+      rounds: quick ? 1 : 3,
     },
     workers: 2,
     concurrency: 200,

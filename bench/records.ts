@@ -18,8 +18,11 @@ export interface Results {
   presence?: PresenceResult | undefined;
   /** The all-cores scenario (`cores`): eventrail and the floor on node:cluster, the Go original. */
   cores?: Map<string, LoadResult>;
-  /** The box scenario (`box`, opt-in): 40,000 streams on every core, against the floor. */
-  box?: Map<string, LoadResult>;
+  /**
+   * The box scenario (`box`, opt-in): 40,000 streams on every core, against the floor; each
+   * system's loads, one per round.
+   */
+  box?: Map<string, LoadResult[]>;
   /** Saturation windows (monotonic µs) by profile label. */
   windows: Record<string, [number, number]>;
 }

@@ -170,7 +170,7 @@ try {
   if (config.scenarios.includes('box')) {
     const { box: size } = config;
     console.log(
-      `box: ${size.connections} streams over ${size.scopes} scopes, ${size.eventsPerSec} events/s, ${size.serverWorkers} server processes`,
+      `box: ${size.connections} streams over ${size.scopes} scopes, ${size.eventsPerSec} events/s, ${size.serverWorkers} server processes, ${size.rounds} round(s) taken in turn`,
     );
     results.box = await box(bench, pick(boxSystems(config)), attempt);
   }
