@@ -196,7 +196,8 @@ function boxSection(rows: Map<string, LoadResult[]> | undefined, config: Config)
   const vsFloor = ratio(me?.p99Ms, floor?.p99Ms);
   // Memory does not move with the machine's stalls: the largest round is the figure.
   const perConns = (rows.get(meSpec?.name ?? '') ?? []).map((r) => r.rssPerConn);
-  const perConn = perConns.includes(null) ? null : Math.max(...(perConns as number[]));
+  const perConn =
+    perConns.length === 0 || perConns.includes(null) ? null : Math.max(...(perConns as number[]));
   /** The servers' CPU over the steady window, in cores (1.00 = one core busy). */
   const cores = (l: SteadyResult): string =>
     (l.serverCpuUs / 1000 / (box.steadyMs + TAIL_MS)).toFixed(2);
