@@ -186,16 +186,17 @@ function boxSection(rows: Map<string, LoadResult[]> | undefined, config: Config)
   if (rows === undefined || rows.size === 0) return [];
   const { box } = config;
   const [meSpec, floorSpec] = boxSystems(config);
+  const loadsOf = (name: string | undefined): LoadResult[] => rows.get(name ?? '') ?? [];
   /** A system's rounds as one: the median round's p50 and p99 (see medianRound). */
   const median = (name: string | undefined): SteadyResult | undefined => {
-    const loads = rows.get(name ?? '') ?? [];
+    const loads = loadsOf(name);
     return loads.length === 0 ? undefined : medianRound(loads.map((r) => r.alone));
   };
   const me = median(meSpec?.name);
   const floor = median(floorSpec?.name);
   const vsFloor = ratio(me?.p99Ms, floor?.p99Ms);
   // Memory does not move with the machine's stalls: the largest round is the figure.
-  const perConns = (rows.get(meSpec?.name ?? '') ?? []).map((r) => r.rssPerConn);
+  const perConns = loadsOf(meSpec?.name).map((r) => r.rssPerConn);
   const perConn =
     perConns.length === 0 || perConns.includes(null) ? null : Math.max(...(perConns as number[]));
   /** The servers' CPU over the steady window, in cores (1.00 = one core busy). */
